@@ -1,0 +1,263 @@
+"""The ``workbench`` command line: parse, call the core, print, map errors to exit codes.
+
+Thin on purpose: every command is a few lines around a core function. Heavy libraries (polars,
+duckdb, lightgbm, textual) are imported inside the commands that need them, so ``--help`` and
+``status`` start fast. With ``--json``, stdout carries only data; diagnostics go to stderr.
+Every ``WorkbenchError`` becomes one message (plus a hint) on stderr and the exit code of its
+class (``errors.ExitCode``); anything else is a bug and exits 1 with the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workbench import __version__
+from workbench.errors import ExitCode, UsageError, WorkbenchError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkbenchError as e:
+            click.secho(f"error: {e.message}", err=True, fg="red")
+            if e.hint:
+                click.echo(f"  hint: {e.hint}", err=True)
+            ctx.exit(int(e.exit_code))
+
+
+class Ctx:
+    """What every command gets: the project folder (found lazily) and output mode."""
+
+    def __init__(self, project: Path | None) -> None:
+        self.project_arg = project
+
+    def settings(self) -> Any:
+        from workbench import config
+
+        if self.project_arg is None:
+            return config.load(config.find_project())
+        root = self.project_arg.resolve()
+        if not config.config_path(root).is_file():
+            raise config.ProjectNotFoundError(
+                f"no workbench.toml in {root}", f"run `workbench init {root}`"
+            )
+        return config.load(root)
+
+    def store(self, settings: Any) -> Any:
+        from workbench.store import Store
+
+        return Store(settings.store_dir, on_wait=_say_waiting)
+
+
+def _say_waiting(message: str) -> None:
+    click.echo(f"{message} …", err=True)
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (data only).")
+
+
+@click.group(
+    cls=_Group,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder (default: found from the current folder upward).",
+)
+@click.version_option(__version__, prog_name="workbench")
+@click.pass_context
+def main(ctx: click.Context, project: Path | None) -> None:
+    """A local-first MLOps workbench: data versioning, training, drift and rollback."""
+    ctx.obj = Ctx(project)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        click.echo(
+            "\nThe terminal UI is not part of this release yet; start with `workbench status`."
+        )
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--target", help="The label column (asked for when omitted on a terminal).")
+@click.option("--task", type=click.Choice(["binary", "multiclass", "regression"]))
+@click.option("--data", "data_dir", default="data", show_default=True, help="Data folder.")
+@click.option("--force", is_flag=True, help="Replace an existing workbench.toml.")
+def init(
+    directory: Path | None, target: str | None, task: str | None, data_dir: str, force: bool
+) -> None:
+    """Scaffold workbench.toml from the data folder and git-ignore .workbench/."""
+    from workbench.core import init as init_mod
+
+    root = (directory or Path.cwd()).resolve()
+    if target is None:
+        first, columns = init_mod.data_columns(root, data_dir)
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"--target is required (columns of {first.name}: {', '.join(columns)})",
+                "pass --target COLUMN",
+            )
+        target = click.prompt("Target column", type=click.Choice(list(columns)))
+    result = init_mod.init(root, target=target, task=task, data=data_dir, force=force)
+    click.echo(f"wrote {result.config} (target {result.target}, task {result.task})")
+    if result.time_column:
+        click.echo(f"  time column: {result.time_column}")
+    if result.id_column:
+        click.echo(f"  id column: {result.id_column}")
+    if result.gitignore_updated:
+        click.echo("  added .workbench/ to .gitignore")
+    click.echo("next: `workbench snapshot`")
+
+
+@main.command()
+@json_option
+@pass_ctx
+def snapshot(obj: Ctx, as_json: bool) -> None:
+    """Version the current data and config now."""
+    from workbench.core import snapshot as snap
+
+    settings = obj.settings()
+    result = snap.take(settings, obj.store(settings))
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    s = result.to_json()
+    verb = "created" if result.created else "unchanged, already"
+    click.echo(f"snapshot {result.id} ({verb})")
+    git = s.get("git_commit")
+    if git:
+        dirty = " (dirty)" if s.get("git_dirty") else ""
+        click.echo(f"  git {git[:10]}{dirty} {s.get('git_branch') or ''}")
+    elif not s.get("in_git", True):
+        click.echo("  not in a git repository")
+    click.echo(f"  {len(s['files'])} data files, {s.get('rows')} rows, {s.get('bytes')} bytes")
+
+
+@main.command()
+@json_option
+@click.option("--limit", type=int, default=20, show_default=True)
+@pass_ctx
+def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
+    """List snapshots, newest first."""
+    settings = obj.settings()
+    with obj.store(settings).read() as s:
+        rows = s.snapshots(limit)
+    if as_json:
+        _emit_json([r.to_json() | {"files": None} for r in rows])
+        return
+    if not rows:
+        click.echo("no snapshots yet: run `workbench snapshot`")
+    for r in rows:
+        git = (r.git_commit or "-")[:8] + ("*" if r.git_dirty else "")
+        click.echo(f"{r.id}  {r.created_at[:19]}  git {git:<9}  {r.rows:>9} rows")
+
+
+@main.command()
+@json_option
+@pass_ctx
+def status(obj: Ctx, as_json: bool) -> None:
+    """Champion, last snapshot, last cycle, drift summary, watcher state."""
+    from workbench.core.status import status as get_status
+
+    settings = obj.settings()
+    data = get_status(settings, obj.store(settings))
+    if as_json:
+        _emit_json(data)
+        return
+    click.echo(f"project   {data['project']} ({data['root']})")
+    click.echo(f"champion  {data['champion'] or 'none yet'}")
+    last = data["last_snapshot"]
+    click.echo(
+        f"snapshot  {last or 'none yet: run `workbench snapshot`'}"
+        + (f" ({data['snapshots']} in all)" if last else "")
+    )
+    click.echo(f"watcher   {data['watcher']}")
+    if data["last_event"]:
+        e = data["last_event"]
+        click.echo(f"last event {e['ts'][:19]} {e['event']}: {e['message']}")
+
+
+@main.command()
+@json_option
+@click.option("--limit", type=int, default=50, show_default=True)
+@pass_ctx
+def history(obj: Ctx, as_json: bool, limit: int) -> None:
+    """Model versions, newest first."""
+    from workbench.core.status import history as get_history
+
+    settings = obj.settings()
+    rows = get_history(obj.store(settings), limit)
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("no model versions yet")
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b", required=False, default="latest")
+@json_option
+@pass_ctx
+def diff(obj: Ctx, a: str, b: str, as_json: bool) -> None:
+    """What changed between snapshots A and B (B defaults to the latest)."""
+    from workbench.core.diff import diff as run_diff
+    from workbench.render import diff_text
+
+    settings = obj.settings()
+    result = run_diff(obj.store(settings), a, b)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(diff_text(result))
+
+
+@main.command()
+@click.argument("snapshot_ref", metavar="SNAPSHOT")
+@click.option("--force", is_flag=True, help="Discard local changes that no snapshot holds.")
+@json_option
+@pass_ctx
+def checkout(obj: Ctx, snapshot_ref: str, force: bool, as_json: bool) -> None:
+    """Restore the data and config files of a snapshot, byte for byte."""
+    from workbench.core.checkout import checkout as run_checkout
+
+    settings = obj.settings()
+    plan = run_checkout(settings, obj.store(settings), snapshot_ref, force=force)
+    if as_json:
+        _emit_json(plan.to_json())
+        return
+    click.echo(f"checked out {plan.snapshot}")
+    for f in plan.restore:
+        click.echo(f"  restored {f.path}")
+    for g in plan.remove:
+        click.echo(f"  removed  {g.rel}")
+    if not plan.restore and not plan.remove:
+        click.echo("  (files already matched)")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        main(prog_name="workbench")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()
+
+
+__all__ = ["ExitCode", "main", "run"]

@@ -1,0 +1,438 @@
+"""``workbench.toml`` -> frozen, validated settings.
+
+Config is documentation: every key has a type, a default and a one-line description in the
+dataclasses below, and the README table is written from the same place. Validation is strict:
+an unknown section or key, a wrong type, a value outside its choices or a path that escapes the
+project is refused with a ``ConfigError`` naming the file, the line (where it can be found), the
+key, and a close match ("unknown section [modle]; did you mean [model]?").
+
+The config may also live in ``pyproject.toml`` under ``[tool.workbench]``; ``workbench.toml``
+wins when both exist. ``find_project`` walks up from a folder the way git finds ``.git``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from workbench.errors import ConfigError, ProjectNotFoundError
+
+CONFIG_NAME = "workbench.toml"
+PYPROJECT_NAME = "pyproject.toml"
+
+Scalar = str | int | float | bool
+
+
+def _doc(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    """A dataclass field with its documentation attached (used by errors and the README)."""
+    if isinstance(default, list | dict | tuple):
+        value = default
+        return field(default_factory=lambda: value, metadata={"doc": text}, **kw)
+    return field(default=default, metadata={"doc": text}, **kw)
+
+
+@dataclass(frozen=True)
+class ProjectSection:
+    name: str = _doc("Project name shown in the UI, logs and model cards.", "")
+
+
+@dataclass(frozen=True)
+class DataSection:
+    path: str = _doc("Folder or glob of CSV/Parquet files, relative to the project.", "data")
+    target: str = _doc("Name of the label column.", "")
+    features: tuple[str, ...] = _doc(
+        "Feature columns; empty means every column but target/time/id/exclude.", ()
+    )
+    exclude: tuple[str, ...] = _doc("Columns never used as features.", ())
+    categorical: tuple[str, ...] = _doc(
+        "Extra columns to treat as categorical (string columns always are).", ()
+    )
+    time_column: str | None = _doc(
+        "Optional timestamp column: enables the time split and time windows.", None
+    )
+    id_column: str | None = _doc("Optional row identifier column (never a feature).", None)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    task: Literal["binary", "multiclass", "regression"] = _doc(
+        "Learning task: binary | multiclass | regression.", "binary"
+    )
+    num_boost_round: int = _doc("Maximum boosting rounds.", 300)
+    early_stopping_rounds: int = _doc(
+        "Stop when the validation metric has not improved for this many rounds (0: off).", 30
+    )
+    params: dict[str, Scalar] = _doc("Extra LightGBM parameters, passed through as given.", {})
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    split: Literal["time", "random"] = _doc(
+        "Holdout split: time (needs data.time_column) | random.", "random"
+    )
+    holdout_fraction: float = _doc("Share of rows held out for evaluation and the gate.", 0.2)
+    seed: int = _doc("Seed for the split and LightGBM.", 42)
+    engine: Literal["local", "dask"] = _doc("Training engine: local | dask.", "local")
+    scheduler: str | None = _doc('Dask scheduler address when engine = "dask".', None)
+
+
+@dataclass(frozen=True)
+class GateSection:
+    metric: str = _doc(
+        "Gate metric: auc | logloss | accuracy | f1 | precision | recall | multi_logloss | "
+        "rmse | mae | r2.",
+        "auc",
+    )
+    min_delta: float = _doc(
+        "The candidate must beat the champion by at least this much (negative = tolerance).", 0.0
+    )
+
+
+@dataclass(frozen=True)
+class DriftFeatureOverride:
+    method: Literal["ks", "wasserstein", "chisquare", "z", "jensenshannon", "psi"] | None = _doc(
+        "Drift method for this feature.", None
+    )
+    threshold: float | None = _doc("Drift threshold for this feature.", None)
+
+
+@dataclass(frozen=True)
+class DriftSection:
+    drift_share: float = _doc("Dataset drift when at least this share of features drift.", 0.5)
+    retrain_on_drift: bool = _doc("Start a training cycle when dataset drift is detected.", False)
+    features: dict[str, DriftFeatureOverride] = _doc(
+        "Per-feature overrides: [drift.features.NAME] method = ..., threshold = ...", {}
+    )
+
+
+@dataclass(frozen=True)
+class WatchSection:
+    debounce_ms: int = _doc("Wait this long after the last change before starting a cycle.", 1000)
+
+
+Argv = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HooksSection:
+    on_promote: tuple[Argv, ...] = _doc(
+        "Command(s) run after a promotion: an argv list, or a list of argv lists.", ()
+    )
+    on_drift: tuple[Argv, ...] = _doc("Command(s) run when dataset drift is detected.", ())
+    on_failure: tuple[Argv, ...] = _doc("Command(s) run when a cycle fails.", ())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated config plus where it came from."""
+
+    project: ProjectSection = _doc("", ProjectSection())
+    data: DataSection = _doc("", DataSection())
+    model: ModelSection = _doc("", ModelSection())
+    train: TrainSection = _doc("", TrainSection())
+    gate: GateSection = _doc("", GateSection())
+    drift: DriftSection = _doc("", DriftSection())
+    watch: WatchSection = _doc("", WatchSection())
+    hooks: HooksSection = _doc("", HooksSection())
+    root: Path = field(default=Path("."), compare=False)
+    source: Path = field(default=Path(CONFIG_NAME), compare=False)
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / ".workbench"
+
+
+SECTIONS: dict[str, type] = {
+    name: tp
+    for name, tp in typing.get_type_hints(Settings).items()
+    if name not in ("root", "source")
+}
+
+GATE_METRICS = (
+    "auc",
+    "logloss",
+    "accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "multi_logloss",
+    "macro_f1",
+    "rmse",
+    "mae",
+    "r2",
+)
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def find_project(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding workbench.toml or [tool.workbench]."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+        pyproject = folder / PYPROJECT_NAME
+        if pyproject.is_file() and "[tool.workbench" in pyproject.read_text(errors="replace"):
+            return folder
+    raise ProjectNotFoundError(
+        f"no {CONFIG_NAME} found in {here} or any folder above it",
+        "run `workbench init` to create one, or pass --project DIR",
+    )
+
+
+def config_path(root: Path) -> Path:
+    """The file that holds the config of the project at ``root``."""
+    toml = root / CONFIG_NAME
+    return toml if toml.is_file() else root / PYPROJECT_NAME
+
+
+def load(root: Path) -> Settings:
+    """Read and validate the config of the project at ``root``."""
+    path = config_path(root)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(
+            f"cannot read {path}: {e.strerror}", f"run `workbench init {root}`"
+        ) from e
+    return parse(data, path, root)
+
+
+def parse(data: bytes, path: Path, root: Path) -> Settings:
+    """Validate config bytes (as read from ``path``) into ``Settings``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path.name} is not valid UTF-8 (byte {e.start})", "save the file as UTF-8"
+        ) from e
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(
+            f"{path.name}: TOML syntax error: {e}",
+            "fix the line named above (strings need quotes, tables need [brackets])",
+        ) from e
+    if path.name == PYPROJECT_NAME:
+        raw = raw.get("tool", {}).get("workbench", {})
+    return _Validator(text, path.name, root.resolve()).settings(raw, path)
+
+
+# ---------------------------------------------------------------- validation
+
+
+class _Validator:
+    def __init__(self, text: str, filename: str, root: Path) -> None:
+        self.text = text
+        self.filename = filename
+        self.root = root
+
+    def fail(self, key: str, message: str, hint: str | None = None) -> ConfigError:
+        section, _, leaf = key.rpartition(".")
+        line = _find_line(self.text, section, leaf)
+        where = f"{self.filename}:{line}" if line else self.filename
+        return ConfigError(f"{where}: {message}", hint)
+
+    def settings(self, raw: dict[str, Any], path: Path) -> Settings:
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name not in SECTIONS:
+                raise self.fail(
+                    name, f"unknown section [{name}]", _suggest(name, SECTIONS, "section")
+                )
+            if not isinstance(value, dict):
+                raise self.fail(name, f"[{name}] must be a table", f"write it as [{name}]")
+            values[name] = self.section(SECTIONS[name], value, name)
+        settings = Settings(**values, root=self.root, source=path)
+        self.cross_check(settings)
+        return settings
+
+    def section(self, cls: type, raw: dict[str, Any], prefix: str) -> Any:
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in raw.items():
+            full = f"{prefix}.{key}"
+            if key not in fields:
+                raise self.fail(
+                    full,
+                    f"unknown key {key!r} in [{prefix}]",
+                    _suggest(key, fields, "key") or f"the keys of [{prefix}]: {', '.join(fields)}",
+                )
+            values[key] = self.value(hints[key], value, full)
+        return cls(**values)
+
+    def value(self, tp: Any, value: Any, key: str) -> Any:
+        origin, args = get_origin(tp), get_args(tp)
+        if origin in (types.UnionType, typing.Union):
+            inner = [a for a in args if a is not type(None)]
+            if len(inner) == 1:
+                return self.value(inner[0], value, key)
+            if isinstance(value, str | int | float | bool):
+                return value  # Scalar
+        elif origin is Literal:
+            if value in args:
+                return value
+            choices = " | ".join(map(str, args))
+            raise self.fail(
+                key,
+                f"{key} = {value!r} is not one of {choices}",
+                _suggest(str(value), [str(a) for a in args], "value") or f"use one of {choices}",
+            )
+        elif tp is bool:
+            if isinstance(value, bool):
+                return value
+        elif tp is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif tp is float:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        elif tp is str:
+            if isinstance(value, str):
+                return value
+        elif origin is tuple and args[0] == Argv:
+            return self.commands(value, key)
+        elif origin is tuple:
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+        elif origin is dict and isinstance(args[1], type) and dataclasses.is_dataclass(args[1]):
+            if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+                return {k: self.section(args[1], v, f"{key}.{k}") for k, v in value.items()}
+        elif origin is dict and isinstance(value, dict):
+            return {k: self.value(args[1], v, f"{key}.{k}") for k, v in value.items()}
+        raise self.fail(
+            key,
+            f"{key} must be {_type_name(tp)}, got {type(value).__name__} {value!r}",
+            f"for example: {key.rpartition('.')[2]} = {_example(tp)}",
+        )
+
+    def commands(self, value: Any, key: str) -> tuple[Argv, ...]:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return (tuple(value),) if value else ()
+        if isinstance(value, list) and all(
+            isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in value
+        ):
+            return tuple(tuple(v) for v in value)
+        raise self.fail(
+            key,
+            f"{key} must be an argv list of strings or a list of argv lists",
+            f'for example: {key.rpartition(".")[2]} = ["notify", "--channel", "ml"]'
+            " (no shell: each argument is one string)",
+        )
+
+    def cross_check(self, s: Settings) -> None:
+        self.check_path(s.data.path, "data.path")
+        if s.model.num_boost_round < 1:
+            raise self.fail("model.num_boost_round", "model.num_boost_round must be >= 1")
+        if s.model.early_stopping_rounds < 0:
+            raise self.fail("model.early_stopping_rounds", "must be >= 0 (0 turns it off)")
+        if not 0.0 < s.train.holdout_fraction < 1.0:
+            raise self.fail(
+                "train.holdout_fraction",
+                f"train.holdout_fraction = {s.train.holdout_fraction} must be between 0 and 1",
+                "for example: holdout_fraction = 0.2",
+            )
+        if not 0.0 < s.drift.drift_share <= 1.0:
+            raise self.fail("drift.drift_share", "drift.drift_share must be in (0, 1]")
+        if s.watch.debounce_ms < 0:
+            raise self.fail("watch.debounce_ms", "watch.debounce_ms must be >= 0")
+        if s.gate.metric not in GATE_METRICS:
+            raise self.fail(
+                "gate.metric",
+                f"gate.metric = {s.gate.metric!r} is not a known metric",
+                _suggest(s.gate.metric, GATE_METRICS, "metric")
+                or f"use one of {', '.join(GATE_METRICS)}",
+            )
+        if s.train.split == "time" and not s.data.time_column:
+            raise self.fail(
+                "train.split",
+                'train.split = "time" needs data.time_column',
+                'set [data] time_column = "<column>" or use split = "random"',
+            )
+        if s.train.engine == "dask" and not s.train.scheduler:
+            raise self.fail(
+                "train.engine",
+                'train.engine = "dask" needs train.scheduler',
+                'for example: scheduler = "tcp://127.0.0.1:8786"',
+            )
+
+    def check_path(self, value: str, key: str) -> None:
+        fixed = re.split(r"[*?\[]", value, maxsplit=1)[0] or "."
+        if Path(value).is_absolute() or not inside(self.root, self.root / fixed):
+            raise self.fail(
+                key,
+                f"{key} = {value!r} points outside the project folder {self.root}",
+                'use a path relative to the project, inside it (for example: path = "data")',
+            )
+
+
+def inside(root: Path, path: Path) -> bool:
+    """True when ``path`` (after resolving .. and symlinks) stays inside ``root``."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _suggest(word: str, choices: Any, kind: str) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        return None
+    return f"did you mean [{close[0]}]?" if kind == "section" else f"did you mean {close[0]!r}?"
+
+
+def _find_line(text: str, section: str, key: str) -> int | None:
+    """Best-effort line number of ``key`` in ``[section]`` (or of ``[key]`` when no section)."""
+    current = ""
+    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+    for number, line in enumerate(text.splitlines(), 1):
+        m = header.match(line)
+        if m:
+            current = m.group(1).removeprefix("tool.workbench").strip(".")
+            if not section and current == key:
+                return number
+            continue
+        if current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _type_name(tp: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if tp in names:
+        return names[tp]
+    if get_origin(tp) is tuple:
+        return "a list of strings"
+    if get_origin(tp) is dict:
+        return "a table"
+    return "a string, number or boolean"
+
+
+def _example(tp: Any) -> str:
+    examples = {bool: "true", int: "10", float: "0.2", str: '"text"'}
+    if tp in examples:
+        return examples[tp]
+    if get_origin(tp) is tuple:
+        return '["a", "b"]'
+    return "{ key = 1 }"
+
+
+def field_docs() -> list[tuple[str, str, str]]:
+    """(key, default, description) for every config key, for the README and `--help`."""
+    rows = []
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            factory: Any = f.default_factory
+            default = f.default if f.default is not dataclasses.MISSING else factory()
+            rows.append((f"{section}.{f.name}", repr(default), f.metadata.get("doc", "")))
+    return rows

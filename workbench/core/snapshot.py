@@ -1,0 +1,174 @@
+"""Snapshots: the exact bytes of every input at one moment, the git state, and a data profile.
+
+``take(settings, store)`` is the one entry point (the CLI, the watch loop and the TUI call it):
+
+1. list the inputs and compare each with the stat cache; only files whose (size, mtime_ns,
+   inode) moved are read — hashed and stored in one pass (``ObjectStore.put_file``);
+2. the snapshot id is derived from the (kind, path, hash) of every input, so the same inputs
+   always give the same id; if that id is the last one taken or already in the store, nothing
+   is written (``created: false``) and DuckDB is not even opened in the common case;
+3. otherwise the data is profiled and the git state read — outside any store session, since
+   both are slow — then every input is stat'ed again: a file that moved since it was hashed
+   makes the snapshot fail (``FileChangedError``) instead of recording a mix of two states;
+4. the snapshot row, its file rows and a ``snapshot`` event are written in one transaction.
+
+A failure is recorded as a ``snapshot_failed`` event naming the file, and re-raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import xxhash
+
+from workbench import config as config_mod
+from workbench.config import Settings
+from workbench.core import gitinfo
+from workbench.core.inputs import InputFile, StatCache, discover
+from workbench.errors import FileChangedError, StoreError, WorkbenchError
+from workbench.store import Store, now_iso, os_user
+from workbench.store.objects import FileSig
+from workbench.store.session import FileRecord, SnapshotRecord
+
+ID_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    id: str
+    created: bool
+    summary: dict[str, Any]  # the `snapshot --json` shape
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary, "id": self.id, "created": self.created}
+
+
+def snapshot_id(files: list[tuple[str, str, str]]) -> str:
+    """Deterministic id of a set of inputs given as (kind, path, hash)."""
+    h = xxhash.xxh3_128(b"workbench-snapshot-v1\n")
+    for kind, path, digest in sorted(files):
+        h.update(f"{kind}\x00{path}\x00{digest}\n".encode())
+    return h.hexdigest()[:ID_LENGTH]
+
+
+def take(settings: Settings, store: Store) -> SnapshotResult:
+    """Version the current inputs (see the module docstring); record failures as events."""
+    try:
+        return _take(settings, store)
+    except WorkbenchError as e:
+        if not isinstance(e, StoreError):
+            record_failure(store, "snapshot_failed", e)
+        raise
+
+
+def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
+    with store.write(kind) as s:
+        s.add_event(
+            kind,
+            error.message,
+            ts=now_iso(),
+            level="error",
+            data={"error": type(error).__name__, "hint": error.hint},
+        )
+
+
+def _take(settings: Settings, store: Store) -> SnapshotResult:
+    inputs = discover(settings)
+    cache = StatCache(store)
+    hashes = _hash_inputs(inputs, cache, store)
+    sid = snapshot_id([(f.kind, f.rel, hashes[f.rel]) for f in inputs])
+    if cache.last and cache.last.get("id") == sid:
+        return SnapshotResult(sid, False, cache.last["summary"])
+    with store.read() as s:
+        existing = s.snapshot(sid) if s.has_snapshot(sid) else None
+        known_rows = s.rows_by_hash([hashes[f.rel] for f in inputs if f.kind == "data"])
+    if existing is not None:
+        summary = existing.to_json()
+        cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
+        return SnapshotResult(sid, False, summary)
+    record = _build(settings, store, inputs, hashes, sid, known_rows)
+    with store.write("snapshot") as s:
+        if not s.has_snapshot(sid):  # another process may have recorded it meanwhile
+            s.insert_snapshot(record)
+            s.add_event(
+                "snapshot",
+                f"snapshot {sid}: {len(record.data_files)} files, {record.rows} rows",
+                ts=now_iso(),
+                snapshot_id=sid,
+                data={"files": len(record.data_files), "rows": record.rows},
+            )
+    summary = record.to_json()
+    cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
+    return SnapshotResult(sid, True, summary)
+
+
+def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:
+    hashes: dict[str, str] = {}
+    for f in inputs:
+        digest = cache.hash_of(f)
+        if digest is None or not store.objects.has(digest):
+            digest, _ = store.objects.put_file(f.path)
+            cache.remember(f, digest)
+        hashes[f.rel] = digest
+    return hashes
+
+
+def _build(
+    settings: Settings,
+    store: Store,
+    inputs: list[InputFile],
+    hashes: dict[str, str],
+    sid: str,
+    known_rows: dict[str, int],
+) -> SnapshotRecord:
+    from workbench.core.profile import profile_files
+
+    config_file = next(f for f in inputs if f.kind == "config")
+    # the config that was hashed must parse: a snapshot of a broken config is refused
+    config_mod.parse(store.objects.read(hashes[config_file.rel]), config_file.path, settings.root)
+    data = [f for f in inputs if f.kind == "data"]
+    profile = profile_files([(f.rel, f.path) for f in data])
+    file_rows: dict[str, int] = profile.pop("file_rows")
+    git = gitinfo.state(settings.root)
+    _check_unchanged(inputs)
+    files = tuple(
+        FileRecord(
+            f.rel,
+            hashes[f.rel],
+            f.sig.size,
+            file_rows.get(f.rel, known_rows.get(hashes[f.rel])) if f.kind == "data" else None,
+            f.kind,
+        )
+        for f in inputs
+    )
+    if git.note:
+        profile["git_note"] = git.note
+    return SnapshotRecord(
+        id=sid,
+        created_at=now_iso(),
+        git_commit=git.commit,
+        git_branch=git.branch,
+        git_dirty=git.dirty,
+        in_git=git.in_git,
+        config_path=config_file.rel,
+        config_hash=hashes[config_file.rel],
+        rows=int(profile["rows"]),
+        bytes=sum(f.sig.size for f in data),
+        profile=profile,
+        created_by=os_user(),
+        files=files,
+    )
+
+
+def _check_unchanged(inputs: list[InputFile]) -> None:
+    for f in inputs:
+        try:
+            now = FileSig.of(f.path.stat())
+        except FileNotFoundError:
+            now = None
+        if now != f.sig:
+            raise FileChangedError(
+                f"{f.rel} changed while the snapshot was being taken",
+                "wait until the file is completely written, then snapshot again",
+            )

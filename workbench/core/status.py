@@ -1,0 +1,43 @@
+"""``status`` and ``history``: what exists in the store, in the ``--json`` shapes of PRODUCT.md.
+
+Reads only (a shared-lock session), so it runs beside a watcher and the TUI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.config import Settings
+from workbench.store import Store
+from workbench.store.locking import is_held
+
+WATCHER_LOCK = "watcher.lock"
+
+
+def watcher_state(store: Store) -> str:
+    """``running`` while a watcher process holds ``.workbench/watcher.lock``."""
+    return "running" if is_held(store.root / WATCHER_LOCK) else "stopped"
+
+
+def status(settings: Settings, store: Store) -> dict[str, Any]:
+    with store.read() as s:
+        snaps = s.snapshots(limit=1)
+        count = s.snapshot_count()
+        events = s.events(limit=1)
+    return {
+        "project": settings.project.name or settings.root.name,
+        "root": str(settings.root),
+        "champion": None,
+        "last_snapshot": snaps[0].id if snaps else None,
+        "snapshots": count,
+        "last_cycle": None,
+        "last_event": events[0].to_json() if events else None,
+        "watcher": watcher_state(store),
+        "drift": None,
+    }
+
+
+def history(store: Store, limit: int) -> list[dict[str, Any]]:
+    """Model versions newest first; none exist until training lands."""
+    del store, limit
+    return []

@@ -1,0 +1,90 @@
+"""A bounded-wait file lock (``flock``) that says who holds it.
+
+``flock`` locks belong to an open file description, so two threads of one process that each open
+the lock file exclude each other exactly as two processes do; the kernel drops the lock when the
+holder dies, even by ``kill -9``, so a crash never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from workbench.errors import StoreBusyError
+
+WaitCallback = Callable[[str], None]
+
+
+def _default_timeout() -> float:
+    return float(os.environ.get("WORKBENCH_LOCK_TIMEOUT", "60"))
+
+
+@contextlib.contextmanager
+def hold(
+    path: Path,
+    *,
+    exclusive: bool,
+    purpose: str,
+    timeout: float | None = None,
+    on_wait: WaitCallback | None = None,
+) -> Iterator[None]:
+    """Hold ``path`` locked (shared or exclusive), waiting at most ``timeout`` seconds.
+
+    ``on_wait`` is called once, with who holds the lock, if we have to wait; a holder writes
+    its pid and purpose into the file so the message can say who it is.
+    """
+    limit = _default_timeout() if timeout is None else timeout
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + limit
+        told = False
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(
+                        f"the store {path.parent} stayed busy for {limit:.0f} s ({_holder(path)})",
+                        "wait for that command to finish and run this one again, or raise "
+                        "WORKBENCH_LOCK_TIMEOUT (seconds)",
+                    ) from None
+                if not told and on_wait is not None:
+                    on_wait(f"waiting for the store: {_holder(path)}")
+                    told = True
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        if exclusive:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}: {purpose}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        text = ""
+    return f"held by {text}" if text else "held by another workbench process"
+
+
+def is_held(path: Path) -> bool:
+    """True when another open file description holds ``path`` exclusively."""
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

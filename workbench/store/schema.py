@@ -1,0 +1,54 @@
+"""Ordered schema migrations of the metadata database.
+
+``MIGRATIONS[i]`` upgrades a store from schema version ``i`` to ``i + 1``. A migration is
+append-only: once released it is never edited, a later one changes what it made. Each runs in
+the same transaction as the version bump, so a kill in the middle leaves the old version.
+Times are ISO-8601 strings in UTC (they sort as text and read the same in every client).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: snapshots, their files, the event log
+    """
+    CREATE TABLE schema_version (
+        version INTEGER NOT NULL,
+        applied_at VARCHAR NOT NULL
+    );
+    CREATE TABLE snapshots (
+        id VARCHAR PRIMARY KEY,
+        created_at VARCHAR NOT NULL,
+        git_commit VARCHAR,
+        git_branch VARCHAR,
+        git_dirty BOOLEAN NOT NULL,
+        in_git BOOLEAN NOT NULL,
+        config_path VARCHAR NOT NULL,
+        config_hash VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        profile VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL
+    );
+    CREATE TABLE snapshot_files (
+        snapshot_id VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL,
+        bytes BIGINT NOT NULL,
+        rows BIGINT,
+        kind VARCHAR NOT NULL,
+        PRIMARY KEY (snapshot_id, path)
+    );
+    CREATE SEQUENCE event_id START 1;
+    CREATE TABLE events (
+        id BIGINT PRIMARY KEY DEFAULT nextval('event_id'),
+        ts VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        level VARCHAR NOT NULL,
+        message VARCHAR NOT NULL,
+        snapshot_id VARCHAR,
+        data VARCHAR NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

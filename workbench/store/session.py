@@ -1,0 +1,254 @@
+"""Typed verbs over one open DuckDB connection, returning frozen records.
+
+A ``Session`` lives only inside ``Store.read()`` / ``Store.write()``; see the ``store``
+package docstring for why connections are short. SQL always takes parameters (``?``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from workbench.store.objects import ObjectStore
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    hash: str
+    bytes: int
+    rows: int | None
+    kind: str  # "data" | "config"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "hash": self.hash, "bytes": self.bytes, "rows": self.rows}
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    id: str
+    created_at: str
+    git_commit: str | None
+    git_branch: str | None
+    git_dirty: bool
+    in_git: bool
+    config_path: str
+    config_hash: str
+    rows: int
+    bytes: int
+    profile: dict[str, Any]
+    created_by: str
+    files: tuple[FileRecord, ...] = ()
+
+    @property
+    def data_files(self) -> tuple[FileRecord, ...]:
+        return tuple(f for f in self.files if f.kind == "data")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "git_commit": self.git_commit,
+            "git_branch": self.git_branch,
+            "git_dirty": self.git_dirty,
+            "in_git": self.in_git,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "config": {"path": self.config_path, "hash": self.config_hash},
+            "files": [f.to_json() for f in self.data_files],
+        }
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    ts: str
+    kind: str
+    level: str
+    message: str
+    snapshot_id: str | None
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ts": self.ts,
+            "event": self.kind,
+            "level": self.level,
+            "message": self.message,
+            "snapshot": self.snapshot_id,
+            **({"data": self.data} if self.data else {}),
+        }
+
+
+_SNAPSHOT_COLS = (
+    "id, created_at, git_commit, git_branch, git_dirty, in_git, config_path, config_hash, "
+    "rows, bytes, profile, created_by"
+)
+
+
+class Session:
+    def __init__(self, con: duckdb.DuckDBPyConnection, objects: ObjectStore) -> None:
+        self.con = con
+        self.objects = objects
+
+    # ------------------------------------------------------------ snapshots
+
+    def has_snapshot(self, snapshot_id: str) -> bool:
+        row = self.con.execute("SELECT 1 FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()
+        return row is not None
+
+    def insert_snapshot(self, snap: SnapshotRecord) -> None:
+        self.con.execute(
+            f"INSERT INTO snapshots ({_SNAPSHOT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                snap.id,
+                snap.created_at,
+                snap.git_commit,
+                snap.git_branch,
+                snap.git_dirty,
+                snap.in_git,
+                snap.config_path,
+                snap.config_hash,
+                snap.rows,
+                snap.bytes,
+                json.dumps(snap.profile, separators=(",", ":")),
+                snap.created_by,
+            ],
+        )
+        if snap.files:
+            cols = list(
+                zip(*[(f.path, f.hash, f.bytes, f.rows, f.kind) for f in snap.files], strict=True)
+            )
+            self.con.execute(
+                "INSERT INTO snapshot_files SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+                " unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+                [snap.id, *[list(c) for c in cols]],
+            )
+
+    def snapshot(self, snapshot_id: str) -> SnapshotRecord:
+        row = self.con.execute(
+            f"SELECT {_SNAPSHOT_COLS} FROM snapshots WHERE id = ?", [snapshot_id]
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"no snapshot {snapshot_id}", "list them with `workbench snapshots`")
+        files = self.con.execute(
+            "SELECT path, hash, bytes, rows, kind FROM snapshot_files WHERE snapshot_id = ?"
+            " ORDER BY kind DESC, path",
+            [snapshot_id],
+        ).fetchall()
+        return _snapshot(row, tuple(FileRecord(*f) for f in files))
+
+    def snapshots(self, limit: int | None = None) -> list[SnapshotRecord]:
+        """Newest first, without files or profile details loaded beyond the row."""
+        rows = self.con.execute(
+            f"SELECT {_SNAPSHOT_COLS} FROM snapshots ORDER BY created_at DESC, id"
+            + (" LIMIT ?" if limit else ""),
+            [limit] if limit else [],
+        ).fetchall()
+        return [_snapshot(r, ()) for r in rows]
+
+    def snapshot_count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM snapshots").fetchone()
+        return int(row[0]) if row else 0
+
+    def latest_snapshot_id(self) -> str | None:
+        row = self.con.execute(
+            "SELECT id FROM snapshots ORDER BY created_at DESC, id LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    def resolve_snapshot(self, ref: str) -> str:
+        """A full snapshot id from an id prefix (at least 4 characters) or ``latest``."""
+        if ref in ("latest", "HEAD", "@"):
+            latest = self.latest_snapshot_id()
+            if latest is None:
+                raise UsageError("there are no snapshots yet", "run `workbench snapshot`")
+            return latest
+        matches = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM snapshots WHERE starts_with(id, ?) ORDER BY id", [ref.lower()]
+            ).fetchall()
+        ]
+        if len(ref) < 4 or not matches:
+            raise UsageError(
+                f"no snapshot matches {ref!r}",
+                "list them with `workbench snapshots` (an id prefix of 4+ characters works)",
+            )
+        if len(matches) > 1:
+            raise UsageError(
+                f"{ref!r} matches {len(matches)} snapshots: {', '.join(matches[:5])}",
+                "give more characters of the id",
+            )
+        return matches[0]
+
+    def known_hashes(self) -> set[str]:
+        return {
+            r[0] for r in self.con.execute("SELECT DISTINCT hash FROM snapshot_files").fetchall()
+        }
+
+    def rows_by_hash(self, hashes: list[str]) -> dict[str, int]:
+        """Row counts already known for file contents (so unchanged files are not recounted)."""
+        if not hashes:
+            return {}
+        rows = self.con.execute(
+            "SELECT hash, any_value(rows) FROM snapshot_files"
+            " WHERE hash IN (SELECT unnest(?::VARCHAR[])) AND rows IS NOT NULL GROUP BY hash",
+            [hashes],
+        ).fetchall()
+        return {h: int(n) for h, n in rows}
+
+    # ------------------------------------------------------------ events
+
+    def add_event(
+        self,
+        kind: str,
+        message: str,
+        *,
+        ts: str,
+        level: str = "info",
+        snapshot_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> int:
+        row = self.con.execute(
+            "INSERT INTO events (ts, kind, level, message, snapshot_id, data)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            [ts, kind, level, message, snapshot_id, json.dumps(data or {}, default=str)],
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def events(self, *, after_id: int = 0, limit: int = 100) -> list[EventRecord]:
+        """Events newer than ``after_id``, newest first."""
+        rows = self.con.execute(
+            "SELECT id, ts, kind, level, message, snapshot_id, data FROM events"
+            " WHERE id > ? ORDER BY id DESC LIMIT ?",
+            [after_id, limit],
+        ).fetchall()
+        return [EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+
+def _snapshot(row: tuple[Any, ...], files: tuple[FileRecord, ...]) -> SnapshotRecord:
+    (sid, created, commit, branch, dirty, in_git, cpath, chash, rows, size, profile, by) = row
+    return SnapshotRecord(
+        sid,
+        created,
+        commit,
+        branch,
+        dirty,
+        in_git,
+        cpath,
+        chash,
+        rows,
+        size,
+        json.loads(profile),
+        by,
+        files,
+    )

@@ -184,10 +184,10 @@ def _add_distributions(lf: pl.LazyFrame, columns: list[dict[str, Any]]) -> None:
             col["histogram"] = {"edges": edges, "counts": []}
             x = pl.col(name).cast(pl.Float64)
             x = x.filter(x.is_finite())
-            index = (
-                ((x - edges[0]) / (edges[-1] - edges[0]) * HIST_BINS).floor().clip(0, HIST_BINS - 1)
-            )
-            exprs.append(index.cast(pl.Int32).value_counts().implode().alias(name))
+            # bins as numpy.histogram has them: [e_i, e_i+1), the last one closed
+            insert_at = pl.lit(pl.Series(edges)).search_sorted(x, side="right").cast(pl.Int32)
+            index = (insert_at - 1).clip(0, HIST_BINS - 1)
+            exprs.append(index.alias(name).value_counts().implode())
         elif col["kind"] in ("categorical", "boolean"):
             exprs.append(
                 pl.col(name)
@@ -230,10 +230,12 @@ def column_kind(dtype: Any) -> str:
 
 
 def _edges(lo: float, hi: float) -> list[float]:
+    """Equal-width edges exactly as ``numpy.histogram`` makes them."""
+    import numpy as np
+
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    step = (hi - lo) / HIST_BINS
-    return [lo + i * step for i in range(HIST_BINS)] + [hi]
+    return [float(e) for e in np.linspace(lo, hi, HIST_BINS + 1)]
 
 
 def _num(value: Any) -> float | None:

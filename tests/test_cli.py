@@ -1,0 +1,106 @@
+"""The real CLI in a subprocess: init, status/history shapes, exit codes, import hygiene."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SAMPLE
+from workbench.errors import ExitCode
+
+
+def test_init_scaffolds_a_config_and_gitignore(tmp_path: Path, cli) -> None:
+    shutil.copytree(SAMPLE / "data", tmp_path / "data")
+    proc = cli("init", "--target", "churned", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "workbench.toml").read_text()
+    assert 'target = "churned"' in text
+    assert 'task = "binary"' in text  # guessed from a 0/1 target
+    assert 'time_column = "event_time"' in text
+    assert 'id_column = "customer_id"' in text
+    assert ".workbench/" in (tmp_path / ".gitignore").read_text().splitlines()
+    # the scaffold is a valid config and a snapshot works straight away
+    snap = cli("snapshot", "--json", cwd=tmp_path)
+    assert snap.returncode == 0, snap.stderr
+    again = cli("init", "--target", "churned", cwd=tmp_path)
+    assert again.returncode == ExitCode.CONFIG
+    assert "already exists" in again.stderr
+
+
+def test_init_guesses_regression_and_refuses_unknown_target(tmp_path: Path, cli) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text(
+        "x,price\n" + "".join(f"{i},{i * 1.5}\n" for i in range(50))
+    )
+    bad = cli("init", "--target", "prize", cwd=tmp_path)
+    assert bad.returncode == ExitCode.DATA
+    assert "price" in bad.stderr
+    ok = cli("init", "--target", "price", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert 'task = "regression"' in (tmp_path / "workbench.toml").read_text()
+
+
+def test_init_without_target_off_a_terminal_lists_columns(tmp_path: Path, cli) -> None:
+    shutil.copytree(SAMPLE / "data", tmp_path / "data")
+    proc = cli("init", cwd=tmp_path)
+    assert proc.returncode == ExitCode.USAGE
+    assert "--target" in proc.stderr and "churned" in proc.stderr
+
+
+def test_status_and_history_json_shapes(project: Path, cli) -> None:
+    empty = json.loads(cli("status", "--json", cwd=project, check=True).stdout)
+    assert empty["champion"] is None and empty["last_snapshot"] is None
+    assert empty["watcher"] == "stopped"
+    snap = json.loads(cli("snapshot", "--json", cwd=project, check=True).stdout)
+    status = json.loads(cli("status", "--json", cwd=project, check=True).stdout)
+    assert set(status) >= {"champion", "last_snapshot", "last_cycle", "watcher", "drift"}
+    assert status["last_snapshot"] == snap["id"]
+    assert status["last_event"]["event"] == "snapshot"
+    assert json.loads(cli("history", "--json", cwd=project, check=True).stdout) == []
+    listed = json.loads(cli("snapshots", "--json", cwd=project, check=True).stdout)
+    assert [s["id"] for s in listed] == [snap["id"]]
+
+
+def test_project_flag_and_discovery_from_a_subfolder(project: Path, cli, tmp_path: Path) -> None:
+    from_sub = cli("status", "--json", cwd=project / "data")
+    assert from_sub.returncode == 0, from_sub.stderr
+    assert json.loads(from_sub.stdout)["root"] == str(project.resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    flagged = cli("--project", str(project), "status", "--json", cwd=elsewhere)
+    assert flagged.returncode == 0, flagged.stderr
+    none = cli("status", cwd=elsewhere)
+    assert none.returncode == ExitCode.USAGE
+    assert "workbench init" in none.stderr
+
+
+def test_exit_codes_for_config_and_data_errors(project: Path, cli) -> None:
+    cfg = project / "workbench.toml"
+    good = cfg.read_text()
+    cfg.write_text(good.replace("[model]", "[modle]"))
+    proc = cli("snapshot", cwd=project)
+    assert proc.returncode == ExitCode.CONFIG
+    assert "did you mean [model]?" in proc.stderr
+    assert proc.stdout == ""
+    cfg.write_text(good)
+    (project / "data" / "batch_001.csv").write_bytes(b"")
+    proc = cli("snapshot", "--json", cwd=project)
+    assert proc.returncode == ExitCode.DATA
+    assert "batch_001.csv is empty" in proc.stderr and proc.stdout == ""
+    unknown = cli("frobnicate", cwd=project)
+    assert unknown.returncode == ExitCode.USAGE
+
+
+def test_headless_modules_never_import_the_ui_or_lightgbm() -> None:
+    code = (
+        "import sys\n"
+        "import workbench.cli, workbench.config, workbench.store, workbench.core.snapshot\n"
+        "import workbench.core.checkout, workbench.core.diff, workbench.core.status\n"
+        "heavy = [m for m in ('textual', 'lightgbm', 'polars', 'duckdb') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,246 @@
+"""Snapshots: exact bytes, git state, profile, idempotence, and every bad input they refuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.conftest import git, write_csv
+from workbench import config
+from workbench.core import profile as profile_mod
+from workbench.core import snapshot
+from workbench.errors import DataError, FileChangedError
+from workbench.store import Store, objects
+
+
+def take(project: Path) -> snapshot.SnapshotResult:
+    settings = config.load(project)
+    return snapshot.take(settings, Store(settings.store_dir))
+
+
+def events(project: Path) -> list[tuple[str, str]]:
+    with Store(project / ".workbench").read() as s:
+        return [(e.kind, e.message) for e in s.events()]
+
+
+def snapshot_rows(project: Path) -> int:
+    con = duckdb.connect(str(project / ".workbench" / "meta.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM snapshots").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_snapshot_stores_exact_bytes_and_profile(project: Path) -> None:
+    result = take(project)
+    assert result.created
+    data = project / "data" / "batch_000.csv"
+    (entry,) = result.summary["files"]
+    assert entry["path"] == "data/batch_000.csv"
+    assert entry["bytes"] == data.stat().st_size
+    store = Store(project / ".workbench")
+    assert store.objects.read(entry["hash"]) == data.read_bytes()
+    frame = pl.read_csv(data)
+    assert entry["rows"] == frame.height
+    with store.read() as s:
+        snap = s.snapshot(result.id)
+    assert store.objects.read(snap.config_hash) == (project / "workbench.toml").read_bytes()
+    cols = {c["name"]: c for c in snap.profile["columns"]}
+    assert set(cols) == set(frame.columns)
+    charges = frame["monthly_charges"].drop_nulls().to_numpy()
+    mc = cols["monthly_charges"]
+    assert mc["kind"] == "numeric"
+    assert mc["mean"] == pytest.approx(np.mean(charges))
+    assert mc["std"] == pytest.approx(np.std(charges, ddof=1))
+    assert mc["min"] == pytest.approx(charges.min())
+    assert mc["quantiles"]["0.5"] == pytest.approx(np.quantile(charges, 0.5))
+    assert mc["quantiles"]["0.9"] == pytest.approx(np.quantile(charges, 0.9))
+    counts, edges = np.histogram(charges, bins=profile_mod.HIST_BINS)
+    assert mc["histogram"]["counts"] == counts.tolist()
+    assert mc["histogram"]["edges"] == pytest.approx(edges.tolist())
+    sat = cols["satisfaction_score"]
+    assert sat["nulls"] == frame["satisfaction_score"].null_count() > 0
+    contract = cols["contract"]
+    assert contract["kind"] == "categorical"
+    expected = frame["contract"].value_counts(sort=True).rows()
+    assert [(t["value"], t["count"]) for t in contract["top"]] == expected
+    assert cols["event_time"]["kind"] == "datetime"
+
+
+def test_same_inputs_same_snapshot_no_duplicate_no_rehash(project: Path, monkeypatch) -> None:
+    first = take(project)
+    calls: list[Path] = []
+    real = objects.ObjectStore.put_file
+
+    def counting(self, path):
+        calls.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(objects.ObjectStore, "put_file", counting)
+    again = take(project)
+    assert (again.id, again.created) == (first.id, False)
+    assert calls == []  # the stat cache answered; no byte was read
+    os.utime(project / "data" / "batch_000.csv")  # touched, same bytes
+    third = take(project)
+    assert (third.id, third.created) == (first.id, False)
+    assert [p.name for p in calls] == ["batch_000.csv"]
+    assert snapshot_rows(project) == 1
+
+
+def test_stat_cache_loss_gives_the_same_id(project: Path) -> None:
+    first = take(project)
+    (project / ".workbench" / "cache" / "stat.json").unlink()
+    again = take(project)
+    assert (again.id, again.created) == (first.id, False)
+    assert snapshot_rows(project) == 1
+
+
+def test_new_batch_changes_only_that_file(project: Path, monkeypatch) -> None:
+    first = take(project)
+    src = project / "data" / "batch_000.csv"
+    lines = src.read_text().splitlines(keepends=True)
+    write_csv(project / "data" / "batch_001.csv", "".join(lines[:1] + lines[1:501]))
+    hashed: list[str] = []
+    real = objects.ObjectStore.put_file
+    monkeypatch.setattr(
+        objects.ObjectStore, "put_file", lambda self, p: (hashed.append(p.name), real(self, p))[1]
+    )
+    second = take(project)
+    assert second.created and second.id != first.id
+    assert hashed == ["batch_001.csv"]
+    assert second.summary["rows"] == 30_500
+    rows = {f["path"]: f["rows"] for f in second.summary["files"]}
+    assert rows == {"data/batch_000.csv": 30_000, "data/batch_001.csv": 500}
+
+
+def test_config_change_is_a_new_snapshot(project: Path) -> None:
+    first = take(project)
+    cfg = project / "workbench.toml"
+    cfg.write_text(cfg.read_text().replace("min_delta = 0.0", "min_delta = 0.01"))
+    second = take(project)
+    assert second.created and second.id != first.id
+
+
+def test_outside_git_it_works_and_says_so(project: Path) -> None:
+    result = take(project)
+    assert result.summary["in_git"] is False
+    assert result.summary["git_commit"] is None
+
+
+def test_git_state_is_recorded(git_project: Path) -> None:
+    result = take(git_project)
+    head = git(git_project, "rev-parse", "HEAD")
+    assert result.summary["git_commit"] == head
+    assert result.summary["git_branch"] == "main"
+    assert result.summary["git_dirty"] is False  # .workbench/ ignores itself
+    (git_project / "notes.txt").write_text("untracked")
+    write_csv(git_project / "data" / "b.csv", (git_project / "data" / "batch_000.csv").read_text())
+    dirty = take(git_project)
+    assert dirty.summary["git_dirty"] is True
+
+
+def test_missing_data_folder(project: Path) -> None:
+    shutil.rmtree(project / "data")
+    with pytest.raises(DataError) as info:
+        take(project)
+    assert "data folder 'data' does not exist" in info.value.message
+    assert "snapshot_failed" in [k for k, _ in events(project)]
+
+
+def test_empty_file_is_refused_and_recorded(project: Path) -> None:
+    first = take(project)
+    (project / "data" / "batch_001.csv").write_bytes(b"")
+    with pytest.raises(DataError) as info:
+        take(project)
+    assert "data/batch_001.csv is empty" in info.value.message
+    assert info.value.hint
+    kinds = events(project)
+    assert kinds[0][0] == "snapshot_failed" and "batch_001.csv" in kinds[0][1]
+    assert snapshot_rows(project) == 1
+    (project / "data" / "batch_001.csv").unlink()
+    assert take(project).id == first.id
+
+
+def test_malformed_csv_names_the_line(project: Path) -> None:
+    write_csv(project / "data" / "bad.csv", "a,b,c\n1,2,3\n4,5,6\n7,8,9,10\n")
+    with pytest.raises(DataError) as info:
+        take(project)
+    assert "data/bad.csv:4" in info.value.message
+    assert "expected 3 fields" in info.value.message
+
+
+def test_non_utf8_bytes_are_refused(project: Path) -> None:
+    (project / "data" / "garbage.csv").write_bytes(b"a,b\n" + bytes(range(128, 256)) * 40)
+    with pytest.raises(DataError, match=r"garbage\.csv is not UTF-8"):
+        take(project)
+
+
+def test_header_only_file_is_a_snapshot_with_zero_rows(project: Path) -> None:
+    header = (project / "data" / "batch_000.csv").read_text().splitlines()[0]
+    write_csv(project / "data" / "batch_001.csv", header + "\n")
+    result = take(project)
+    rows = {f["path"]: f["rows"] for f in result.summary["files"]}
+    assert rows["data/batch_001.csv"] == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(project: Path) -> None:
+    bad = write_csv(project / "data" / "locked.csv", "a\n1\n")
+    bad.chmod(0)
+    with pytest.raises(DataError, match=r"locked\.csv is not readable"):
+        take(project)
+
+
+def test_unreadable_directory_entry_is_not_data(project: Path) -> None:
+    (project / "data" / "folder.csv").mkdir()  # a folder with a data-like name
+    (project / "data" / ".hidden.csv").write_text("x\n1\n")
+    (project / "data" / "batch_002.csv.part").write_text("half")
+    (project / "data" / "notes.txt").write_text("not data")
+    result = take(project)
+    assert [f["path"] for f in result.summary["files"]] == ["data/batch_000.csv"]
+
+
+def test_file_changed_during_snapshot_is_not_recorded(project: Path, monkeypatch) -> None:
+    first = take(project)
+    batch = write_csv(project / "data" / "batch_001.csv", "customer_id,churned\nC1,0\n")
+    real = profile_mod.profile_files
+
+    def writer_keeps_writing(files):
+        result = real(files)
+        with open(batch, "a") as f:  # the batch grows after it was hashed
+            f.write("C2,1\n")
+        return result
+
+    monkeypatch.setattr(profile_mod, "profile_files", writer_keeps_writing)
+    with pytest.raises(FileChangedError, match="changed while the snapshot was being taken"):
+        take(project)
+    assert snapshot_rows(project) == 1
+    monkeypatch.setattr(profile_mod, "profile_files", real)
+    settled = take(project)
+    assert settled.created and settled.id != first.id
+    assert {f["path"]: f["rows"] for f in settled.summary["files"]}["data/batch_001.csv"] == 2
+
+
+def test_parquet_and_csv_together(project: Path) -> None:
+    frame = pl.read_csv(project / "data" / "batch_000.csv").head(100)
+    frame.write_parquet(project / "data" / "extra.parquet")
+    result = take(project)
+    assert result.summary["rows"] == 30_100
+
+
+def test_snapshot_json_cli_shape(project: Path, cli) -> None:
+    proc = cli("snapshot", "--json", cwd=project, check=True)
+    data = json.loads(proc.stdout)
+    assert set(data) >= {"id", "created", "git_commit", "git_dirty", "files"}
+    assert data["created"] is True
+    assert set(data["files"][0]) >= {"path", "hash", "bytes", "rows"}
+    again = json.loads(cli("snapshot", "--json", cwd=project, check=True).stdout)
+    assert again["created"] is False and again["id"] == data["id"]
+    assert proc.stderr == ""

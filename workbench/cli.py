@@ -196,14 +196,86 @@ def status(obj: Ctx, as_json: bool) -> None:
 def history(obj: Ctx, as_json: bool, limit: int) -> None:
     """Model versions, newest first."""
     from workbench.core.status import history as get_history
+    from workbench.render import history_text
 
     settings = obj.settings()
     rows = get_history(obj.store(settings), limit)
     if as_json:
         _emit_json(rows)
+    else:
+        click.echo(history_text(rows))
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Train even if these inputs were trained already.")
+@json_option
+@pass_ctx
+def train(obj: Ctx, force: bool, as_json: bool) -> None:
+    """Snapshot if changed, train, evaluate, gate, promote."""
+    from workbench.core.trainer import run_train
+    from workbench.render import Progress, train_text
+
+    settings = obj.settings()
+    show = not as_json and sys.stderr.isatty()
+    progress = Progress() if show else None
+    try:
+        outcome = run_train(settings, obj.store(settings), force=force, progress=progress)
+    finally:
+        if progress:
+            progress.done()
+    if as_json:
+        _emit_json(outcome.to_json())
+    else:
+        click.echo(train_text(outcome))
+
+
+@main.command()
+@click.argument("version")
+@click.option("--reason", required=True, help="Why (recorded in the champion history).")
+@click.option(
+    "--restore-inputs", is_flag=True, help="Also check out the snapshot it was trained on."
+)
+@json_option
+@pass_ctx
+def rollback(obj: Ctx, version: str, reason: str, restore_inputs: bool, as_json: bool) -> None:
+    """Make an earlier VERSION the champion again."""
+    from workbench.core.rollback import rollback as run_rollback
+
+    settings = obj.settings()
+    result = run_rollback(
+        settings, obj.store(settings), version, reason=reason, restore_inputs=restore_inputs
+    )
+    if as_json:
+        _emit_json(
+            {
+                "champion": result.version.name,
+                "previous": result.previous,
+                "restored": result.checkout.to_json() if result.checkout else None,
+            }
+        )
         return
-    if not rows:
-        click.echo("no model versions yet")
+    metric = result.version.metric
+    score = result.version.metrics.get(metric)
+    click.echo(
+        f"champion: {result.previous or 'none'} -> {result.version.name}"
+        f" ({metric} {score:.4f}); serving updated"
+    )
+    if result.checkout:
+        click.echo(f"inputs restored to snapshot {result.checkout.snapshot}")
+
+
+@main.command()
+@click.argument("source", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path))
+@click.option("--version", "version", help="Score with this version instead of the champion.")
+@pass_ctx
+def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
+    """Batch scoring: INPUT rows plus prediction columns into OUTPUT."""
+    from workbench.core.predict import predict_file
+
+    settings = obj.settings()
+    result = predict_file(obj.store(settings), source, output, ref=version)
+    click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
 
 
 @main.command()

@@ -44,3 +44,72 @@ def diff_text(d: dict[str, Any]) -> str:
         for c in git["commits"] or []:
             out.append(f"  {c['sha'][:10]} {c['summary']}")
     return "\n".join(out)
+
+
+def history_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no model versions yet: run `workbench train`"
+    out = [
+        f"{'':1} {'version':<8} {'created':<19} {'snapshot':<16} {'git':<9} {'metric':>16}  status"
+    ]
+    for r in rows:
+        mark = "*" if r["status"] == "champion" else " "
+        git = (r["git_commit"] or "-")[:8] + ("+" if r.get("git_dirty") else "")
+        metric = r.get("metric") or ""
+        value = r["metrics"].get(metric)
+        shown = f"{metric} {value:.4f}" if value is not None else "-"
+        line = (
+            f"{mark} {r['version']:<8} {r['created_at'][:19]:<19} {r['snapshot']:<16}"
+            f" {git:<9} {shown:>16}  {r['status']}"
+        )
+        if r.get("error"):
+            line += f": {r['error']}"
+        out.append(line)
+    return "\n".join(out)
+
+
+def train_text(outcome: Any) -> str:
+    v = outcome.version or outcome.previous
+    if not outcome.trained:
+        return (
+            f"snapshot {outcome.snapshot.id} was already trained as {v.name} ({v.status});"
+            " nothing to do (use --force to train again)"
+        )
+    scores = "  ".join(f"{k} {val:.4f}" for k, val in v.metrics.items())
+    gate = v.gate or {}
+    return "\n".join(
+        [
+            f"{v.name} trained on snapshot {v.snapshot_id} ({v.rows} rows)",
+            f"  {scores}",
+            f"  {gate.get('decision', '?')}: {gate.get('reason', '')}",
+            f"  status: {v.status}",
+        ]
+    )
+
+
+class Progress:
+    """One self-overwriting stderr line: step, boosting round, elapsed."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.last = 0.0
+
+    def __call__(self, step: str, info: dict[str, Any]) -> None:
+        import sys
+
+        now = self.clock()
+        if step == "train" and info and now - self.last < 0.1:
+            return
+        self.last = now
+        detail = f" round {info['round']}/{info['total']}" if "round" in info else ""
+        sys.stderr.write(f"\r\x1b[K{step}{detail}  {now - self.start:5.1f}s")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        import sys
+
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()

@@ -34,22 +34,24 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 
 
-def scan(path: Path, label: str | None = None) -> pl.LazyFrame:
+def scan(path: Path, label: str | None = None, *, parse_dates: bool = True) -> pl.LazyFrame:
     """A lazy frame over one CSV or Parquet file; errors name the file."""
     import polars as pl
 
     name = label or str(path)
+    suffix = Path(name).suffix.lower()  # objects in the store have no suffix; labels do
     if path.stat().st_size == 0:
         raise DataError(
             f"{name} is empty (0 bytes)",
             "remove the file, or wait until it has been written completely",
         )
     try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
+        if suffix in PARQUET_SUFFIXES:
             lf = pl.scan_parquet(path)
         else:
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            lf = _parse_dates(pl.scan_csv(path, separator=sep, infer_schema_length=10_000))
+            sep = "\t" if suffix == ".tsv" else ","
+            lf = pl.scan_csv(path, separator=sep, infer_schema_length=10_000)
+            lf = _parse_dates(lf) if parse_dates else lf
         lf.collect_schema()
     except Exception as e:
         raise _wrap(e, path, name) from e
@@ -258,7 +260,8 @@ def _wrap(e: Exception, path: Path, name: str) -> DataError:
         )
     if "empty" in text.lower():
         return DataError(f"{name} has no header and no rows", "remove the file or write a header")
-    line = ragged_line(path) if path.suffix.lower() in CSV_SUFFIXES else None
+    suffix = Path(name).suffix.lower()
+    line = ragged_line(path, "\t" if suffix == ".tsv" else ",") if suffix in CSV_SUFFIXES else None
     if line is not None:
         number, expected, got = line
         return DataError(
@@ -282,9 +285,8 @@ def _locate(e: Exception, files: Sequence[tuple[str, Path]]) -> DataError:
     return DataError(f"cannot read the data: {_first_line(e)}", "check the data files")
 
 
-def ragged_line(path: Path) -> tuple[int, int, int] | None:
+def ragged_line(path: Path, sep: str = ",") -> tuple[int, int, int] | None:
     """(line number, header fields, fields found) of the first ragged CSV row, if any."""
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f, delimiter=sep)

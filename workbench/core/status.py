@@ -24,10 +24,17 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         snaps = s.snapshots(limit=1)
         count = s.snapshot_count()
         events = s.events(limit=1)
+        number = s.champion_number()
+        champion = s.version(number) if number is not None else None
+        latest = s.versions(limit=1)
+        changes = s.champion_history(limit=5)
     return {
         "project": settings.project.name or settings.root.name,
         "root": str(settings.root),
-        "champion": None,
+        "champion": champion.name if champion else None,
+        "champion_metrics": champion.metrics if champion else None,
+        "champion_history": [c.to_json() for c in changes],
+        "last_version": latest[0].to_json() if latest else None,
         "last_snapshot": snaps[0].id if snaps else None,
         "snapshots": count,
         "last_cycle": None,
@@ -38,6 +45,6 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
 
 
 def history(store: Store, limit: int) -> list[dict[str, Any]]:
-    """Model versions newest first; none exist until training lands."""
-    del store, limit
-    return []
+    """Model versions newest first, in the `history --json` shape."""
+    with store.read() as s:
+        return [v.to_json() for v in s.versions(limit)]

@@ -125,6 +125,7 @@ class Store:
                 self._migrate(con)
             finally:
                 con.close()
+            os.chmod(self.db_path, 0o600)
         self._checked = True
 
     def _make_folders(self) -> None:

@@ -198,11 +198,12 @@ class ObjectStore:
         finally:
             os.close(fd)
 
-    def copy_to(self, digest: str, target: Path) -> None:
+    def copy_to(self, digest: str, target: Path, mode: int = 0o644) -> None:
         """Restore an object's bytes to ``target`` atomically (temp, fsync, rename)."""
         tmp = target.with_name(f".{target.name}.wbtmp.{os.getpid()}")
         try:
-            with open(self.path(digest), "rb") as src, open(tmp, "wb") as out:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with open(self.path(digest), "rb") as src, open(fd, "wb") as out:
                 total = os.fstat(src.fileno()).st_size
                 copied = 0
                 while copied < total:

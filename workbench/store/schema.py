@@ -49,6 +49,38 @@ MIGRATIONS: tuple[str, ...] = (
         data VARCHAR NOT NULL
     );
     """,
+    # 2: the model registry and the append-only champion history
+    """
+    CREATE TABLE model_versions (
+        number INTEGER PRIMARY KEY,
+        snapshot_id VARCHAR NOT NULL,
+        config_hash VARCHAR NOT NULL,
+        git_commit VARCHAR,
+        git_dirty BOOLEAN NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        metrics VARCHAR NOT NULL,
+        gate VARCHAR,
+        model_hash VARCHAR,
+        meta_hash VARCHAR,
+        rows BIGINT,
+        timings VARCHAR NOT NULL,
+        error VARCHAR
+    );
+    CREATE SEQUENCE champion_event_id START 1;
+    CREATE TABLE champion_history (
+        id BIGINT PRIMARY KEY DEFAULT nextval('champion_event_id'),
+        ts VARCHAR NOT NULL,
+        number INTEGER NOT NULL,
+        previous INTEGER,
+        actor VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import UsageError
+from workbench.store.registry import RegistryVerbs
 
 if TYPE_CHECKING:
     import duckdb
@@ -93,7 +94,7 @@ _SNAPSHOT_COLS = (
 )
 
 
-class Session:
+class Session(RegistryVerbs):
     def __init__(self, con: duckdb.DuckDBPyConnection, objects: ObjectStore) -> None:
         self.con = con
         self.objects = objects

@@ -1,0 +1,517 @@
+"""Training, the gate, the registry, rollback, serving and predict — real LightGBM, small data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from tests.conftest import write_csv
+from workbench import config
+from workbench.core import metrics, serving, trainer
+from workbench.core.predict import predict_file
+from workbench.core.rollback import rollback
+from workbench.errors import ConflictError, DataError, ExitCode, TrainingError, UsageError
+from workbench.store import Store
+
+CONFIG = """
+[project]
+name = "{name}"
+[data]
+path = "data"
+target = "{target}"
+time_column = "event_time"
+id_column = "customer_id"
+[model]
+task = "{task}"
+num_boost_round = {rounds}
+early_stopping_rounds = 10
+params = {{ learning_rate = 0.1, num_leaves = 15, min_data_in_leaf = 20 }}
+[train]
+split = "{split}"
+seed = 7
+[gate]
+metric = "{metric}"
+min_delta = {min_delta}
+"""
+
+
+def configure(root: Path, **kw: object) -> None:
+    values = {
+        "name": "t",
+        "target": "churned",
+        "task": "binary",
+        "rounds": 40,
+        "split": "time",
+        "metric": "auc",
+        "min_delta": 0.0,
+    } | kw
+    (root / "workbench.toml").write_text(CONFIG.format(**values))
+
+
+@pytest.fixture
+def small(project: Path) -> Path:
+    """The sample project cut to 4000 rows, 40 rounds: seconds per training."""
+    data = project / "data" / "batch_000.csv"
+    pl.read_csv(data).head(4000).write_csv(data)
+    configure(project)
+    return project
+
+
+def train(root: Path, force: bool = False) -> trainer.TrainOutcome:
+    settings = config.load(root)
+    return trainer.run_train(settings, Store(settings.store_dir), force=force)
+
+
+def store_of(root: Path) -> Store:
+    return Store(root / ".workbench")
+
+
+def model_bytes(root: Path, version: str) -> bytes:
+    store = store_of(root)
+    with store.read() as s:
+        v = s.version(version)
+    assert v.model_hash
+    return store.objects.read(v.model_hash)
+
+
+# ------------------------------------------------------------------ tasks end to end
+
+
+def test_binary_end_to_end_first_model_is_champion(small: Path) -> None:
+    out = train(small)
+    v = out.version
+    assert v is not None and v.name == "v1" and v.status == "champion"
+    assert set(v.metrics) == {"auc", "logloss", "accuracy", "f1", "precision", "recall"}
+    assert 0.7 < v.metrics["auc"] < 0.95
+    assert v.gate and v.gate["decision"] == "promoted" and "first model" in v.gate["reason"]
+    assert set(v.timings) == {"load", "prepare", "train", "evaluate"}
+    meta = json.loads((small / ".workbench" / "serving" / "model.json").read_text())
+    assert meta["version"] == "v1"
+    assert meta["spec"]["categories"]["contract"] == ["month-to-month", "one-year", "two-year"]
+    assert "customer_id" not in meta["spec"]["features"]
+    assert "event_time" not in meta["spec"]["features"]
+    assert list(meta["importance"].values()) == sorted(meta["importance"].values(), reverse=True)
+    assert meta["learning_curve"]["valid"]["binary_logloss"]
+    assert meta["libraries"]["lightgbm"] == lgb.__version__
+    with store_of(small).read() as s:
+        (change,) = s.champion_history()
+    assert change.kind == "gate" and change.number == 1 and change.actor
+
+
+def _synthetic(root: Path, task: str, rng_seed: int = 0, n: int = 3000) -> None:
+    rng = np.random.default_rng(rng_seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n)
+    shift = np.select([color == "red", color == "green"], [1.0, -1.0], 0.0)
+    if task == "multiclass":
+        score = x1 + shift + rng.normal(scale=0.3, size=n)
+        y = np.digitize(score, [-0.7, 0.7])  # three classes
+        target = np.array(["low", "mid", "high"])[y]
+    else:
+        target = 3 * x1 - 2 * x2 + shift + rng.normal(scale=0.1, size=n)
+    times = pl.datetime_range(
+        pl.datetime(2025, 1, 1),
+        pl.datetime(2025, 1, 1) + pl.duration(minutes=n - 1),
+        "1m",
+        eager=True,
+    )
+    frame = pl.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "event_time": times,
+            "x1": x1,
+            "x2": x2,
+            "color": color,
+            "y": target,
+        }
+    )
+    (root / "data").mkdir(exist_ok=True)
+    frame.write_csv(root / "data" / "batch_000.csv")
+
+
+def test_multiclass_end_to_end(tmp_path: Path) -> None:
+    _synthetic(tmp_path, "multiclass")
+    configure(tmp_path, target="y", task="multiclass", metric="multi_logloss")
+    v = train(tmp_path).version
+    assert v is not None and v.status == "champion"
+    assert set(v.metrics) == {"multi_logloss", "accuracy", "macro_f1"}
+    assert v.metrics["accuracy"] > 0.7
+    src = tmp_path / "data" / "batch_000.csv"
+    predict_file(store_of(tmp_path), src, tmp_path / "out.csv")
+    out = pl.read_csv(tmp_path / "out.csv")
+    probs = out.select("proba_high", "proba_low", "proba_mid").to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert set(out["prediction_label"].unique()) <= {"low", "mid", "high"}
+    assert (out["prediction_label"] == out["y"]).mean() > 0.7
+
+
+def test_regression_end_to_end(tmp_path: Path) -> None:
+    _synthetic(tmp_path, "regression")
+    configure(tmp_path, target="y", task="regression", metric="rmse", rounds=100)
+    v = train(tmp_path).version
+    assert v is not None
+    assert set(v.metrics) == {"rmse", "mae", "r2"}
+    assert v.metrics["r2"] > 0.9
+
+
+# ------------------------------------------------------------------ determinism and quality
+
+
+def test_same_snapshot_config_seed_give_identical_model_and_predictions(small: Path) -> None:
+    train(small)
+    train(small, force=True)
+    assert model_bytes(small, "v1") == model_bytes(small, "v2")
+    store = store_of(small)
+    src = small / "data" / "batch_000.csv"
+    predict_file(store, src, small / "a.csv", ref="v1")
+    predict_file(store, src, small / "b.csv", ref="v2")
+    assert (small / "a.csv").read_bytes() == (small / "b.csv").read_bytes()
+
+
+def test_already_trained_inputs_are_not_retrained(small: Path, cli) -> None:
+    train(small)
+    again = train(small)
+    assert again.trained is False and again.previous and again.previous.name == "v1"
+    proc = cli("train", "--json", cwd=small, check=True)
+    assert json.loads(proc.stdout)["trained"] is False
+    with store_of(small).read() as s:
+        assert s.version_count() == 1
+
+
+def test_metric_matches_a_plain_lightgbm_script_on_the_same_split(small: Path) -> None:
+    v = train(small).version
+    assert v is not None
+    meta = json.loads((small / ".workbench" / "serving" / "model.json").read_text())
+    # the split, rebuilt independently: newest 20% by event_time is the holdout, the newest
+    # 10% of the rest is early-stopping validation
+    frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
+    frame = frame.sort("event_time", maintain_order=True)
+    n_hold = int(np.ceil(frame.height * 0.2))
+    rest, hold = frame.head(frame.height - n_hold), frame.tail(n_hold)
+    n_valid = int(np.ceil(rest.height * 0.1))
+    fit, valid = rest.head(rest.height - n_valid), rest.tail(n_valid)
+    features = meta["spec"]["features"]
+    cats = {c: sorted(fit[c].drop_nulls().unique().to_list()) for c in meta["spec"]["categories"]}
+
+    def matrix(df: pl.DataFrame) -> np.ndarray:
+        cols = []
+        for f in features:
+            if f in cats:
+                lookup = {c: i for i, c in enumerate(cats[f])}
+                cols.append([lookup.get(x, np.nan) if x is not None else np.nan for x in df[f]])
+            else:
+                cols.append(df[f].cast(pl.Float64).fill_null(np.nan).to_numpy())
+        return np.column_stack(cols).astype(float)
+
+    cat_idx = [i for i, f in enumerate(features) if f in cats]
+    dtrain = lgb.Dataset(matrix(fit), fit["churned"].to_numpy(), categorical_feature=cat_idx)
+    dvalid = dtrain.create_valid(matrix(valid), valid["churned"].to_numpy())
+    booster = lgb.train(
+        meta["params"],
+        dtrain,
+        num_boost_round=40,
+        valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(10, verbose=False)],
+    )
+    pred = booster.predict(matrix(hold), num_iteration=booster.best_iteration)
+    y = hold["churned"].to_numpy()
+    fpr, tpr = _roc(y, pred)
+    assert v.metrics["auc"] == pytest.approx(np.trapezoid(tpr, fpr), abs=1e-9)
+    q = np.clip(pred, 1e-15, 1 - 1e-15)
+    assert v.metrics["logloss"] == pytest.approx(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+
+def _roc(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    thresholds = np.r_[np.inf, np.unique(score)[::-1]]
+    tpr = np.array([(score[y == 1] >= t).mean() for t in thresholds])
+    fpr = np.array([(score[y == 0] >= t).mean() for t in thresholds])
+    return fpr, tpr
+
+
+def test_auc_and_ranks_agree_with_scipy() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, size=500)
+    score = np.round(rng.normal(size=500) + y, 1)  # many ties
+    assert np.array_equal(metrics.average_ranks(score), stats.rankdata(score))
+    u = stats.mannwhitneyu(score[y == 1], score[y == 0]).statistic
+    assert metrics.auc(y, score) == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()))
+    fpr, tpr = _roc(y, score)
+    assert metrics.auc(y, score) == pytest.approx(np.trapezoid(tpr, fpr))
+
+
+def test_regression_metrics_against_numpy() -> None:
+    rng = np.random.default_rng(4)
+    y, p = rng.normal(size=200), rng.normal(size=200)
+    m = metrics.compute("regression", y, p)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((p - y) ** 2)))
+    assert m["mae"] == pytest.approx(np.mean(np.abs(p - y)))
+    assert m["r2"] == pytest.approx(1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+# ------------------------------------------------------------------ the gate
+
+
+def test_gate_rejects_a_worse_candidate_and_promotes_a_better_one(small: Path) -> None:
+    configure(small, rounds=2)
+    weak = train(small).version
+    assert weak is not None and weak.status == "champion"
+    configure(small, rounds=60)
+    strong = train(small).version
+    assert strong is not None and strong.status == "champion"
+    assert strong.gate and strong.gate["champion_version"] == "v1"
+    assert strong.gate["candidate"] > strong.gate["champion"]
+    assert "auc" in strong.gate["reason"] and ">" in strong.gate["reason"]
+    configure(small, rounds=3)
+    worse = train(small).version
+    assert worse is not None and worse.status == "rejected"
+    assert worse.gate and worse.gate["decision"] == "rejected"
+    with store_of(small).read() as s:
+        assert s.champion_number() == 2
+        assert s.version("v1").status == "retired"
+    assert serving.served_version(store_of(small)) == "v2"
+
+
+def test_gate_tie_keeps_champion_and_negative_min_delta_tolerates(small: Path) -> None:
+    train(small)
+    tie = train(small, force=True).version
+    assert tie is not None and tie.status == "rejected" and "<=" in tie.gate["reason"]
+    configure(small, min_delta=-0.01)
+    tolerated = train(small, force=True).version
+    assert tolerated is not None and tolerated.status == "champion"
+
+
+def test_gate_loss_metric_direction(small: Path) -> None:
+    configure(small, rounds=2, metric="logloss")
+    train(small)
+    configure(small, rounds=60, metric="logloss")
+    better = train(small).version
+    assert better is not None and better.status == "champion"
+    assert better.gate["candidate"] < better.gate["champion"]
+
+
+def test_gate_redecides_when_the_champion_changes_meanwhile(small: Path, monkeypatch) -> None:
+    configure(small, rounds=2)
+    train(small)
+    configure(small, rounds=60)
+    train(small)  # v2 champion
+    configure(small, rounds=30)
+    real = trainer._gate
+    calls: list[int | None] = []
+
+    def racing_gate(settings, store, trained):
+        result = real(settings, store, trained)
+        if not calls:  # another process rolls back while this one decides
+            rollback(config.load(small), store_of(small), "v1", reason="race")
+        calls.append(result[0])
+        return result
+
+    monkeypatch.setattr(trainer, "_gate", racing_gate)
+    v = train(small).version
+    assert calls == [2, 1]  # decided against v2, then again against the new champion v1
+    assert v is not None and v.gate["champion_version"] == "v1"
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_training_failure_is_a_failed_version_and_the_champion_stays(small: Path, cli) -> None:
+    train(small)
+    data = small / "data" / "batch_000.csv"
+    frame = pl.read_csv(data)
+    frame.head(500).with_columns(pl.lit(0).alias("churned")).write_csv(
+        small / "data" / "batch_001.csv"
+    )
+    data.unlink()  # only one class is left
+    proc = cli("train", cwd=small)
+    assert proc.returncode == ExitCode.TRAINING
+    assert "has 1 class" in proc.stderr and "v2" in proc.stderr
+    with store_of(small).read() as s:
+        assert s.champion_number() == 1
+        failed = s.version("v2")
+        events = [e.kind for e in s.events()]
+    assert failed.status == "failed" and "1 class" in (failed.error or "")
+    assert "train_failed" in events
+    assert serving.served_version(store_of(small)) == "v1"
+
+
+def test_invalid_lightgbm_params_fail_cleanly(small: Path) -> None:
+    train(small)
+    cfg = small / "workbench.toml"
+    cfg.write_text(cfg.read_text().replace("num_leaves = 15", "num_leaves = -3"))
+    with pytest.raises(TrainingError, match="num_leaves"):
+        train(small)
+    with store_of(small).read() as s:
+        assert s.champion_number() == 1
+
+
+# ------------------------------------------------------------------ rollback
+
+
+def test_rollback_serves_exactly_the_old_version(small: Path, cli) -> None:
+    configure(small, rounds=2)
+    train(small)
+    configure(small, rounds=60)
+    train(small)
+    store = store_of(small)
+    src = small / "data" / "batch_000.csv"
+    predict_file(store, src, small / "v1.csv", ref="v1")
+    proc = cli("rollback", "v1", "--reason", "v2 misbehaves on Mondays", cwd=small)
+    assert proc.returncode == 0, proc.stderr
+    served = small / ".workbench" / "serving" / "model.txt"
+    assert served.read_bytes() == model_bytes(small, "v1")
+    predict_file(store, src, small / "champion.csv")
+    assert (small / "champion.csv").read_bytes() == (small / "v1.csv").read_bytes()
+    # a plain LightGBM booster on the served file predicts the same numbers
+    plain = lgb.Booster(model_file=str(served))
+    out = pl.read_csv(small / "champion.csv")
+    meta = json.loads((small / ".workbench" / "serving" / "model.json").read_text())
+    assert meta["version"] == "v1"
+    with store.read() as s:
+        history = s.champion_history()
+        assert s.version("v2").status == "retired"
+    assert (
+        history[0].kind == "rollback" and history[0].reason == "rollback: v2 misbehaves on Mondays"
+    )
+    assert history[0].previous == 2
+    assert plain.num_trees() == lgb.Booster(model_str=model_bytes(small, "v1").decode()).num_trees()
+    assert out["prediction"].is_not_null().all()
+    status = json.loads(cli("status", "--json", cwd=small, check=True).stdout)
+    assert status["champion"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("ref", "reason", "message"),
+    [
+        ("v9", "x", "no model version v9"),
+        ("v1", "x", "already the champion"),
+        ("v1", "  ", "needs a reason"),
+        ("banana", "x", "not a model version"),
+    ],
+)
+def test_rollback_refusals_change_nothing(small: Path, ref: str, reason: str, message: str) -> None:
+    train(small)
+    before = (small / ".workbench" / "serving" / "model.txt").read_bytes()
+    with pytest.raises(UsageError, match=message):
+        rollback(config.load(small), store_of(small), ref, reason=reason)
+    with store_of(small).read() as s:
+        assert s.champion_number() == 1 and len(s.champion_history()) == 1
+    assert (small / ".workbench" / "serving" / "model.txt").read_bytes() == before
+
+
+def test_rollback_to_a_failed_version_is_refused(small: Path, cli) -> None:
+    train(small)
+    cfg = small / "workbench.toml"
+    cfg.write_text(
+        cfg.read_text()
+        .replace('target = "churned"', 'target = "has_partner"')
+        .replace('task = "binary"', 'task = "multiclass"')
+    )
+    assert cli("train", cwd=small).returncode == ExitCode.TRAINING
+    proc = cli("rollback", "v2", "--reason", "try", cwd=small)
+    assert proc.returncode == ExitCode.USAGE and "failed to train" in proc.stderr
+
+
+def test_rollback_restore_inputs_checks_out_the_training_snapshot(small: Path) -> None:
+    train(small)
+    data = small / "data" / "batch_000.csv"
+    original = data.read_bytes()
+    pl.read_csv(data).head(3000).write_csv(data)
+    configure(small, min_delta=-1.0)  # any candidate wins: v2 becomes champion
+    assert train(small).version.status == "champion"
+    result = rollback(config.load(small), store_of(small), "v1", reason="r", restore_inputs=True)
+    assert result.checkout is not None
+    assert data.read_bytes() == original
+    assert "min_delta = 0.0" in (small / "workbench.toml").read_text()  # config restored too
+    with store_of(small).read() as s:
+        assert s.champion_number() == 1
+
+
+def test_rollback_restore_inputs_refuses_unsaved_changes_before_moving(small: Path) -> None:
+    train(small)
+    configure(small, min_delta=-1.0)
+    train(small)
+    write_csv(small / "data" / "unsaved.csv", "a\n1\n")
+    with pytest.raises(ConflictError):
+        rollback(config.load(small), store_of(small), "v1", reason="r", restore_inputs=True)
+    with store_of(small).read() as s:
+        assert s.champion_number() == 2  # the champion did not move either
+
+
+# ------------------------------------------------------------------ predict
+
+
+def test_predict_passes_extra_columns_and_scores_every_row(small: Path, cli) -> None:
+    train(small)
+    src = small / "data" / "batch_000.csv"
+    frame = pl.read_csv(src).with_columns(pl.lit("keep me").alias("note"))
+    frame.write_parquet(small / "in.parquet")
+    proc = cli("predict", "in.parquet", "-o", "out.parquet", cwd=small)
+    assert proc.returncode == 0, proc.stderr
+    out = pl.read_parquet(small / "out.parquet")
+    assert out.height == frame.height
+    assert out.columns == [*frame.columns, "prediction", "prediction_label"]
+    assert out.select(frame.columns).equals(frame)
+    assert ((out["prediction"] >= 0.5).cast(pl.Int64) == out["prediction_label"]).all()
+
+
+def test_predict_missing_column_names_it(small: Path, cli) -> None:
+    train(small)
+    pl.read_csv(small / "data" / "batch_000.csv").drop("contract").write_csv(small / "in.csv")
+    proc = cli("predict", "in.csv", "-o", "out.csv", cwd=small)
+    assert proc.returncode == ExitCode.DATA
+    assert "missing feature column(s) contract" in proc.stderr
+    assert not (small / "out.csv").exists()
+
+
+def test_predict_unseen_category_does_not_crash(small: Path) -> None:
+    train(small)
+    frame = pl.read_csv(small / "data" / "batch_000.csv").head(50)
+    frame = frame.with_columns(pl.lit("islands").alias("region"))
+    frame.write_csv(small / "in.csv")
+    predict_file(store_of(small), small / "in.csv", small / "out.csv")
+    out = pl.read_csv(small / "out.csv")
+    assert out.height == 50 and out["prediction"].is_between(0, 1).all()
+
+
+def test_predict_empty_and_header_only_inputs(small: Path) -> None:
+    train(small)
+    (small / "empty.csv").write_bytes(b"")
+    with pytest.raises(DataError, match="empty"):
+        predict_file(store_of(small), small / "empty.csv", small / "out.csv")
+    header = (small / "data" / "batch_000.csv").read_text().splitlines()[0]
+    (small / "header.csv").write_text(header + "\n")
+    result = predict_file(store_of(small), small / "header.csv", small / "out.csv")
+    assert result.rows == 0
+    assert pl.read_csv(small / "out.csv").columns[-2:] == ["prediction", "prediction_label"]
+
+
+def test_predict_without_champion(small: Path) -> None:
+    with pytest.raises(UsageError, match="no champion"):
+        predict_file(store_of(small), small / "data" / "batch_000.csv", small / "o.csv")
+
+
+def test_history_json_shape(small: Path, cli) -> None:
+    train(small)
+    train(small, force=True)
+    rows = json.loads(cli("history", "--json", cwd=small, check=True).stdout)
+    assert [r["version"] for r in rows] == ["v2", "v1"]
+    for r in rows:
+        assert set(r) >= {
+            "version",
+            "status",
+            "snapshot",
+            "git_commit",
+            "created_at",
+            "metrics",
+            "gate",
+        }
+        assert set(r["gate"]) >= {"decision", "reason"}
+    assert [r["status"] for r in rows] == ["rejected", "champion"]
+    text = cli("history", cwd=small, check=True).stdout
+    assert "* v1" in text

@@ -1,0 +1,162 @@
+"""Which columns are features and how they become LightGBM's input — the same way for
+training, the gate and prediction.
+
+A ``FeatureSpec`` is fitted on the training part of a snapshot and stored (as JSON) with the
+model: feature order, the category list of every categorical column (its code is the index),
+the task, and for classification the class labels. Prediction encodes with the stored spec, so
+a category unseen in training becomes missing (NaN: LightGBM sends it down the missing-value
+branch) instead of a crash or, worse, a silently different code.
+
+Rules: features are ``[data] features`` or every column but target, time, id and ``exclude``;
+string columns and ``[data] categorical`` are categorical; booleans become 0/1; datetime
+columns are used only when listed explicitly (as seconds since the epoch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.config import Settings
+from workbench.errors import DataError, TrainingError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+MAX_CATEGORIES = 10_000
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    features: tuple[str, ...]
+    categories: dict[str, list[str]]  # categorical column -> categories; code = index
+    kinds: dict[str, str]  # column -> numeric | categorical | boolean | datetime
+    task: str
+    target: str
+    classes: list[Any]  # class labels in code order (classification); [] for regression
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f for f in self.features if f in self.categories]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"features": list(self.features)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
+        return cls(
+            tuple(data["features"]),
+            data["categories"],
+            data["kinds"],
+            data["task"],
+            data["target"],
+            data["classes"],
+        )
+
+
+def select_features(schema: dict[str, Any], settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """(feature names, kind per feature) from a frame schema and the config."""
+    from workbench.core.profile import column_kind
+
+    d = settings.data
+    if d.target and d.target not in schema:
+        raise DataError(
+            f"the target column {d.target!r} is not in the data (columns: {', '.join(schema)})",
+            f"fix [data] target in {settings.source.name} or add the column to the data",
+        )
+    if d.features:
+        missing = [f for f in d.features if f not in schema]
+        if missing:
+            raise DataError(
+                f"feature column(s) {', '.join(missing)} listed in [data] features are not in"
+                " the data",
+                f"remove them from [data] features in {settings.source.name}",
+            )
+        names = list(d.features)
+    else:
+        skip = {d.target, d.time_column, d.id_column, *d.exclude}
+        names = [c for c, t in schema.items() if c not in skip and column_kind(t) != "datetime"]
+    if not names:
+        raise DataError("no feature columns are left", "list features in [data] features")
+    kinds = {}
+    for name in names:
+        kind = column_kind(schema[name])
+        kinds[name] = "categorical" if name in d.categorical else kind
+    return names, kinds
+
+
+def fit(frame: pl.DataFrame, settings: Settings) -> FeatureSpec:
+    """Learn the feature spec from the training rows."""
+    import polars as pl
+
+    names, kinds = select_features(dict(frame.schema), settings)
+    categories = {}
+    for name, kind in kinds.items():
+        if kind != "categorical":
+            continue
+        values = frame[name].cast(pl.String).drop_nulls().unique().sort().to_list()
+        if len(values) > MAX_CATEGORIES:
+            raise TrainingError(
+                f"column {name!r} has {len(values)} categories (more than {MAX_CATEGORIES})",
+                "add it to [data] exclude, or to [data] id_column if it identifies rows",
+            )
+        categories[name] = values
+    task = settings.model.task
+    classes: list[Any] = []
+    if task != "regression":
+        classes = frame[settings.data.target].drop_nulls().unique().sort().to_list()
+        need = 2 if task == "binary" else 3
+        if len(classes) < 2 or (task == "binary" and len(classes) != 2) or len(classes) < need:
+            raise TrainingError(
+                f"the target {settings.data.target!r} has {len(classes)} class(es)"
+                f" ({', '.join(map(str, classes[:10]))}); task {task!r} needs"
+                + (" exactly 2" if task == "binary" else " 3 or more"),
+                "check the target column, or set [model] task to match it",
+            )
+    return FeatureSpec(tuple(names), categories, kinds, task, settings.data.target, classes)
+
+
+def missing_columns(schema_names: list[str] | set[str], spec: FeatureSpec) -> list[str]:
+    return [f for f in spec.features if f not in schema_names]
+
+
+def encode(frame: pl.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """The float64 feature matrix (rows x features) in the spec's column order."""
+    import polars as pl
+
+    missing = missing_columns(set(frame.columns), spec)
+    if missing:
+        raise DataError(
+            f"missing feature column(s): {', '.join(missing)}",
+            "the input must have every column the model was trained on",
+        )
+    exprs = []
+    for name in spec.features:
+        col = pl.col(name)
+        kind = spec.kinds[name]
+        if kind == "categorical":
+            mapping = {v: float(i) for i, v in enumerate(spec.categories[name])}
+            expr = col.cast(pl.String).replace_strict(
+                mapping, default=None, return_dtype=pl.Float64
+            )
+        elif kind == "datetime":
+            expr = col.dt.epoch("s").cast(pl.Float64)
+        else:
+            expr = col.cast(pl.Float64, strict=False)
+        exprs.append(expr.fill_nan(None).alias(name))
+    try:
+        out = frame.select(exprs).to_numpy(order="c", writable=False)
+    except pl.exceptions.PolarsError as e:
+        raise DataError(f"cannot encode the features: {e}", "check the column types") from e
+    return out.astype("float64", copy=False)
+
+
+def encode_target(frame: pl.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    import polars as pl
+
+    col = frame[spec.target]
+    if spec.task == "regression":
+        return col.cast(pl.Float64).to_numpy()
+    mapping = {v: i for i, v in enumerate(spec.classes)}
+    return col.replace_strict(mapping, default=None, return_dtype=pl.Float64).to_numpy()

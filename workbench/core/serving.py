@@ -1,0 +1,63 @@
+"""The serving export: ``.workbench/serving/`` always holds the champion's model and metadata.
+
+``serving`` is a symlink to ``exports/vN/`` (``model.txt``: LightGBM text model, byte-identical
+to the version's object; ``model.json``: its metadata plus ``version``). A promotion or rollback
+writes the new folder completely, then swaps the link with one ``rename`` — atomic on POSIX —
+so a reader that resolves ``serving`` once sees one version's files, never a mix of two.
+The database is the truth: ``reconcile`` re-points the link if a crash fell between the
+registry commit and the swap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from workbench.store import Store
+from workbench.store.objects import atomic_write, fsync_dir
+from workbench.store.registry import VersionRecord
+
+SERVING = "serving"
+EXPORTS = "exports"
+
+
+def serving_dir(store: Store) -> Path:
+    return store.root / SERVING
+
+
+def served_version(store: Store) -> str | None:
+    link = serving_dir(store)
+    try:
+        return Path(os.readlink(link)).name
+    except OSError:
+        return None
+
+
+def export(store: Store, version: VersionRecord) -> Path:
+    """Make ``version`` the served model (atomic link swap)."""
+    assert version.model_hash and version.meta_hash
+    (store.root / EXPORTS).mkdir(mode=0o700, exist_ok=True)
+    folder = store.root / EXPORTS / version.name
+    folder.mkdir(mode=0o700, exist_ok=True)
+    meta = json.loads(store.objects.read(version.meta_hash))
+    meta |= {"version": version.name, "snapshot": version.snapshot_id}
+    store.objects.copy_to(version.model_hash, folder / "model.txt", mode=0o600)
+    atomic_write(folder / "model.json", json.dumps(meta, indent=1).encode(), mode=0o600)
+    tmp = store.root / f".{SERVING}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(Path(EXPORTS) / version.name, tmp)
+    os.replace(tmp, serving_dir(store))
+    fsync_dir(store.root)
+    return folder
+
+
+def reconcile(store: Store) -> None:
+    """Point ``serving`` at the registry's champion if it points elsewhere."""
+    with store.read() as s:
+        number = s.champion_number()
+        champion = s.version(number) if number is not None else None
+    if champion is not None and served_version(store) != champion.name:
+        export(store, champion)

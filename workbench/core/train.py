@@ -1,0 +1,262 @@
+"""Training one snapshot with its own config: split, encode, LightGBM, holdout metrics.
+
+The data is read from the snapshot's bytes in the object store (not from the working folder),
+and the config is the one the snapshot holds, so a version is exactly "this data with this
+config". Determinism: the split is seeded or time-ordered with a stable sort, LightGBM runs with
+``deterministic=True``, ``force_row_wise=True`` and the seed, so the same snapshot, config and
+seed give the same model text and predictions.
+
+Split: rows with a null target are dropped; the holdout is the latest ``holdout_fraction`` of
+rows by ``time_column`` (``split = "time"``) or a seeded random share; early stopping watches a
+validation part carved from the rest the same way (the latest / a random 10%), never the holdout.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench import __version__
+from workbench import config as config_mod
+from workbench.config import Settings
+from workbench.core import features, metrics
+from workbench.core.model import LoadedModel
+from workbench.errors import TrainingError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from workbench.store import Store
+    from workbench.store.session import SnapshotRecord
+
+Progress = Callable[[str, dict[str, Any]], None]
+VALID_FRACTION = 0.1
+MIN_ROWS = 20
+OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
+
+
+@dataclass(frozen=True)
+class Trained:
+    model_text: str
+    meta: dict[str, Any]
+    model: LoadedModel
+    metrics: dict[str, float]
+    holdout: pl.DataFrame
+    y_holdout: np.ndarray
+    rows: int
+    timings: dict[str, float]
+
+
+class _Timer:
+    def __init__(self, progress: Progress | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    def step(self, name: str) -> _Step:
+        if self.progress:
+            self.progress(name, {})
+        return _Step(self, name)
+
+
+class _Step:
+    def __init__(self, timer: _Timer, name: str) -> None:
+        self.timer, self.name = timer, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.timings[self.name] = round(time.perf_counter() - self.start, 4)
+
+
+def snapshot_settings(store: Store, snap: SnapshotRecord, root: Any) -> Settings:
+    """The config as the snapshot holds it."""
+    from pathlib import Path
+
+    data = store.objects.read(snap.config_hash)
+    return config_mod.parse(data, Path(root) / snap.config_path, Path(root))
+
+
+def load_frame(store: Store, snap: SnapshotRecord) -> pl.DataFrame:
+    from workbench.core.profile import read_frames
+
+    files = [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
+    return read_frames(files).collect()
+
+
+def split(
+    frame: pl.DataFrame, settings: Settings
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(train, valid, holdout) as described in the module docstring."""
+    import numpy as np
+
+    n = frame.height
+    n_hold = max(1, math.ceil(n * settings.train.holdout_fraction))
+    if settings.train.split == "time":
+        ordered = frame.sort(settings.data.time_column or "", maintain_order=True, nulls_last=False)
+        rest, holdout = ordered.head(n - n_hold), ordered.tail(n_hold)
+        n_valid = max(1, math.ceil(rest.height * VALID_FRACTION))
+        return rest.head(rest.height - n_valid), rest.tail(n_valid), holdout
+    order = np.random.default_rng(settings.train.seed).permutation(n)
+    holdout = frame[order[:n_hold]]
+    rest_idx = order[n_hold:]
+    n_valid = max(1, math.ceil(len(rest_idx) * VALID_FRACTION))
+    return frame[np.sort(rest_idx[n_valid:])], frame[np.sort(rest_idx[:n_valid])], holdout
+
+
+def lgb_params(settings: Settings, spec: features.FeatureSpec) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "objective": OBJECTIVES[spec.task],
+        "seed": settings.train.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+    if spec.task == "multiclass":
+        params["num_class"] = len(spec.classes)
+    return params | dict(settings.model.params)
+
+
+def train_snapshot(
+    settings: Settings, store: Store, snap: SnapshotRecord, progress: Progress | None = None
+) -> Trained:
+    import lightgbm as lgb
+    import numpy as np
+    import polars as pl
+
+    metrics.check_metric(settings.model.task, settings.gate.metric)
+    timer = _Timer(progress)
+    with timer.step("load"):
+        frame = load_frame(store, snap)
+        target = settings.data.target
+        if not target:
+            raise TrainingError("no target column is configured", "set [data] target")
+        features.select_features(dict(frame.schema), settings)  # names missing columns early
+        frame = frame.filter(pl.col(target).is_not_null())
+        if frame.height < MIN_ROWS:
+            raise TrainingError(
+                f"only {frame.height} rows have a target value; at least {MIN_ROWS} are needed",
+                f"add labelled rows (column {target!r})",
+            )
+    with timer.step("prepare"):
+        train_df, valid_df, holdout = split(frame, settings)
+        spec = features.fit(train_df, settings)
+        params = lgb_params(settings, spec)
+        names = _safe_names(spec.features)
+        cat_idx = [i for i, f in enumerate(spec.features) if f in spec.categories]
+        dtrain = lgb.Dataset(
+            features.encode(train_df, spec),
+            features.encode_target(train_df, spec),
+            feature_name=names,
+            categorical_feature=cat_idx or "auto",
+            free_raw_data=True,
+        )
+        dvalid = dtrain.create_valid(
+            features.encode(valid_df, spec), features.encode_target(valid_df, spec)
+        )
+    curve: dict[str, Any] = {}
+    callbacks = [lgb.record_evaluation(curve)]
+    if settings.model.early_stopping_rounds > 0:
+        callbacks.append(lgb.early_stopping(settings.model.early_stopping_rounds, verbose=False))
+    if progress is not None:
+        callbacks.append(_progress_callback(progress, settings.model.num_boost_round))
+    with timer.step("train"):
+        try:
+            booster = lgb.train(
+                params,
+                dtrain,
+                num_boost_round=settings.model.num_boost_round,
+                valid_sets=[dvalid],
+                valid_names=["valid"],
+                callbacks=callbacks,
+            )
+        except lgb.basic.LightGBMError as e:
+            raise TrainingError(
+                f"LightGBM refused to train: {str(e).strip()}",
+                f"check [model] params in {settings.source.name}",
+            ) from e
+        best = booster.best_iteration or booster.current_iteration()
+        text = booster.model_to_string(num_iteration=best)
+    with timer.step("evaluate"):
+        model = LoadedModel.from_text(text, {"spec": spec.to_json()})
+        y_hold = features.encode_target(holdout, spec)
+        known = ~np.isnan(y_hold)
+        scores = metrics.compute(
+            spec.task, y_hold[known], model.predict(holdout.filter(pl.Series(known)))
+        )
+    importance = booster.feature_importance(importance_type="gain", iteration=best)
+    meta = {
+        "format": 1,
+        "snapshot": snap.id,
+        "spec": spec.to_json(),
+        "task": spec.task,
+        "params": params,
+        "num_boost_round": settings.model.num_boost_round,
+        "best_iteration": best,
+        "metrics": scores,
+        "gate_metric": settings.gate.metric,
+        "importance": dict(
+            sorted(
+                zip(spec.features, (float(x) for x in importance), strict=True),
+                key=lambda kv: -kv[1],
+            )
+        ),
+        "learning_curve": {k: {m: list(v) for m, v in d.items()} for k, d in curve.items()},
+        "split": {
+            "kind": settings.train.split,
+            "holdout_fraction": settings.train.holdout_fraction,
+            "seed": settings.train.seed,
+            "rows": {"train": train_df.height, "valid": valid_df.height, "holdout": holdout.height},
+        },
+        "timings": timer.timings,
+        "libraries": _libraries(),
+    }
+    return Trained(
+        text,
+        meta,
+        LoadedModel(model.booster, spec, meta),
+        scores,
+        holdout,
+        y_hold,
+        frame.height,
+        timer.timings,
+    )
+
+
+def _progress_callback(progress: Progress, total: int) -> Callable[[Any], None]:
+    def callback(env: Any) -> None:
+        progress("train", {"round": env.iteration + 1, "total": total})
+
+    callback.order = 30  # type: ignore[attr-defined]
+    return callback
+
+
+def _safe_names(names: tuple[str, ...]) -> list[str]:
+    """LightGBM refuses some characters in feature names; the spec keeps the real ones."""
+    out: list[str] = []
+    for name in names:
+        safe = re.sub(r"[^0-9A-Za-z_]", "_", name) or "f"
+        while safe in out:
+            safe += "_"
+        out.append(safe)
+    return out
+
+
+def _libraries() -> dict[str, str]:
+    import lightgbm
+    import numpy
+    import polars
+
+    return {
+        "workbench": __version__,
+        "lightgbm": lightgbm.__version__,
+        "polars": polars.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,190 @@
+"""``workbench train``: snapshot if changed → train → gate → promote or keep → serving export.
+
+Who sees what while this runs: training happens outside any store session (it can take
+minutes). The gate is computed against the champion read before the write; inside the write
+session the champion is read again, and if another process changed it meanwhile (a rollback
+from the TUI) the gate is recomputed against the new one — a decision is never committed
+against a champion that is no longer there. Model bytes go to the object store before the
+session that references them; the serving link is swapped after the commit (and
+``serving.reconcile`` repairs a crash in between).
+
+A training failure is recorded as a ``failed`` version with its reason plus an event; the
+champion is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.config import Settings
+from workbench.core import gate, serving, snapshot
+from workbench.core.model import LoadedModel, load_version
+from workbench.core.train import Progress, Trained, snapshot_settings, train_snapshot
+from workbench.errors import TrainingError, WorkbenchError
+from workbench.store import Store, now_iso, os_user
+from workbench.store.registry import VersionRecord
+from workbench.store.session import Session, SnapshotRecord
+
+GATE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    snapshot: snapshot.SnapshotResult
+    version: VersionRecord | None  # None when the inputs were already trained
+    trained: bool
+    previous: VersionRecord | None = None  # the version that already covered these inputs
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.version or self.previous
+        return {
+            "snapshot": self.snapshot.id,
+            "snapshot_created": self.snapshot.created,
+            "trained": self.trained,
+            "version": v.to_json() if v else None,
+        }
+
+
+def run_train(
+    settings: Settings, store: Store, *, force: bool = False, progress: Progress | None = None
+) -> TrainOutcome:
+    serving.reconcile(store)
+    if progress:
+        progress("snapshot", {})
+    snap_result = snapshot.take(settings, store)
+    with store.read() as s:
+        snap = s.snapshot(snap_result.id)
+        done = s.version_for_snapshot(snap.id)
+    if done is not None and not force:
+        return TrainOutcome(snap_result, None, False, previous=done)
+    snap_settings = snapshot_settings(store, snap, settings.root)
+    try:
+        trained = train_snapshot(snap_settings, store, snap, progress)
+    except WorkbenchError as e:
+        failed = _record_failure(store, snap, e)
+        raise TrainingError(
+            f"training {failed.name} on snapshot {snap.id} failed: {e.message}", e.hint
+        ) from e
+    model_hash = store.objects.put_bytes(trained.model_text.encode("utf-8"))
+    meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
+    if progress:
+        progress("gate", {})
+    version = _commit(snap_settings, store, snap, trained, model_hash, meta_hash)
+    if version.status == "champion":
+        serving.export(store, version)
+    return TrainOutcome(snap_result, version, True)
+
+
+def _commit(
+    settings: Settings,
+    store: Store,
+    snap: SnapshotRecord,
+    trained: Trained,
+    model_hash: str,
+    meta_hash: str,
+) -> VersionRecord:
+    metric = settings.gate.metric
+    for _ in range(GATE_RETRIES):
+        champion_number, decision = _gate(settings, store, trained)
+        with store.write("train") as s:
+            if s.champion_number() != champion_number:
+                continue  # the champion changed while we were deciding: decide again
+            number = s.next_version_number()
+            record = VersionRecord(
+                number=number,
+                snapshot_id=snap.id,
+                config_hash=snap.config_hash,
+                git_commit=snap.git_commit,
+                git_dirty=snap.git_dirty,
+                created_at=now_iso(),
+                created_by=os_user(),
+                outcome="promoted" if decision.promote else "rejected",
+                task=trained.model.spec.task,
+                metric=metric,
+                metrics=trained.metrics,
+                gate=decision.to_json(),
+                model_hash=model_hash,
+                meta_hash=meta_hash,
+                rows=trained.rows,
+                timings=trained.timings,
+                error=None,
+            )
+            s.insert_version(record)
+            _events(s, record, decision)
+            if decision.promote:
+                s.set_champion(
+                    number, ts=now_iso(), actor=os_user(), kind="gate", reason=decision.reason
+                )
+            return s.version(number)
+    raise TrainingError(
+        "the champion kept changing while the gate decided",
+        "run `workbench train --force` again when no rollback is in progress",
+    )
+
+
+def _gate(settings: Settings, store: Store, trained: Trained) -> tuple[int | None, gate.Decision]:
+    metric = settings.gate.metric
+    candidate = trained.metrics[metric]
+    with store.read() as s:
+        number = s.champion_number()
+        champion = s.version(number) if number is not None else None
+    if champion is None:
+        return None, gate.decide(metric, candidate, None, None, settings.gate.min_delta)
+    loaded: LoadedModel = load_version(store.objects, champion)
+    score = gate.champion_score(trained, loaded, metric)
+    return number, gate.decide(metric, candidate, score, champion.name, settings.gate.min_delta)
+
+
+def _events(s: Session, v: VersionRecord, decision: gate.Decision) -> None:
+    scores = ", ".join(f"{k}={val:.4f}" for k, val in v.metrics.items())
+    s.add_event(
+        "trained",
+        f"trained {v.name}: {scores}",
+        ts=now_iso(),
+        snapshot_id=v.snapshot_id,
+        data={"version": v.name, "metrics": v.metrics, "timings": v.timings},
+    )
+    kind = "promoted" if decision.promote else "rejected"
+    s.add_event(
+        kind,
+        f"{kind} {v.name}: {decision.reason}",
+        ts=now_iso(),
+        snapshot_id=v.snapshot_id,
+        data={"version": v.name, "gate": decision.to_json()},
+    )
+
+
+def _record_failure(store: Store, snap: SnapshotRecord, error: WorkbenchError) -> VersionRecord:
+    with store.write("train failed") as s:
+        number = s.next_version_number()
+        record = VersionRecord(
+            number=number,
+            snapshot_id=snap.id,
+            config_hash=snap.config_hash,
+            git_commit=snap.git_commit,
+            git_dirty=snap.git_dirty,
+            created_at=now_iso(),
+            created_by=os_user(),
+            outcome="failed",
+            task="",
+            metric="",
+            metrics={},
+            gate=None,
+            model_hash=None,
+            meta_hash=None,
+            rows=None,
+            timings={},
+            error=error.message,
+        )
+        s.insert_version(record)
+        s.add_event(
+            "train_failed",
+            f"training v{number} failed: {error.message}",
+            ts=now_iso(),
+            level="error",
+            snapshot_id=snap.id,
+            data={"version": f"v{number}", "hint": error.hint},
+        )
+        return s.version(number)

@@ -104,3 +104,16 @@ def test_headless_modules_never_import_the_ui_or_lightgbm() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_readme_documents_every_command_and_config_key() -> None:
+    from workbench import config
+    from workbench.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in main.commands:
+        assert f"`workbench {name}" in readme, f"README does not document `workbench {name}`"
+    for key, _, _ in config.field_docs():
+        assert f"`{key}`" in readme, f"README does not document config key {key}"
+    for code in ExitCode:
+        assert f"| {int(code)} |" in readme

@@ -284,7 +284,7 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
 @json_option
 @pass_ctx
 def diff(obj: Ctx, a: str, b: str, as_json: bool) -> None:
-    """What changed between snapshots A and B (B defaults to the latest)."""
+    """What changed between A and B: snapshots or versions (B defaults to the latest)."""
     from workbench.core.diff import diff as run_diff
     from workbench.render import diff_text
 

@@ -13,6 +13,12 @@ def _num(value: Any) -> str:
 
 def diff_text(d: dict[str, Any]) -> str:
     out = [f"diff {d['a']} -> {d['b']}"]
+    versions = d.get("versions") or {}
+    for key in ("a", "b"):
+        v = versions.get(key)
+        if v:
+            scores = "  ".join(f"{k} {val:.4f}" for k, val in v["metrics"].items())
+            out.append(f"  {key}: {v['version']} ({v['status']})  {scores}")
     files = d["files"]
     for f in files["added"]:
         out.append(f"  + {f['path']} ({f['rows']} rows)")

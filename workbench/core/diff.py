@@ -6,24 +6,43 @@ object store) plus ``git log`` between the two commits — no data file is read 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from typing import Any
 
 from workbench.core import gitinfo
 from workbench.store import Store
+from workbench.store.registry import VersionRecord
 from workbench.store.session import SnapshotRecord
 
 STATS = ("nulls", "unique", "min", "max", "mean", "std")
+VERSION = re.compile(r"^[vV]\d+$")
+
+
+def _versions(va: VersionRecord | None, vb: VersionRecord | None) -> dict[str, Any] | None:
+    if va is None and vb is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, v in (("a", va), ("b", vb)):
+        out[key] = {"version": v.name, "status": v.status, "metrics": v.metrics} if v else None
+    if va and vb:
+        out["metric_deltas"] = {
+            k: vb.metrics[k] - va.metrics[k] for k in va.metrics if k in vb.metrics
+        }
+    return out
 
 
 def diff(store: Store, ref_a: str, ref_b: str) -> dict[str, Any]:
+    """A and B are snapshot ids (or prefixes, or ``latest``) or model versions (``v3``)."""
     with store.read() as s:
-        a = s.snapshot(s.resolve_snapshot(ref_a))
-        b = s.snapshot(s.resolve_snapshot(ref_b))
+        va, vb = (s.version(r) if VERSION.match(r) else None for r in (ref_a, ref_b))
+        a = s.snapshot(va.snapshot_id if va else s.resolve_snapshot(ref_a))
+        b = s.snapshot(vb.snapshot_id if vb else s.resolve_snapshot(ref_b))
     root = store.root.parent
     return {
         "a": a.id,
         "b": b.id,
+        "versions": _versions(va, vb),
         "files": _files(a, b),
         "rows": {"a": a.rows, "b": b.rows, "delta": b.rows - a.rows},
         "schema": _schema(a, b),

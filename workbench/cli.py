@@ -278,6 +278,29 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
 
 
+@main.command(name="validate")
+@json_option
+@pass_ctx
+def validate_cmd(obj: Ctx, as_json: bool) -> None:
+    """Config and data checks only; exit 4 when a check fails."""
+    from workbench.core import validate as validate_mod
+    from workbench.errors import DataError
+
+    settings = obj.settings()
+    report = validate_mod.validate_inputs(settings, obj.store(settings))
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        for check in report.checks:
+            color = {"pass": "green", "warn": "yellow", "fail": "red"}[check.status]
+            click.echo(click.style(f"{check.status:<4}", fg=color) + f" {check.message}")
+    if not report.ok:
+        raise DataError(
+            f"{len(report.failures)} validation check(s) failed",
+            "fix the data or the rules in [data.validation]",
+        )
+
+
 @main.command()
 @click.argument("a")
 @click.argument("b", required=False, default="latest")

@@ -44,6 +44,29 @@ class ProjectSection:
 
 
 @dataclass(frozen=True)
+class ColumnRule:
+    min: float | None = _doc("Smallest allowed value (numeric columns).", None)
+    max: float | None = _doc("Largest allowed value (numeric columns).", None)
+    allowed: tuple[str, ...] = _doc("Allowed categories; empty allows any.", ())
+    max_null_fraction: float | None = _doc("Fail above this share of nulls.", None)
+
+
+@dataclass(frozen=True)
+class ValidationSection:
+    min_rows: int = _doc("Fail when the data has fewer rows.", 50)
+    required_columns: tuple[str, ...] = _doc("Columns that must be present.", ())
+    max_null_fraction: float = _doc("Warn when any column has a larger share of nulls.", 0.5)
+    target_max_null_fraction: float = _doc("Fail when the target has a larger share of nulls.", 0.5)
+    duplicate_ids: Literal["warn", "fail", "ignore"] = _doc(
+        "What duplicate values of data.id_column do: warn | fail | ignore.", "warn"
+    )
+    columns: dict[str, ColumnRule] = _doc(
+        "Per-column rules: [data.validation.columns.NAME] min, max, allowed, max_null_fraction.",
+        {},
+    )
+
+
+@dataclass(frozen=True)
 class DataSection:
     path: str = _doc("Folder or glob of CSV/Parquet files, relative to the project.", "data")
     target: str = _doc("Name of the label column.", "")
@@ -58,6 +81,7 @@ class DataSection:
         "Optional timestamp column: enables the time split and time windows.", None
     )
     id_column: str | None = _doc("Optional row identifier column (never a feature).", None)
+    validation: ValidationSection = _doc("Data checks run before training.", ValidationSection())
 
 
 @dataclass(frozen=True)
@@ -304,6 +328,9 @@ class _Validator:
         elif origin is tuple:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return tuple(value)
+        elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            if isinstance(value, dict):
+                return self.section(tp, value, key)
         elif origin is dict and isinstance(args[1], type) and dataclasses.is_dataclass(args[1]):
             if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
                 return {k: self.section(args[1], v, f"{key}.{k}") for k, v in value.items()}
@@ -429,10 +456,19 @@ def _example(tp: Any) -> str:
 
 def field_docs() -> list[tuple[str, str, str]]:
     """(key, default, description) for every config key, for the README and `--help`."""
-    rows = []
-    for section, cls in SECTIONS.items():
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(prefix: str, cls: type) -> None:
+        hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
+            tp = hints[f.name]
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+                walk(f"{prefix}.{f.name}", tp)
+                continue
             factory: Any = f.default_factory
             default = f.default if f.default is not dataclasses.MISSING else factory()
-            rows.append((f"{section}.{f.name}", repr(default), f.metadata.get("doc", "")))
+            rows.append((f"{prefix}.{f.name}", repr(default), f.metadata.get("doc", "")))
+
+    for section, cls in SECTIONS.items():
+        walk(section, cls)
     return rows

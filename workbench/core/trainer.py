@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.config import Settings
-from workbench.core import gate, serving, snapshot
+from workbench.core import gate, serving, snapshot, validate
 from workbench.core.model import LoadedModel, load_version
 from workbench.core.train import Progress, Trained, snapshot_settings, train_snapshot
 from workbench.errors import TrainingError, WorkbenchError
@@ -60,6 +60,12 @@ def run_train(
     if done is not None and not force:
         return TrainOutcome(snap_result, None, False, previous=done)
     snap_settings = snapshot_settings(store, snap, settings.root)
+    if progress:
+        progress("validate", {})
+    files = [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
+    report = validate.validate(snap_settings, files, validate.champion_reference(store))
+    validate.record(store, report, snap.id)
+    validate.raise_on_failure(report)  # blocks training; the champion stays
     try:
         trained = train_snapshot(snap_settings, store, snap, progress)
     except WorkbenchError as e:

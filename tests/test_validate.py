@@ -1,0 +1,132 @@
+"""Validation: each check passes, warns or fails naming file and column; failures block training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.test_training import configure, store_of, train
+from workbench import config
+from workbench.core import validate as v
+from workbench.errors import DataError, ExitCode
+
+
+@pytest.fixture
+def small(project: Path) -> Path:
+    data = project / "data" / "batch_000.csv"
+    pl.read_csv(data).head(3000).write_csv(data)
+    configure(project)
+    return project
+
+
+def add_rules(root: Path, text: str) -> None:
+    cfg = root / "workbench.toml"
+    cfg.write_text(cfg.read_text() + "\n" + text)
+
+
+def report(root: Path) -> v.Report:
+    settings = config.load(root)
+    return v.validate_inputs(settings, store_of(root))
+
+
+def statuses(r: v.Report) -> list[tuple[str, str, str | None, str | None]]:
+    return [(c.name, c.status, c.file, c.column) for c in r.checks]
+
+
+def batch(root: Path, name: str, transform) -> None:
+    frame = pl.read_csv(root / "data" / "batch_000.csv").head(400)
+    transform(frame).write_csv(root / "data" / name)
+
+
+def test_clean_data_passes(small: Path, cli) -> None:
+    r = report(small)
+    assert r.ok and not r.warnings
+    proc = cli("validate", "--json", cwd=small)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["ok"] is True
+
+
+def test_missing_target_fails_naming_file_and_column(small: Path, cli) -> None:
+    batch(small, "batch_001.csv", lambda f: f.drop("churned"))
+    r = report(small)
+    assert ("columns", "fail", "data/batch_001.csv", "churned") in statuses(r)
+    proc = cli("validate", cwd=small)
+    assert proc.returncode == ExitCode.DATA
+    assert "data/batch_001.csv: the target 'churned' is missing" in proc.stdout
+
+
+def test_schema_against_the_champion(small: Path) -> None:
+    train(small)
+    batch(small, "batch_001.csv", lambda f: f.drop("tenure_months", "has_partner"))
+    batch(small, "batch_002.csv", lambda f: f.with_columns(pl.lit("x").alias("age")))
+    batch(small, "batch_003.csv", lambda f: f.with_columns(pl.lit(1).alias("loyalty")))
+    found = statuses(report(small))
+    assert ("schema", "fail", "data/batch_001.csv", "tenure_months") in found  # a feature
+    assert ("schema", "fail", "data/batch_002.csv", "age") in found  # numeric -> text
+    assert ("schema", "warn", "data/batch_003.csv", "loyalty") in found  # new column
+
+
+def test_target_nulls_one_class_and_min_rows(small: Path) -> None:
+    data = small / "data" / "batch_000.csv"
+    frame = pl.read_csv(data).head(40)
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < 30).then(None).otherwise(0).alias("churned")
+    ).write_csv(data)
+    r = report(small)
+    messages = " | ".join(c.message for c in r.failures)
+    assert "is 75.0% null" in messages
+    assert "has 1 class(es)" in messages
+    assert "only 40 rows" in messages
+
+
+def test_declared_rules(small: Path) -> None:
+    add_rules(
+        small,
+        "[data.validation]\nrequired_columns = ['region', 'loyalty']\nduplicate_ids = 'fail'\n"
+        "[data.validation.columns.monthly_charges]\nmin = 20\nmax = 100\n"
+        "[data.validation.columns.contract]\nallowed = ['month-to-month', 'one-year']\n"
+        "[data.validation.columns.satisfaction_score]\nmax_null_fraction = 0.01\n",
+    )
+    frame = pl.read_csv(small / "data" / "batch_000.csv")
+    below = int((frame["monthly_charges"] < 20).sum())
+    above = int((frame["monthly_charges"] > 100).sum())
+    two_year = int((frame["contract"] == "two-year").sum())
+    assert below and above and two_year
+    batch(small, "batch_001.csv", lambda f: f)  # the same ids again: duplicates
+    r = report(small)
+    messages = [c.message for c in r.failures]
+    assert f"data/batch_000.csv: {below} value(s) of 'monthly_charges' below 20.0" in messages
+    assert f"data/batch_000.csv: {above} value(s) of 'monthly_charges' above 100.0" in messages
+    assert any(
+        m.startswith(f"data/batch_000.csv: {two_year} value(s) of 'contract' not allowed")
+        for m in messages
+    )
+    assert any("'satisfaction_score' is" in m and "rule: at most 1.0%" in m for m in messages)
+    assert any("required column 'loyalty' is missing" in m for m in messages)
+    assert "400 id(s) in 'customer_id' appear more than once (800 rows)" in messages
+
+
+def test_null_share_warns(small: Path) -> None:
+    batch(
+        small, "batch_001.csv", lambda f: f.with_columns(pl.lit(None).cast(pl.Float64).alias("age"))
+    )
+    r = report(small)
+    assert r.ok
+    assert ("nulls", "warn", "data/batch_001.csv", "age") in statuses(r)
+
+
+def test_validation_failure_blocks_training_and_keeps_the_champion(small: Path) -> None:
+    train(small)
+    batch(small, "batch_001.csv", lambda f: f.drop("contract"))
+    with pytest.raises(DataError, match="column 'contract'"):
+        train(small)
+    with store_of(small).read() as s:
+        assert s.champion_number() == 1 and s.version_count() == 1
+        kinds = [e.kind for e in s.events()]
+    assert "validation_failed" in kinds
+    (small / "data" / "batch_001.csv").unlink()
+    batch(small, "batch_001.csv", lambda f: f)
+    assert train(small).version is not None  # fixed input: training goes on

@@ -1,0 +1,339 @@
+"""Data validation before training: each check passes, warns or fails, naming file and column.
+
+Checks, in order:
+
+- **schema** against the champion's training snapshot (when there is a champion): a column the
+  champion uses (feature or target) missing from a file, or a feature whose type changed kind
+  (numeric <-> text), fails; other added/removed columns and int<->float widening warn;
+- **required columns** (``[data.validation] required_columns``) present in every file;
+- **target**: present in every file, its null share at most ``target_max_null_fraction``,
+  and more than one class for classification;
+- **rows**: at least ``min_rows`` in all;
+- **nulls**: any column over ``max_null_fraction`` warns; a per-column ``max_null_fraction``
+  rule fails;
+- **ranges / allowed categories** from ``[data.validation.columns.NAME]``;
+- **duplicate ids** in ``data.id_column``: warn, fail or ignore as configured.
+
+Per-file numbers come from one aggregate query per file (so messages can name the file); the
+combined checks (rows, classes, duplicates) from one query over all files. A failure blocks
+training and is recorded as a ``validation_failed`` event by the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.core.inputs import discover
+from workbench.core.profile import column_kind, read_frames, scan
+from workbench.errors import DataError
+from workbench.store import Store, now_iso
+
+SEP = "\x00"  # separates column name and statistic in aggregate aliases
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # pass | warn | fail
+    message: str
+    file: str | None = None
+    column: str | None = None
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "warn"]
+
+    def add(self, name: str, status: str, message: str, **where: str | None) -> None:
+        self.checks.append(Check(name, status, message, where.get("file"), where.get("column")))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "failures": len(self.failures),
+            "warnings": len(self.warnings),
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the champion was trained on: column dtypes and the columns it uses."""
+
+    version: str
+    dtypes: dict[str, str]
+    used: frozenset[str]
+
+
+def validate(
+    settings: Settings, files: Sequence[tuple[str, Path]], reference: Reference | None = None
+) -> Report:
+    report = Report()
+    rules = settings.data.validation
+    for label, path in files:
+        lf = scan(path, label)
+        schema = {name: str(dtype) for name, dtype in lf.collect_schema().items()}
+        kinds = {name: column_kind(dtype) for name, dtype in lf.collect_schema().items()}
+        if reference is not None:
+            _schema(report, label, schema, reference, settings.data.target)
+        for column in (*rules.required_columns, settings.data.target):
+            if column and column not in schema:
+                what = "target" if column == settings.data.target else "required column"
+                report.add(
+                    "columns",
+                    "fail",
+                    f"{label}: the {what} {column!r} is missing",
+                    file=label,
+                    column=column,
+                )
+        _per_file(report, settings, label, lf, schema, kinds)
+    _combined(report, settings, files)
+    if not report.checks or all(c.status == "pass" for c in report.checks):
+        report.add("all", "pass", f"{len(files)} file(s) passed every check")
+    return report
+
+
+def _schema(
+    report: Report, label: str, schema: dict[str, str], ref: Reference, target: str
+) -> None:
+    for column, dtype in ref.dtypes.items():
+        if column not in schema and column == target:
+            continue  # reported once, by the target check
+        if column not in schema:
+            status = "fail" if column in ref.used else "warn"
+            report.add(
+                "schema",
+                status,
+                f"{label}: column {column!r} ({dtype}), present when {ref.version} was trained,"
+                " is missing",
+                file=label,
+                column=column,
+            )
+            continue
+        old, new = _kind_of(dtype), _kind_of(schema[column])
+        if schema[column] != dtype:
+            status = "fail" if old != new and column in ref.used else "warn"
+            report.add(
+                "schema",
+                status,
+                f"{label}: column {column!r} is {schema[column]}, was {dtype} for {ref.version}",
+                file=label,
+                column=column,
+            )
+    for column in schema.keys() - ref.dtypes.keys():
+        report.add(
+            "schema",
+            "warn",
+            f"{label}: new column {column!r} ({schema[column]})",
+            file=label,
+            column=column,
+        )
+
+
+def _kind_of(dtype: str) -> str:
+    lowered = dtype.lower()
+    if lowered.startswith(("int", "uint", "float", "decimal")):
+        return "numeric"
+    if lowered.startswith(("datetime", "date")):
+        return "datetime"
+    return "text"
+
+
+def _per_file(
+    report: Report,
+    settings: Settings,
+    label: str,
+    lf: Any,
+    schema: dict[str, str],
+    kinds: dict[str, str],
+) -> None:
+    import polars as pl
+
+    rules = settings.data.validation
+    exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+    exprs += [pl.col(c).null_count().alias(f"{c}{SEP}nulls") for c in schema]
+    for column, rule in rules.columns.items():
+        if column not in schema:
+            continue
+        col = pl.col(column)
+        if kinds[column] == "numeric":
+            if rule.min is not None:
+                exprs.append((col < rule.min).sum().alias(f"{column}{SEP}below"))
+            if rule.max is not None:
+                exprs.append((col > rule.max).sum().alias(f"{column}{SEP}above"))
+        if rule.allowed:
+            bad = col.cast(pl.String).filter(
+                col.is_not_null() & ~col.cast(pl.String).is_in(list(rule.allowed))
+            )
+            exprs.append(bad.len().alias(f"{column}{SEP}unexpected"))
+            exprs.append(bad.unique().sort().head(5).implode().alias(f"{column}{SEP}examples"))
+    row = lf.select(exprs).collect().row(0, named=True)
+    rows = max(int(row["__rows"]), 1)
+    for column in schema:
+        share = row[f"{column}{SEP}nulls"] / rows
+        limit = rules.columns[column].max_null_fraction if column in rules.columns else None
+        if limit is not None:
+            if share > limit:
+                report.add(
+                    "nulls",
+                    "fail",
+                    f"{label}: column {column!r} is {share:.1%} null (rule: at most {limit:.1%})",
+                    file=label,
+                    column=column,
+                )
+        elif share > rules.max_null_fraction and column != settings.data.target:
+            report.add(
+                "nulls",
+                "warn",
+                f"{label}: column {column!r} is {share:.1%} null",
+                file=label,
+                column=column,
+            )
+    for column, rule in rules.columns.items():
+        below, above = row.get(f"{column}{SEP}below"), row.get(f"{column}{SEP}above")
+        if below:
+            report.add(
+                "range",
+                "fail",
+                f"{label}: {below} value(s) of {column!r} below {rule.min}",
+                file=label,
+                column=column,
+            )
+        if above:
+            report.add(
+                "range",
+                "fail",
+                f"{label}: {above} value(s) of {column!r} above {rule.max}",
+                file=label,
+                column=column,
+            )
+        unexpected = row.get(f"{column}{SEP}unexpected")
+        if unexpected:
+            examples = ", ".join(map(repr, row[f"{column}{SEP}examples"]))
+            report.add(
+                "allowed",
+                "fail",
+                f"{label}: {unexpected} value(s) of {column!r} not allowed (e.g. {examples})",
+                file=label,
+                column=column,
+            )
+
+
+def _combined(report: Report, settings: Settings, files: Sequence[tuple[str, Path]]) -> None:
+    import polars as pl
+
+    d, rules = settings.data, settings.data.validation
+    lf = read_frames(files)
+    names = lf.collect_schema().names()
+    exprs: list[pl.Expr] = [pl.len().alias("rows")]
+    if d.target in names:
+        exprs += [
+            pl.col(d.target).null_count().alias("target_nulls"),
+            pl.col(d.target).drop_nulls().n_unique().alias("classes"),
+        ]
+    if d.id_column and d.id_column in names and rules.duplicate_ids != "ignore":
+        ids = pl.col(d.id_column).drop_nulls()
+        exprs.append(ids.is_duplicated().sum().alias("duplicates"))
+        exprs.append(ids.filter(ids.is_duplicated()).n_unique().alias("duplicate_ids"))
+    row = lf.select(exprs).collect().row(0, named=True)
+    rows = int(row["rows"])
+    if rows < rules.min_rows:
+        report.add(
+            "rows",
+            "fail",
+            f"only {rows} rows in {len(files)} file(s); at least {rules.min_rows} are needed",
+        )
+    if "target_nulls" in row and rows:
+        share = row["target_nulls"] / rows
+        if share > rules.target_max_null_fraction:
+            report.add(
+                "target",
+                "fail",
+                f"the target {d.target!r} is {share:.1%} null (at most"
+                f" {rules.target_max_null_fraction:.1%} allowed)",
+                column=d.target,
+            )
+        if settings.model.task != "regression" and row["classes"] < 2:
+            report.add(
+                "target",
+                "fail",
+                f"the target {d.target!r} has {row['classes']} class(es); training needs two or"
+                " more",
+                column=d.target,
+            )
+    if row.get("duplicates"):
+        report.add(
+            "duplicate_ids",
+            "fail" if rules.duplicate_ids == "fail" else "warn",
+            f"{row['duplicate_ids']} id(s) in {d.id_column!r} appear more than once"
+            f" ({row['duplicates']} rows)",
+            column=d.id_column,
+        )
+
+
+def champion_reference(store: Store) -> Reference | None:
+    """The champion's training schema and the columns it uses, if there is a champion."""
+    with store.read() as s:
+        number = s.champion_number()
+        if number is None:
+            return None
+        champion = s.version(number)
+        snap = s.snapshot(champion.snapshot_id)
+    used = set()
+    if champion.meta_hash:
+        spec = json.loads(store.objects.read(champion.meta_hash))["spec"]
+        used = {*spec["features"], spec["target"]}
+    dtypes = {c["name"]: c["dtype"] for c in snap.profile.get("columns", [])}
+    return Reference(champion.name, dtypes, frozenset(used))
+
+
+def validate_inputs(settings: Settings, store: Store) -> Report:
+    """``workbench validate``: the current data files (not a snapshot) against the champion."""
+    files = [(f.rel, f.path) for f in discover(settings) if f.kind == "data"]
+    return validate(settings, files, champion_reference(store))
+
+
+def record(store: Store, report: Report, snapshot_id: str | None) -> None:
+    """Store the outcome as a ``validated`` or ``validation_failed`` event."""
+    failed = not report.ok
+    first = report.failures[0].message if failed else None
+    with store.write("validate") as s:
+        s.add_event(
+            "validation_failed" if failed else "validated",
+            f"validation failed: {first}"
+            + (f" (+{len(report.failures) - 1} more)" if len(report.failures) > 1 else "")
+            if failed
+            else f"validation passed with {len(report.warnings)} warning(s)",
+            ts=now_iso(),
+            level="error" if failed else ("warning" if report.warnings else "info"),
+            snapshot_id=snapshot_id,
+            data=report.to_json(),
+        )
+
+
+def raise_on_failure(report: Report) -> None:
+    if report.ok:
+        return
+    lines = "; ".join(c.message for c in report.failures[:5])
+    more = f" (+{len(report.failures) - 5} more)" if len(report.failures) > 5 else ""
+    raise DataError(
+        f"validation failed: {lines}{more}",
+        "fix the data (or the rules in [data.validation]); `workbench validate` lists every check",
+    )

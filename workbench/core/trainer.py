@@ -20,6 +20,7 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.core import gate, serving, snapshot, validate
+from workbench.core.hooks import run_hooks
 from workbench.core.model import LoadedModel, load_version
 from workbench.core.train import Progress, Trained, snapshot_settings, train_snapshot
 from workbench.errors import TrainingError, WorkbenchError
@@ -65,11 +66,20 @@ def run_train(
     files = [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
     report = validate.validate(snap_settings, files, validate.champion_reference(store))
     validate.record(store, report, snap.id)
+    if not report.ok:
+        failures = "; ".join(c.message for c in report.failures)
+        run_hooks(settings, store, "failure", {"stage": "validate", "error": failures})
     validate.raise_on_failure(report)  # blocks training; the champion stays
     try:
         trained = train_snapshot(snap_settings, store, snap, progress)
     except WorkbenchError as e:
         failed = _record_failure(store, snap, e)
+        run_hooks(
+            settings,
+            store,
+            "failure",
+            {"stage": "train", "error": e.message, "version": failed.name, "snapshot": snap.id},
+        )
         raise TrainingError(
             f"training {failed.name} on snapshot {snap.id} failed: {e.message}", e.hint
         ) from e
@@ -80,6 +90,20 @@ def run_train(
     version = _commit(snap_settings, store, snap, trained, model_hash, meta_hash)
     if version.status == "champion":
         serving.export(store, version)
+        gate_info = version.gate or {}
+        run_hooks(
+            settings,
+            store,
+            "promote",
+            {
+                "version": version.name,
+                "snapshot": snap.id,
+                "metric": version.metric,
+                "score": str(version.metrics.get(version.metric, "")),
+                "reason": gate_info.get("reason", ""),
+                "serving_dir": str(serving.serving_dir(store)),
+            },
+        )
     return TrainOutcome(snap_result, version, True)
 
 

@@ -1,0 +1,88 @@
+"""Hooks: argv lists without a shell, event data in the environment, a timeout, never fatal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.test_training import configure, store_of, train
+from workbench.core import hooks
+from workbench.errors import TrainingError
+
+RECORDER = (
+    "import json, os, sys; "
+    "env = {k: v for k, v in os.environ.items() if k.startswith('WORKBENCH_')}; "
+    "json.dump(env | {'argv': sys.argv[1:]}, open(sys.argv[1], 'w'))"
+)
+
+
+@pytest.fixture
+def small(project: Path) -> Path:
+    data = project / "data" / "batch_000.csv"
+    pl.read_csv(data).head(3000).write_csv(data)
+    return project
+
+
+def set_hooks(root: Path, **hooks_: list[list[str]]) -> None:
+    configure(root)
+    lines = ["[hooks]"] + [f"on_{k} = {json.dumps(v)}" for k, v in hooks_.items()]
+    with open(root / "workbench.toml", "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def hook_events(root: Path) -> list[dict]:
+    with store_of(root).read() as s:
+        return [e.data for e in s.events(limit=200) if e.kind == "hook"]
+
+
+def test_on_promote_gets_event_data_and_no_shell(small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "promote.json"
+    # `; touch pwned` would run under a shell; as one argv element it is just an argument
+    set_hooks(small, promote=[[sys.executable, "-c", RECORDER, str(out), "; touch pwned"]])
+    train(small)
+    seen = json.loads(out.read_text())
+    assert seen["WORKBENCH_EVENT"] == "promote"
+    assert seen["WORKBENCH_VERSION"] == "v1"
+    assert float(seen["WORKBENCH_SCORE"]) > 0.5
+    assert "first model" in seen["WORKBENCH_REASON"]
+    assert seen["argv"] == [str(out), "; touch pwned"]
+    assert not (small / "pwned").exists()
+    (event,) = hook_events(small)
+    assert event["returncode"] == 0 and event["hook"] == "on_promote"
+
+
+def test_failing_missing_and_slow_hooks_do_not_fail_the_cycle(small: Path, monkeypatch) -> None:
+    monkeypatch.setattr(hooks, "TIMEOUT_S", 0.5)
+    set_hooks(
+        small,
+        promote=[
+            [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
+            ["/no/such/command"],
+            [sys.executable, "-c", "import time; time.sleep(5)"],
+        ],
+    )
+    v = train(small).version
+    assert v is not None and v.status == "champion"
+    events = hook_events(small)
+    by_argv = {e["argv"][0] if len(e["argv"]) == 1 else e["argv"][-1]: e for e in events}
+    assert len(events) == 3
+    assert any(e["returncode"] == 3 and "boom" in e["output"] for e in events)
+    assert by_argv["/no/such/command"]["returncode"] is None
+    assert sum(e["returncode"] is None for e in events) == 2  # missing + timed out
+
+
+def test_on_failure_runs_when_training_fails(small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "failure.json"
+    set_hooks(small, failure=[[sys.executable, "-c", RECORDER, str(out)]])
+    cfg = small / "workbench.toml"
+    cfg.write_text(cfg.read_text().replace("num_leaves = 15", "num_leaves = -1"))
+    with pytest.raises(TrainingError):
+        train(small)
+    seen = json.loads(out.read_text())
+    assert seen["WORKBENCH_EVENT"] == "failure"
+    assert seen["WORKBENCH_STAGE"] == "train"
+    assert "num_leaves" in seen["WORKBENCH_ERROR"]

@@ -278,6 +278,28 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
 
 
+@main.command()
+@click.option("--version", "version", help="Reference version (default: the champion).")
+@click.option("--force", is_flag=True, help="Recompute even if a stored result exists.")
+@json_option
+@pass_ctx
+def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
+    """Per-feature drift of the newest data vs the reference's training data."""
+    from workbench.core.drift import act_on_drift, run_drift
+    from workbench.render import drift_text
+
+    settings = obj.settings()
+    store = obj.store(settings)
+    outcome = run_drift(settings, store, version=version, force=force)
+    if as_json:
+        _emit_json(outcome.result)
+    else:
+        click.echo(drift_text(outcome.result))
+    if outcome.computed:
+        for line in act_on_drift(settings, store, outcome.result):
+            click.echo(line, err=True)
+
+
 @main.command(name="validate")
 @json_option
 @pass_ctx

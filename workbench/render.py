@@ -119,3 +119,46 @@ class Progress:
 
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
+
+
+def drift_text(d: dict[str, Any]) -> str:
+    out = [
+        f"drift of snapshot {d['current']} ({d['current_rows']} new rows) vs"
+        f" {d['reference_version']} (snapshot {d['reference']}, {d['reference_rows']} rows)"
+    ]
+    if d.get("note"):
+        out.append(f"  {d['note']}")
+        return "\n".join(out)
+    verdict = "DATASET DRIFT" if d["dataset_drift"] else "no dataset drift"
+    out.append(
+        f"  {verdict}: {d['drifted_features']}/{len(d['features'])} features drifted"
+        f" (share {d['drift_share']:.2f})"
+    )
+    out.append(
+        f"  {'feature':<24} {'type':<12} {'method':<14} {'score':>10} {'thresh':>7} {'psi':>7}"
+    )
+    for f in sorted(d["features"], key=_severity, reverse=True):
+        out.append(_feature_line(f))
+    for key in ("prediction_drift", "target_drift"):
+        if d.get(key):
+            out.append(f"  {key.replace('_', ' ')}:")
+            out.append(_feature_line(d[key]))
+    return "\n".join(out)
+
+
+def _severity(f: dict[str, Any]) -> tuple[bool, float]:
+    score = f.get("score")
+    if score is None:
+        return (False, -1.0)
+    p_value = f["method"] in ("ks", "chisquare", "z")
+    return (bool(f["drifted"]), 1 - score if p_value else score)
+
+
+def _feature_line(f: dict[str, Any]) -> str:
+    mark = "*" if f["drifted"] else " "
+    score = "-" if f["score"] is None else f"{f['score']:.4g}"
+    psi = "-" if f.get("psi") is None else f"{f['psi']:.3f}"
+    return (
+        f"{mark} {f['name']:<24} {f['type']:<12} {f['method']:<14} {score:>10}"
+        f" {f['threshold'] if f['threshold'] is not None else '-':>7} {psi:>7}"
+    )

@@ -28,6 +28,7 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         champion = s.version(number) if number is not None else None
         latest = s.versions(limit=1)
         changes = s.champion_history(limit=5)
+        drift = s.latest_drift()
     return {
         "project": settings.project.name or settings.root.name,
         "root": str(settings.root),
@@ -40,7 +41,17 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         "last_cycle": None,
         "last_event": events[0].to_json() if events else None,
         "watcher": watcher_state(store),
-        "drift": None,
+        "drift": (
+            {
+                "dataset_drift": drift["dataset_drift"],
+                "drift_share": drift["drift_share"],
+                "reference_version": drift["reference_version"],
+                "current": drift["current"],
+                "computed_at": drift["computed_at"],
+            }
+            if drift
+            else None
+        ),
     }
 
 

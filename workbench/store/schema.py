@@ -81,6 +81,27 @@ MIGRATIONS: tuple[str, ...] = (
         reason VARCHAR NOT NULL
     );
     """,
+    # 3: drift: the cached reference of each version, and results per (current, reference)
+    """
+    CREATE TABLE drift_references (
+        number INTEGER PRIMARY KEY,
+        snapshot_id VARCHAR NOT NULL,
+        object_hash VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        max_time VARCHAR,
+        created_at VARCHAR NOT NULL
+    );
+    CREATE TABLE drift_results (
+        current_snapshot VARCHAR NOT NULL,
+        number INTEGER NOT NULL,
+        reference_snapshot VARCHAR NOT NULL,
+        computed_at VARCHAR NOT NULL,
+        dataset_drift BOOLEAN,
+        drift_share DOUBLE,
+        result VARCHAR NOT NULL,
+        PRIMARY KEY (current_snapshot, number)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

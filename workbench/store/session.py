@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import UsageError
+from workbench.store.drift import DriftVerbs
 from workbench.store.registry import RegistryVerbs
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ _SNAPSHOT_COLS = (
 )
 
 
-class Session(RegistryVerbs):
+class Session(RegistryVerbs, DriftVerbs):
     def __init__(self, con: duckdb.DuckDBPyConnection, objects: ObjectStore) -> None:
         self.con = con
         self.objects = objects

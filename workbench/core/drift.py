@@ -1,0 +1,270 @@
+"""``workbench drift``: the newest data against what the champion (or a version) was trained on.
+
+Reference = the rows of the version's training snapshot. Current = the rows that arrived since:
+with ``time_column``, rows of the newest snapshot later than the reference's last time;
+without it, the rows of files added or changed since the reference snapshot.
+
+The reference is read once per version and cached as a Parquet object in the store (feature
+columns as they were, the target, and the version's own predictions on them); the row in
+``drift_references`` points at it. A second drift run against the same version reads that
+Parquet instead of re-parsing the training CSVs and re-scoring them. Results are stored per
+(current snapshot, version): asking again returns the stored result; ``force`` recomputes.
+
+Per-feature methods and thresholds, PSI, and the dataset rule are in ``drift_stats``
+(Evidently's defaults; every number checked against scipy). Overrides come from
+``[drift.features.NAME]``. Prediction drift compares the version's scores on reference vs
+current (P(positive) for binary, values for regression, predicted labels for multiclass);
+target drift compares labels when the current rows have them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.config import Settings
+from workbench.core import drift_stats, snapshot
+from workbench.core.model import LoadedModel, load_version
+from workbench.core.train import load_frame
+from workbench.errors import UsageError
+from workbench.store import Store, now_iso
+from workbench.store.drift import DriftReference
+from workbench.store.registry import VersionRecord
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from workbench.store.session import SnapshotRecord
+
+PREDICTION = "__prediction"
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    result: dict[str, Any]
+    computed: bool  # False when a stored result was returned
+
+
+def run_drift(
+    settings: Settings, store: Store, *, version: str | None = None, force: bool = False
+) -> DriftOutcome:
+    snap_id = snapshot.take(settings, store).id
+    with store.read() as s:
+        ref_version = _version(s, version)
+        current = s.snapshot(snap_id)
+        reference_snap = s.snapshot(ref_version.snapshot_id)
+        stored = None if force else s.drift_result(current.id, ref_version.number)
+        cached = s.drift_reference(ref_version.number)
+    if stored is not None:
+        return DriftOutcome(stored, False)
+    started = time.perf_counter()
+    model = load_version(store.objects, ref_version)
+    ref_frame, cached = _reference(settings, store, ref_version, reference_snap, model, cached)
+    cur_frame = _current(settings, store, current, reference_snap, cached)
+    result = _compare(settings, model, ref_frame, cur_frame)
+    result |= {
+        "reference": reference_snap.id,
+        "reference_version": ref_version.name,
+        "current": current.id,
+        "reference_rows": ref_frame.height,
+        "current_rows": cur_frame.height,
+        "computed_at": now_iso(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    with store.write("drift") as s:
+        s.put_drift_result(result, ref_version.number, ts=result["computed_at"])
+        share, n = result["drift_share"], len(result["features"])
+        s.add_event(
+            "drift",
+            f"drift vs {ref_version.name}: {result['drifted_features']}/{n} features drifted"
+            f" (share {share:.2f}){'; dataset drift' if result['dataset_drift'] else ''}",
+            ts=now_iso(),
+            level="warning" if result["dataset_drift"] else "info",
+            snapshot_id=current.id,
+            data={k: result[k] for k in ("dataset_drift", "drift_share", "reference_version")},
+        )
+    return DriftOutcome(result, True)
+
+
+def act_on_drift(settings: Settings, store: Store, result: dict[str, Any]) -> list[str]:
+    """On dataset drift: the ``on_drift`` hooks, then a training cycle if ``retrain_on_drift``."""
+    if not result["dataset_drift"]:
+        return []
+    from workbench.core.hooks import run_hooks
+
+    said = []
+    env = {
+        "drift_share": str(result["drift_share"]),
+        "reference_version": result["reference_version"],
+        "snapshot": result["current"],
+        "drifted": ",".join(f["name"] for f in result["features"] if f["drifted"]),
+    }
+    runs = run_hooks(settings, store, "drift", env)
+    if runs:
+        said.append(f"ran {len(runs)} on_drift hook(s)")
+    if settings.drift.retrain_on_drift:
+        from workbench.core.trainer import run_train
+
+        outcome = run_train(settings, store)
+        v = outcome.version or outcome.previous
+        said.append(f"retrain_on_drift: {v.name if v else '-'} ({v.status if v else '-'})")
+    return said
+
+
+def _version(s: Any, ref: str | None) -> VersionRecord:
+    if ref is not None:
+        v: VersionRecord = s.version(ref)
+    else:
+        number = s.champion_number()
+        if number is None:
+            raise UsageError(
+                "drift needs a reference: there is no champion yet", "run `workbench train` first"
+            )
+        v = s.version(number)
+    if not v.model_hash:
+        raise UsageError(f"{v.name} failed to train; it has no reference", "pick another version")
+    return v
+
+
+def _reference(
+    settings: Settings,
+    store: Store,
+    version: VersionRecord,
+    snap: SnapshotRecord,
+    model: LoadedModel,
+    cached: DriftReference | None,
+) -> tuple[pl.DataFrame, DriftReference]:
+    import polars as pl
+
+    if cached is not None and store.objects.has(cached.object_hash):
+        return pl.read_parquet(store.objects.path(cached.object_hash)), cached
+    frame = load_frame(store, snap)
+    keep = _columns(frame, model, settings)
+    ref = frame.select(keep).with_columns(_prediction_series(model, frame))
+    time_col = settings.data.time_column
+    max_time = str(frame[time_col].max()) if time_col and time_col in frame.columns else None
+    tmp = store.objects.tmp / f"drift-ref.{os.getpid()}.parquet"
+    store.objects.ensure()
+    try:
+        ref.write_parquet(tmp)
+        digest, _ = store.objects.put_file(tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    record = DriftReference(version.number, snap.id, digest, ref.height, max_time)
+    with store.write("drift reference") as s:
+        s.put_drift_reference(record, ts=now_iso())
+    return ref, record
+
+
+def _columns(frame: pl.DataFrame, model: LoadedModel, settings: Settings) -> list[str]:
+    spec = model.spec
+    wanted = [*spec.features, spec.target]
+    if settings.data.time_column:
+        wanted.append(settings.data.time_column)
+    return [c for c in dict.fromkeys(wanted) if c in frame.columns]
+
+
+def _prediction_series(model: LoadedModel, frame: pl.DataFrame) -> pl.Series:
+    import polars as pl
+
+    pred = model.predict(frame)
+    if model.spec.task == "multiclass":
+        labels = [str(model.spec.classes[i]) for i in pred.reshape(len(frame), -1).argmax(axis=1)]
+        return pl.Series(PREDICTION, labels, dtype=pl.String)
+    return pl.Series(PREDICTION, pred.reshape(-1), dtype=pl.Float64)
+
+
+def _current(
+    settings: Settings,
+    store: Store,
+    current: SnapshotRecord,
+    reference: SnapshotRecord,
+    cached: DriftReference,
+) -> pl.DataFrame:
+    import polars as pl
+
+    from workbench.core.profile import read_frames
+
+    time_col = settings.data.time_column
+    if time_col and cached.max_time is not None:
+        files = current.data_files
+    else:
+        old = {(f.path, f.hash) for f in reference.data_files}
+        files = tuple(f for f in current.data_files if (f.path, f.hash) not in old)
+    if not files:
+        return pl.DataFrame()
+    frame = read_frames([(f.path, store.objects.path(f.hash)) for f in files]).collect()
+    if time_col and cached.max_time is not None and time_col in frame.columns:
+        bound = pl.lit(cached.max_time).str.to_datetime(strict=False)
+        if frame.schema[time_col] == pl.String:
+            frame = frame.with_columns(pl.col(time_col).str.to_datetime(strict=False))
+        frame = frame.filter(pl.col(time_col) > bound)
+    return frame
+
+
+def _compare(
+    settings: Settings, model: LoadedModel, ref: pl.DataFrame, cur: pl.DataFrame
+) -> dict[str, Any]:
+    spec = model.spec
+    features = []
+    if cur.height:
+        for name in spec.features:
+            kind = _kind(spec.kinds[name])
+            override = settings.drift.features.get(name)
+            features.append(
+                drift_stats.feature_drift(
+                    name,
+                    kind,
+                    _values(ref, name, kind),
+                    _values(cur, name, kind),
+                    method=override.method if override else None,
+                    threshold=override.threshold if override else None,
+                )
+            )
+    summary = drift_stats.dataset_drift(features, settings.drift.drift_share)
+    return {
+        "dataset_drift": summary["dataset_drift"],
+        "drift_share": summary["drift_share"],
+        "drifted_features": summary["drifted"],
+        "features": features,
+        "prediction_drift": _prediction_drift(model, ref, cur) if cur.height else None,
+        "target_drift": _target_drift(spec, ref, cur),
+        "note": None if cur.height else "no new data since the reference",
+    }
+
+
+def _kind(feature_kind: str) -> str:
+    return drift_stats.CATEGORICAL if feature_kind == "categorical" else drift_stats.NUMERICAL
+
+
+def _values(frame: pl.DataFrame, name: str, kind: str) -> np.ndarray:
+    import numpy as np
+    import polars as pl
+
+    if name not in frame.columns:
+        return np.array([], dtype=object if kind == drift_stats.CATEGORICAL else float)
+    col = frame[name].drop_nulls()
+    if kind == drift_stats.CATEGORICAL:
+        return col.cast(pl.String).to_numpy().astype(object)
+    col = col.cast(pl.Float64, strict=False).drop_nulls().fill_nan(None).drop_nulls()
+    return col.to_numpy()
+
+
+def _prediction_drift(model: LoadedModel, ref: pl.DataFrame, cur: pl.DataFrame) -> dict[str, Any]:
+    cur_pred = _prediction_series(model, cur).to_frame()
+    kind = drift_stats.CATEGORICAL if model.spec.task == "multiclass" else drift_stats.NUMERICAL
+    return drift_stats.feature_drift(
+        "prediction", kind, _values(ref, PREDICTION, kind), _values(cur_pred, PREDICTION, kind)
+    )
+
+
+def _target_drift(spec: Any, ref: pl.DataFrame, cur: pl.DataFrame) -> dict[str, Any] | None:
+    if spec.target not in cur.columns or cur[spec.target].null_count() == cur.height:
+        return None
+    kind = drift_stats.NUMERICAL if spec.task == "regression" else drift_stats.CATEGORICAL
+    return drift_stats.feature_drift(
+        spec.target, kind, _values(ref, spec.target, kind), _values(cur, spec.target, kind)
+    )

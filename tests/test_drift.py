@@ -1,0 +1,165 @@
+"""`workbench drift` end to end: reference/current selection, caching, storage, actions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+from scipy.spatial import distance
+
+from tests.test_training import configure, store_of, train
+from workbench import config
+from workbench.core import drift as drift_mod
+from workbench.errors import ExitCode, UsageError
+
+SAMPLE_GEN = Path(__file__).resolve().parents[1] / "sample_project" / "generate.py"
+
+
+@pytest.fixture
+def trained(project: Path) -> Path:
+    data = project / "data" / "batch_000.csv"
+    pl.read_csv(data).head(6000).write_csv(data)
+    configure(project)
+    train(project)
+    return project
+
+
+def generate(root: Path, *args: str) -> Path:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(SAMPLE_GEN),
+            "--data-dir",
+            str(root / "data"),
+            "--rows",
+            "3000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.split()[1])
+
+
+def run(root: Path, **kw) -> drift_mod.DriftOutcome:
+    settings = config.load(root)
+    return drift_mod.run_drift(settings, store_of(root), **kw)
+
+
+def test_drifted_batch_is_flagged_with_scipy_equal_numbers(trained: Path) -> None:
+    batch = generate(trained, "--drift")
+    result = run(trained).result
+    assert result["reference_version"] == "v1"
+    assert result["current_rows"] == 3000  # only rows after the reference's last event_time
+    assert result["reference_rows"] == 6000
+    assert result["dataset_drift"] is True
+    by_name = {f["name"]: f for f in result["features"]}
+    ref = pl.read_csv(trained / "data" / "batch_000.csv")
+    cur = pl.read_csv(batch)
+    # a numeric feature with > 1000 reference rows: normalised Wasserstein
+    mc = by_name["monthly_charges"]
+    r, c = (f["monthly_charges"].drop_nulls().to_numpy() for f in (ref, cur))
+    assert mc["method"] == "wasserstein" and mc["drifted"]
+    assert mc["score"] == pytest.approx(stats.wasserstein_distance(r, c) / np.std(r), rel=1e-9)
+    # a categorical with a level only in the current data: Jensen-Shannon over the union
+    region = by_name["region"]
+    levels = sorted(set(ref["region"].drop_nulls()) | set(cur["region"].drop_nulls()))
+    p = np.array([(ref["region"] == v).sum() for v in levels], dtype=float)
+    q = np.array([(cur["region"] == v).sum() for v in levels], dtype=float)
+    assert region["method"] == "jensenshannon" and region["drifted"]
+    assert region["score"] == pytest.approx(distance.jensenshannon(p / p.sum(), q / q.sum()))
+    assert result["prediction_drift"]["drifted"] is True
+    assert result["target_drift"]["name"] == "churned"
+
+
+def test_normal_batch_has_no_dataset_drift(trained: Path) -> None:
+    generate(trained)
+    result = run(trained).result
+    assert result["dataset_drift"] is False
+    assert result["drifted_features"] <= 2
+
+
+def test_result_is_stored_and_reference_is_not_rescanned(trained: Path, monkeypatch) -> None:
+    generate(trained, "--drift")
+    first = run(trained)
+    assert first.computed
+    again = run(trained)
+    assert not again.computed and again.result == first.result
+    loads: list[str] = []
+    real = drift_mod.load_frame
+    monkeypatch.setattr(
+        drift_mod, "load_frame", lambda store, snap: loads.append(snap.id) or real(store, snap)
+    )
+    forced = run(trained, force=True)
+    assert forced.computed and loads == []  # the cached reference Parquet was used
+    assert forced.result["features"] == first.result["features"]
+    with store_of(trained).read() as s:
+        over_time = s.drift_over_time("monthly_charges")
+    assert len(over_time) == 1 and over_time[0]["feature"]["drifted"] is True
+
+
+def test_no_new_data_is_not_drift(trained: Path) -> None:
+    result = run(trained).result
+    assert result["current_rows"] == 0 and result["dataset_drift"] is False
+    assert result["note"] == "no new data since the reference"
+
+
+def test_overrides_from_config(trained: Path) -> None:
+    generate(trained)
+    with open(trained / "workbench.toml", "a") as f:
+        f.write('\n[drift.features.age]\nmethod = "psi"\nthreshold = 0.0\n')
+    age = {f["name"]: f for f in run(trained).result["features"]}["age"]
+    assert age["method"] == "psi" and age["threshold"] == 0.0 and age["drifted"] is True
+    assert age["score"] == age["psi"]
+
+
+def test_no_champion_is_a_clear_error(project: Path, cli) -> None:
+    configure(project)
+    with pytest.raises(UsageError, match="no champion"):
+        run(project)
+    proc = cli("drift", cwd=project)
+    assert proc.returncode == ExitCode.USAGE
+
+
+def test_cli_json_status_and_on_drift_hook_and_retrain(trained: Path, cli, tmp_path: Path) -> None:
+    marker = tmp_path / "drift.txt"
+    with open(trained / "workbench.toml", "a") as f:
+        f.write(
+            "\n[drift]\nretrain_on_drift = true\n[hooks]\non_drift = "
+            + json.dumps(
+                [
+                    sys.executable,
+                    "-c",
+                    "import os, sys; open(sys.argv[1], 'w').write(os.environ['WORKBENCH_DRIFTED'])",
+                    str(marker),
+                ]
+            )
+            + "\n"
+        )
+    generate(trained, "--drift")
+    proc = cli("drift", "--json", cwd=trained)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) >= {
+        "reference",
+        "current",
+        "dataset_drift",
+        "drift_share",
+        "features",
+        "prediction_drift",
+        "target_drift",
+    }
+    feature = data["features"][0]
+    assert set(feature) >= {"name", "type", "method", "score", "threshold", "drifted", "psi"}
+    assert "monthly_charges" in marker.read_text()
+    assert "retrain_on_drift: v2" in proc.stderr
+    status = json.loads(cli("status", "--json", cwd=trained, check=True).stdout)
+    assert status["drift"]["dataset_drift"] is True
+    assert status["drift"]["drift_share"] == data["drift_share"]

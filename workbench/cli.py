@@ -279,6 +279,43 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Run one cycle if the inputs changed, then exit.")
+@json_option
+@pass_ctx
+def watch(obj: Ctx, once: bool, as_json: bool) -> None:
+    """The headless loop: a cycle whenever the data or the config changes."""
+    import signal
+
+    from workbench import watch as watch_mod
+
+    settings = obj.settings()
+    store = obj.store(settings)
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    failed: int | None = None
+    try:
+        with watch_mod.watcher_lock(store):
+            for ev in watch_mod.watch(settings.root, store, once=once):
+                if as_json:
+                    click.echo(json.dumps(ev.to_json(), default=str))
+                else:
+                    click.echo(f"{ev.ts[11:19]} {ev.message}")
+                sys.stdout.flush()
+                if ev.event == "cycle_finished" and ev.data.get("outcome") == "failed":
+                    failed = int(ev.data.get("exit_code", ExitCode.INTERNAL))
+                    hint = ev.data.get("hint")
+                    if hint and not as_json:
+                        click.echo(f"         hint: {hint}")
+    except KeyboardInterrupt:
+        click.echo("stopped" if not as_json else json.dumps({"event": "stopped"}), err=not as_json)
+    if once and failed is not None:
+        sys.exit(failed)
+
+
+@main.command()
 @click.option("--version", "version", help="Reference version (default: the champion).")
 @click.option("--force", is_flag=True, help="Recompute even if a stored result exists.")
 @json_option

@@ -227,6 +227,15 @@ class Session(RegistryVerbs, DriftVerbs):
         assert row is not None
         return int(row[0])
 
+    def unfinished_cycles(self) -> list[tuple[str, str]]:
+        """(cycle id, start time) of cycles with a start event and no end event."""
+        rows = self.con.execute(
+            "SELECT json_extract_string(data, '$.cycle') AS cycle, min(ts) FROM events"
+            " WHERE kind IN ('cycle_started', 'cycle_finished', 'cycle_interrupted')"
+            " GROUP BY cycle HAVING count(*) FILTER (WHERE kind <> 'cycle_started') = 0"
+        ).fetchall()
+        return [(str(c), str(t)) for c, t in rows]
+
     def events(self, *, after_id: int = 0, limit: int = 100) -> list[EventRecord]:
         """Events newer than ``after_id``, newest first."""
         rows = self.con.execute(

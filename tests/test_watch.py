@@ -1,0 +1,267 @@
+"""The watch loop: real cycles, real watchfiles events, real processes, bad input, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import SAMPLE
+from tests.test_training import configure, store_of
+from workbench import watch as watch_mod
+from workbench.core.cycle import CycleEvent
+
+BATCH_ROWS = 400
+
+
+@pytest.fixture(scope="module")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3000 rows, 20 rounds, v1 trained once for the whole module; tests get copies."""
+    root = tmp_path_factory.mktemp("template") / "proj"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".workbench"))
+    data = root / "data" / "batch_000.csv"
+    pl.read_csv(data).head(3000).write_csv(data)
+    configure(root, rounds=20)
+    with open(root / "workbench.toml", "a") as f:
+        f.write("\n[watch]\ndebounce_ms = 200\n")
+    assert finished(cycles(root, []))[-1]["outcome"] == "promoted"
+    return root
+
+
+@pytest.fixture
+def small(trained_template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(trained_template, root, symlinks=True)
+    return root
+
+
+def new_batch(root: Path, name: str, n: int = BATCH_ROWS) -> Path:
+    """A normal batch: later rows of the original data (distinct ids, later times)."""
+    frame = pl.read_csv(SAMPLE / "data" / "batch_000.csv")
+    offset = 3000 + 400 * len(list((root / "data").glob("*.csv")))
+    path = root / "data" / name
+    frame.slice(offset, n).write_csv(path)
+    return path
+
+
+def cycles(root: Path, batches: list[set[Path]]) -> list[CycleEvent]:
+    return list(watch_mod.watch(root, store_of(root), changes=iter(batches)))
+
+
+def finished(events: list[CycleEvent]) -> list[dict]:
+    return [e.data | {"message": e.message} for e in events if e.event == "cycle_finished"]
+
+
+def champion(root: Path) -> int | None:
+    with store_of(root).read() as s:
+        return s.champion_number()
+
+
+# ------------------------------------------------------------------ in-process loop, fed batches
+
+
+BAD_INPUTS = {
+    "malformed": lambda p: p.write_text("customer_id,churned\nC1,0\nC2,1,extra,fields\n"),
+    "wrong_delimiter": lambda p: p.write_text(
+        (p.parent / "batch_000.csv").read_text().replace(",", ";", 2000)[:20000]
+    ),
+    "empty": lambda p: p.write_bytes(b""),
+    "header_only": lambda p: p.write_text(
+        (p.parent / "batch_000.csv").read_text().splitlines()[0] + "\n"
+    ),
+    "missing_target": lambda p: (
+        pl.read_csv(p.parent / "batch_000.csv").head(50).drop("churned").write_csv(p)
+    ),
+    "target_all_null": lambda p: (
+        pl.read_csv(p.parent / "batch_000.csv")
+        .with_columns(pl.lit(None).alias("churned"))
+        .write_csv(p)
+    ),
+    "retyped_column": lambda p: (
+        pl.read_csv(p.parent / "batch_000.csv")
+        .head(50)
+        .with_columns(pl.lit("lots").alias("tenure_months"))
+        .write_csv(p)
+    ),
+    "non_utf8": lambda p: p.write_bytes(b"customer_id,churned\n\xff\xfe\xfa,1\n"),
+    "binary_garbage": lambda p: p.write_bytes(
+        bytes(random.Random(1).randrange(256) for _ in range(4096))
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
+def test_bad_input_is_a_failed_cycle_then_recovery(small: Path, kind: str) -> None:
+    assert champion(small) == 1
+    bad = small / "data" / "batch_bad.csv"
+    BAD_INPUTS[kind](bad)
+    events = cycles(small, [{bad}])
+    fail = finished(events)[-1]
+    assert fail["outcome"] == "failed", fail
+    assert (
+        "batch_bad.csv" in fail["message"]
+        or "tenure_months" in fail["message"]
+        or "churned" in fail["message"]
+    )
+    assert fail["hint"]
+    assert champion(small) == 1
+    bad.unlink()
+    fixed = new_batch(small, "batch_001.csv")
+    outcomes = [f["outcome"] for f in finished(cycles(small, [{bad, fixed}]))]
+    assert {"promoted", "kept"} & set(outcomes), outcomes  # the next cycle recovers by itself
+
+
+def test_config_syntax_error_then_fix(small: Path) -> None:
+    cfg = small / "workbench.toml"
+    good = cfg.read_text()
+    cfg.write_text(good.replace("[model]", "[model"))
+    fail = finished(cycles(small, [{cfg}]))[-1]
+    assert fail["outcome"] == "failed" and fail["step"] == "config"
+    assert "workbench.toml" in fail["message"] and "line" in fail["message"]
+    cfg.write_text(good.replace("num_leaves = 15", "num_leaves = -2"))  # invalid LightGBM param
+    bad_param = finished(cycles(small, [{cfg}]))[-1]
+    assert bad_param["outcome"] == "failed" and "num_leaves" in bad_param["message"]
+    assert champion(small) == 1
+    cfg.write_text(good.replace("learning_rate = 0.1", "learning_rate = 0.11"))
+    outcomes = [f["outcome"] for f in finished(cycles(small, [{cfg}]))]
+    assert {"promoted", "kept"} & set(outcomes), outcomes
+
+
+def test_each_step_is_an_event_with_timing(small: Path) -> None:
+    new_batch(small, "batch_001.csv")
+    events = cycles(small, [{small / "data" / "batch_001.csv"}])
+    steps = [e.data["step"] for e in events if e.event == "step"]
+    assert steps[:3] == ["snapshot", "drift", "train"]  # the start cycle trains the new batch
+    with store_of(small).read() as s:
+        stored = [e for e in s.events(limit=50) if e.kind == "step"]
+    assert all(e.data["seconds"] >= 0 and e.data["cycle"] for e in stored)
+
+
+def test_a_file_still_being_written_is_waited_for(small: Path) -> None:
+    path = small / "data" / "slow.csv"
+    path.write_text("x\n")
+
+    def writer() -> None:
+        for _ in range(6):
+            time.sleep(0.03)
+            with open(path, "a") as f:
+                f.write("1\n")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    start = time.monotonic()
+    watch_mod.wait_until_settled({path}, poll_s=0.05)
+    t.join()
+    assert time.monotonic() - start >= 0.15
+    assert path.read_text().count("1\n") == 6
+
+
+def test_input_filter(small: Path) -> None:
+    keep = watch_mod.input_filter(small)
+    assert keep(small / "data" / "b.csv")
+    assert keep(small / "workbench.toml")
+    assert not keep(small / ".workbench" / "meta.duckdb")
+    assert not keep(small / "data" / ".b.csv.swp")
+    assert not keep(small / "data" / "b.csv.part")
+    assert not keep(small / "notes.txt")
+
+
+# ------------------------------------------------------------------ real processes
+
+
+class Watcher:
+    """`workbench watch --json` in a subprocess, its stdout read line by line."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "watch", "--json"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[dict] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(json.loads(line))
+
+    def wait_for(self, pred, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ev = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
+                continue
+            if pred(ev):
+                return ev
+        raise AssertionError("timed out waiting for a watcher event")
+
+
+def test_watcher_process_real_events_sigterm_and_cli_together(small: Path, cli) -> None:
+    w = Watcher(small)
+    try:
+        w.wait_for(lambda e: e["event"] == "watching")
+        status = json.loads(cli("status", "--json", cwd=small, check=True).stdout)
+        assert status["watcher"] == "running" and status["champion"] == "v1"
+        second = cli("watch", "--once", cwd=small)
+        assert second.returncode == 2 and "already running" in second.stderr
+        new_batch(small, "batch_001.csv")
+        done = w.wait_for(lambda e: e["event"] == "cycle_finished")
+        assert done["outcome"] in ("promoted", "kept")
+        # a rollback made elsewhere is respected by the watcher's next gate
+        rb = cli("rollback", "v1", "--reason", "manual", cwd=small)
+        if champion(small) != 1:
+            assert rb.returncode == 0, rb.stderr
+        (small / "data" / "bad.csv").write_bytes(b"")
+        failed = w.wait_for(lambda e: e["event"] == "cycle_finished")
+        assert failed["outcome"] == "failed" and "bad.csv" in failed["message"]
+        (small / "data" / "bad.csv").unlink()
+        new_batch(small, "batch_002.csv")
+        step = w.wait_for(lambda e: e["event"] == "step" and e["step"] == "train")
+        with store_of(small).read() as s:
+            v = s.version(step["version"])
+        assert v.gate and v.gate["champion_version"] == "v1"
+        w.proc.send_signal(signal.SIGTERM)
+        assert w.proc.wait(timeout=30) == 0
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()
+
+
+def test_kill_9_at_random_moments_leaves_a_working_store(small: Path, cli) -> None:
+    rng = random.Random(7)
+    for i in range(3):
+        w = Watcher(small)
+        w.wait_for(lambda e: e["event"] == "watching")
+        new_batch(small, f"batch_{i + 1:03d}.csv")
+        time.sleep(rng.uniform(0.3, 4.0))
+        os.kill(w.proc.pid, signal.SIGKILL)
+        w.proc.wait()
+    status = cli("status", "--json", cwd=small)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["champion"] is not None
+    pred = cli("predict", "data/batch_000.csv", "-o", "out.csv", cwd=small)
+    assert pred.returncode == 0, pred.stderr
+    assert pl.read_csv(small / "out.csv").height == 3000
+    events = list(watch_mod.watch(small, store_of(small), changes=iter([]), once=True))
+    assert finished(events)[-1]["outcome"] in ("promoted", "kept", "nothing to do")
+    with store_of(small).read() as s:
+        assert s.unfinished_cycles() == []
+        for v in s.versions():
+            if v.model_hash:
+                assert store_of(small).objects.has(v.model_hash)

@@ -1,0 +1,195 @@
+"""One cycle: validate → snapshot → drift → train → gate → promote/keep → hooks.
+
+``run_cycle`` is what the watch loop (and so ``workbench watch`` and the TUI) runs when the
+inputs settle. It yields ``CycleEvent``s as it goes — the front ends print or post them — and
+records every step in the store as an event with its timing and outcome, between a
+``cycle_started`` and a ``cycle_finished`` event that share a cycle id.
+
+Failure handling: a ``WorkbenchError`` in any step ends the cycle with ``cycle_finished``
+(outcome ``failed``, the message and hint); the champion and history stay as they were, since
+every earlier step only wrote whole records. A cycle whose process died (``kill -9``) leaves a
+``cycle_started`` without a finish; ``mark_interrupted`` records ``cycle_interrupted`` for it
+on the next start. Validation and training, gate and promotion run inside
+``trainer.run_train`` (one place for their rules); drift runs before training when there is a
+champion to compare with.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.config import Settings
+from workbench.core import snapshot
+from workbench.errors import WorkbenchError
+from workbench.store import Store, now_iso
+
+
+@dataclass(frozen=True)
+class CycleEvent:
+    event: str
+    message: str
+    level: str = "info"
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: str = field(default_factory=now_iso)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "event": self.event,
+            "level": self.level,
+            "message": self.message,
+            **self.data,
+        }
+
+
+def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Iterator[CycleEvent]:
+    """Run one cycle, yielding its events; never raises a ``WorkbenchError``."""
+    from workbench.core.drift import act_on_drift, run_drift
+    from workbench.core.trainer import run_train
+
+    cycle = uuid.uuid4().hex[:12]
+    started = time.perf_counter()
+    yield _record(store, cycle, CycleEvent("cycle_started", f"cycle {cycle} started"))
+    step = "snapshot"
+    try:
+        t = time.perf_counter()
+        snap = snapshot.take(settings, store)
+        yield _step(
+            store,
+            cycle,
+            step,
+            t,
+            f"snapshot {snap.id}" + (" (new)" if snap.created else " (unchanged)"),
+            {"snapshot": snap.id},
+        )
+        with store.read() as s:
+            has_champion = s.champion_number() is not None
+            done = s.version_for_snapshot(snap.id)
+        if done is not None and not force:
+            yield _finish(
+                store,
+                cycle,
+                started,
+                "nothing to do",
+                f"snapshot {snap.id} is already trained as {done.name}",
+            )
+            return
+        if has_champion:
+            step = "drift"
+            t = time.perf_counter()
+            drift = run_drift(settings, store).result
+            share = drift["drift_share"]
+            yield _step(
+                store,
+                cycle,
+                step,
+                t,
+                f"drift share {share:.2f}" + (" — dataset drift" if drift["dataset_drift"] else ""),
+                {"dataset_drift": drift["dataset_drift"], "drift_share": share},
+            )
+            if drift["dataset_drift"] and not settings.drift.retrain_on_drift:
+                act_on_drift(settings, store, drift)  # on_drift hooks; training follows anyway
+        step = "train"
+        t = time.perf_counter()
+        outcome = run_train(settings, store, force=force)
+        v = outcome.version or outcome.previous
+        assert v is not None
+        gate = v.gate or {}
+        yield _step(
+            store,
+            cycle,
+            "train",
+            t,
+            f"{v.name} {v.metric}={v.metrics.get(v.metric, float('nan')):.4f}:"
+            f" {gate.get('decision', 'kept')} ({gate.get('reason', '')})",
+            {"version": v.name, "status": v.status, "metrics": v.metrics},
+        )
+        yield _finish(
+            store,
+            cycle,
+            started,
+            "promoted" if v.status == "champion" else "kept",
+            f"{v.name} is {v.status}",
+        )
+    except WorkbenchError as e:
+        yield _finish(
+            store,
+            cycle,
+            started,
+            "failed",
+            f"{step} failed: {e.message}",
+            level="error",
+            data={
+                "step": step,
+                "hint": e.hint,
+                "error": type(e).__name__,
+                "exit_code": int(e.exit_code),
+            },
+        )
+
+
+def _record(store: Store, cycle: str, ev: CycleEvent) -> CycleEvent:
+    try:
+        with store.write(ev.event) as s:
+            s.add_event(
+                ev.event, ev.message, ts=ev.ts, level=ev.level, data={"cycle": cycle, **ev.data}
+            )
+    except WorkbenchError:
+        pass  # the store itself is failing: the front end still gets the event
+    return ev
+
+
+def _step(
+    store: Store, cycle: str, step: str, t0: float, message: str, data: dict[str, Any]
+) -> CycleEvent:
+    seconds = round(time.perf_counter() - t0, 3)
+    return _record(
+        store,
+        cycle,
+        CycleEvent(
+            "step",
+            f"{step}: {message} ({seconds:.2f}s)",
+            data={"step": step, "seconds": seconds, "outcome": "ok", **data},
+        ),
+    )
+
+
+def _finish(
+    store: Store,
+    cycle: str,
+    started: float,
+    outcome: str,
+    message: str,
+    level: str = "info",
+    data: dict[str, Any] | None = None,
+) -> CycleEvent:
+    seconds = round(time.perf_counter() - started, 3)
+    return _record(
+        store,
+        cycle,
+        CycleEvent(
+            "cycle_finished",
+            f"cycle {outcome}: {message}",
+            level=level,
+            data={"outcome": outcome, "seconds": seconds, **(data or {})},
+        ),
+    )
+
+
+def mark_interrupted(store: Store) -> list[str]:
+    """Record ``cycle_interrupted`` for every cycle that started and never finished."""
+    with store.write("recover") as s:
+        unfinished = s.unfinished_cycles()
+        for cycle, ts in unfinished:
+            s.add_event(
+                "cycle_interrupted",
+                f"cycle {cycle} (started {ts}) was interrupted",
+                ts=now_iso(),
+                level="warning",
+                data={"cycle": cycle},
+            )
+    return [cycle for cycle, _ in unfinished]

@@ -1,0 +1,177 @@
+"""The watch loop: one plain generator used by ``workbench watch`` and by the TUI.
+
+``watch()`` yields ``CycleEvent``s: it runs a cycle at start (if the inputs are not trained
+yet), then waits for changes and runs one cycle per settled batch of changes. The change
+source is a parameter (``changes``) so tests and the TUI can feed batches; by default it is
+``watchfiles`` on the project folder, filtered to the data files under ``[data] path`` and the
+config file. Never inputs: the store (``.workbench/``), hidden, temp and editor swap files.
+
+Event model: a burst of writes is collapsed by ``watchfiles``' debounce
+(``[watch] debounce_ms``); then each changed file is stat'ed until its size and mtime stop
+moving (a file still being written is waited for, never read half-written); then one cycle
+runs. Changes that arrive while a cycle runs are buffered by ``watchfiles`` and come out as
+the next batch, so they coalesce into one more cycle. The config is re-read before every
+cycle: a broken config is a failed cycle event, and the next edit that fixes it recovers.
+
+One watcher per project: the loop holds ``.workbench/watcher.lock`` (flock; released by the
+kernel even on ``kill -9``), which is how ``status`` and the TUI know a watcher is running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workbench import config as config_mod
+from workbench.config import Settings
+from workbench.core.cycle import CycleEvent, mark_interrupted, run_cycle
+from workbench.core.inputs import is_ignored
+from workbench.core.status import WATCHER_LOCK
+from workbench.errors import ConfigError, UsageError
+from workbench.store import Store, locking, now_iso
+
+SETTLE_POLL_S = 0.05
+SETTLE_MAX_S = 600.0
+
+Changes = Iterable[set[Path]]
+
+
+def input_filter(root: Path) -> Callable[[Path], bool]:
+    """True for paths that are project inputs (data files or the config)."""
+    root = root.resolve()
+    store = root / ".workbench"
+
+    def keep(path: Path) -> bool:
+        if path.name in (config_mod.CONFIG_NAME, config_mod.PYPROJECT_NAME):
+            return path.parent == root
+        if store in path.parents or is_ignored(path.name):
+            return False
+        try:
+            settings = config_mod.load(root)
+        except ConfigError:
+            return True  # the cycle will report the config error
+        data = (root / settings.data.path).resolve()
+        return data == path or data in path.parents or "*" in settings.data.path
+
+    return keep
+
+
+def watchfiles_changes(root: Path, debounce_ms: int, stop: threading.Event) -> Changes:
+    """Batches of changed input paths from watchfiles (inotify on Linux)."""
+    import watchfiles
+
+    keep = input_filter(root)
+    for batch in watchfiles.watch(
+        root,
+        watch_filter=lambda _change, path: keep(Path(path)),
+        debounce=max(debounce_ms, 1),
+        step=50,
+        stop_event=stop,
+        raise_interrupt=False,
+        ignore_permission_denied=True,
+    ):
+        yield {Path(p) for _, p in batch}
+
+
+def wait_until_settled(paths: set[Path], poll_s: float = SETTLE_POLL_S) -> None:
+    """Block until every path's size and mtime stay the same across one poll."""
+    deadline = time.monotonic() + SETTLE_MAX_S
+    last = _stats(paths)
+    while time.monotonic() < deadline:
+        time.sleep(poll_s)
+        now = _stats(paths)
+        if now == last:
+            return
+        last = now
+
+
+def _stats(paths: set[Path]) -> dict[Path, tuple[int, int] | None]:
+    out: dict[Path, tuple[int, int] | None] = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out[p] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            out[p] = None
+    return out
+
+
+@contextmanager
+def watcher_lock(store: Store) -> Iterator[None]:
+    """Hold the one-watcher-per-project lock, or refuse with who holds it."""
+    store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with locking.hold(store.root / WATCHER_LOCK, exclusive=True, purpose="watch", timeout=0):
+            yield
+    except locking.StoreBusyError as e:
+        raise UsageError(
+            f"a watcher is already running on this project ({e.message.split('(')[-1]}",
+            "stop it first, or use `workbench status` / the TUI to follow it",
+        ) from e
+
+
+def watch(
+    root: Path,
+    store: Store,
+    *,
+    changes: Changes | None = None,
+    stop: threading.Event | None = None,
+    once: bool = False,
+) -> Iterator[CycleEvent]:
+    """Yield the events of a cycle at start, then of one cycle per settled change batch."""
+    stop = stop or threading.Event()
+    for cycle in mark_interrupted(store):
+        yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
+    yield from _cycle(root, store)
+    if once:
+        return
+    settings = _settings(root)
+    debounce = settings.watch.debounce_ms if settings else 1000
+    yield CycleEvent("watching", f"watching {root} (debounce {debounce} ms)")
+    source = changes if changes is not None else watchfiles_changes(root, debounce, stop)
+    for batch in source:
+        if stop.is_set():
+            break
+        names = ", ".join(sorted(p.name for p in batch)[:5])
+        yield CycleEvent(
+            "changed",
+            f"{len(batch)} input(s) changed: {names}",
+            data={"paths": sorted(str(p) for p in batch)},
+        )
+        wait_until_settled(batch)
+        yield from _cycle(root, store)
+        yield CycleEvent("watching", "waiting for changes")
+
+
+def _settings(root: Path) -> Settings | None:
+    try:
+        return config_mod.load(root)
+    except ConfigError:
+        return None
+
+
+def _cycle(root: Path, store: Store) -> Iterator[CycleEvent]:
+    try:
+        settings = config_mod.load(root)
+    except ConfigError as e:
+        yield CycleEvent(
+            "cycle_finished",
+            f"cycle failed: config: {e.message}",
+            "error",
+            data={
+                "outcome": "failed",
+                "step": "config",
+                "hint": e.hint,
+                "exit_code": int(e.exit_code),
+            },
+        )
+        with store.write("config error") as s:
+            s.add_event(
+                "config_error", e.message, ts=now_iso(), level="error", data={"hint": e.hint}
+            )
+        return
+    yield from run_cycle(settings, store)

@@ -29,6 +29,7 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         latest = s.versions(limit=1)
         changes = s.champion_history(limit=5)
         drift = s.latest_drift()
+        cycle = s.last_event("cycle_finished")
     return {
         "project": settings.project.name or settings.root.name,
         "root": str(settings.root),
@@ -38,7 +39,7 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         "last_version": latest[0].to_json() if latest else None,
         "last_snapshot": snaps[0].id if snaps else None,
         "snapshots": count,
-        "last_cycle": None,
+        "last_cycle": ({"ts": cycle.ts, "message": cycle.message, **cycle.data} if cycle else None),
         "last_event": events[0].to_json() if events else None,
         "watcher": watcher_state(store),
         "drift": (

@@ -227,6 +227,14 @@ class Session(RegistryVerbs, DriftVerbs):
         assert row is not None
         return int(row[0])
 
+    def last_event(self, kind: str) -> EventRecord | None:
+        row = self.con.execute(
+            "SELECT id, ts, kind, level, message, snapshot_id, data FROM events"
+            " WHERE kind = ? ORDER BY id DESC LIMIT 1",
+            [kind],
+        ).fetchone()
+        return _event(row) if row else None
+
     def unfinished_cycles(self) -> list[tuple[str, str]]:
         """(cycle id, start time) of cycles with a start event and no end event."""
         rows = self.con.execute(
@@ -244,6 +252,11 @@ class Session(RegistryVerbs, DriftVerbs):
             [after_id, limit],
         ).fetchall()
         return [EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+
+def _event(row: tuple[Any, ...]) -> EventRecord:
+    event_id, ts, kind, level, message, snapshot_id, data = row
+    return EventRecord(event_id, ts, kind, level, message, snapshot_id, json.loads(data))
 
 
 def _snapshot(row: tuple[Any, ...], files: tuple[FileRecord, ...]) -> SnapshotRecord:

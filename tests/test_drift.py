@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from tests.test_training import configure, store_of, train
+from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
 from workbench.core import drift as drift_mod
 from workbench.errors import ExitCode, UsageError
@@ -23,8 +23,7 @@ SAMPLE_GEN = Path(__file__).resolve().parents[1] / "sample_project" / "generate.
 
 @pytest.fixture
 def trained(project: Path) -> Path:
-    data = project / "data" / "batch_000.csv"
-    pl.read_csv(data).head(6000).write_csv(data)
+    cut_sample(project, 6000)
     configure(project)
     train(project)
     return project

@@ -6,10 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from tests.test_training import configure, store_of, train
+from tests.helpers import configure, cut_sample, store_of, train
 from workbench.core import hooks
 from workbench.errors import TrainingError
 
@@ -22,8 +21,7 @@ RECORDER = (
 
 @pytest.fixture
 def small(project: Path) -> Path:
-    data = project / "data" / "batch_000.csv"
-    pl.read_csv(data).head(3000).write_csv(data)
+    cut_sample(project, 3000)
     return project
 
 

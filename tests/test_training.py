@@ -12,64 +12,19 @@ import pytest
 from scipy import stats
 
 from tests.conftest import write_csv
+from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
 from workbench.core import metrics, serving, trainer
 from workbench.core.predict import predict_file
 from workbench.core.rollback import rollback
 from workbench.errors import ConflictError, DataError, ExitCode, TrainingError, UsageError
-from workbench.store import Store
-
-CONFIG = """
-[project]
-name = "{name}"
-[data]
-path = "data"
-target = "{target}"
-time_column = "event_time"
-id_column = "customer_id"
-[model]
-task = "{task}"
-num_boost_round = {rounds}
-early_stopping_rounds = 10
-params = {{ learning_rate = 0.1, num_leaves = 15, min_data_in_leaf = 20 }}
-[train]
-split = "{split}"
-seed = 7
-[gate]
-metric = "{metric}"
-min_delta = {min_delta}
-"""
-
-
-def configure(root: Path, **kw: object) -> None:
-    values = {
-        "name": "t",
-        "target": "churned",
-        "task": "binary",
-        "rounds": 40,
-        "split": "time",
-        "metric": "auc",
-        "min_delta": 0.0,
-    } | kw
-    (root / "workbench.toml").write_text(CONFIG.format(**values))
 
 
 @pytest.fixture
 def small(project: Path) -> Path:
     """The sample project cut to 4000 rows, 40 rounds: seconds per training."""
-    data = project / "data" / "batch_000.csv"
-    pl.read_csv(data).head(4000).write_csv(data)
-    configure(project)
+    configure(cut_sample(project, 4000))
     return project
-
-
-def train(root: Path, force: bool = False) -> trainer.TrainOutcome:
-    settings = config.load(root)
-    return trainer.run_train(settings, Store(settings.store_dir), force=force)
-
-
-def store_of(root: Path) -> Store:
-    return Store(root / ".workbench")
 
 
 def model_bytes(root: Path, version: str) -> bytes:
@@ -323,13 +278,14 @@ def test_gate_redecides_when_the_champion_changes_meanwhile(small: Path, monkeyp
 def test_training_failure_is_a_failed_version_and_the_champion_stays(small: Path, cli) -> None:
     train(small)
     data = small / "data" / "batch_000.csv"
-    frame = pl.read_csv(data)
-    frame.head(500).with_columns(pl.lit(0).alias("churned")).write_csv(
-        small / "data" / "batch_001.csv"
-    )
-    data.unlink()  # only one class is left
+    frame = pl.read_csv(data).sort("event_time")
+    # both classes overall (validation passes), but the training part holds only one:
+    # every positive is among the newest 15% of rows, inside the time-split holdout
+    newest = frame.height - int(frame.height * 0.15)
+    keep = pl.int_range(pl.len()) >= newest
+    frame.with_columns(pl.when(keep).then(pl.col("churned")).otherwise(0)).write_csv(data)
     proc = cli("train", cwd=small)
-    assert proc.returncode == ExitCode.TRAINING
+    assert proc.returncode == ExitCode.TRAINING, proc.stderr
     assert "has 1 class" in proc.stderr and "v2" in proc.stderr
     with store_of(small).read() as s:
         assert s.champion_number() == 1
@@ -338,6 +294,17 @@ def test_training_failure_is_a_failed_version_and_the_champion_stays(small: Path
     assert failed.status == "failed" and "1 class" in (failed.error or "")
     assert "train_failed" in events
     assert serving.served_version(store_of(small)) == "v1"
+
+
+def test_one_class_target_is_stopped_by_validation(small: Path, cli) -> None:
+    train(small)
+    data = small / "data" / "batch_000.csv"
+    pl.read_csv(data).with_columns(pl.lit(0).alias("churned")).write_csv(data)
+    proc = cli("train", cwd=small)
+    assert proc.returncode == ExitCode.DATA
+    assert "has 1 class(es)" in proc.stderr
+    with store_of(small).read() as s:
+        assert s.champion_number() == 1 and s.version_count() == 1
 
 
 def test_invalid_lightgbm_params_fail_cleanly(small: Path) -> None:

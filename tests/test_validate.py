@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.test_training import configure, store_of, train
+from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
 from workbench.core import validate as v
 from workbench.errors import DataError, ExitCode
@@ -16,8 +16,7 @@ from workbench.errors import DataError, ExitCode
 
 @pytest.fixture
 def small(project: Path) -> Path:
-    data = project / "data" / "batch_000.csv"
-    pl.read_csv(data).head(3000).write_csv(data)
+    cut_sample(project, 3000)
     configure(project)
     return project
 

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import SAMPLE
-from tests.test_training import configure, store_of
+from tests.helpers import configure, cut_sample, store_of
 from workbench import watch as watch_mod
 from workbench.core.cycle import CycleEvent
 
@@ -30,9 +30,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3000 rows, 20 rounds, v1 trained once for the whole module; tests get copies."""
     root = tmp_path_factory.mktemp("template") / "proj"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".workbench"))
-    data = root / "data" / "batch_000.csv"
-    pl.read_csv(data).head(3000).write_csv(data)
-    configure(root, rounds=20)
+    configure(cut_sample(root, 3000), rounds=20)
     with open(root / "workbench.toml", "a") as f:
         f.write("\n[watch]\ndebounce_ms = 200\n")
     assert finished(cycles(root, []))[-1]["outcome"] == "promoted"

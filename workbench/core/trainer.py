@@ -122,14 +122,9 @@ def _commit(
             if s.champion_number() != champion_number:
                 continue  # the champion changed while we were deciding: decide again
             number = s.next_version_number()
-            record = VersionRecord(
-                number=number,
-                snapshot_id=snap.id,
-                config_hash=snap.config_hash,
-                git_commit=snap.git_commit,
-                git_dirty=snap.git_dirty,
-                created_at=now_iso(),
-                created_by=os_user(),
+            record = _new_version(
+                snap,
+                number,
                 outcome="promoted" if decision.promote else "rejected",
                 task=trained.model.spec.task,
                 metric=metric,
@@ -139,7 +134,6 @@ def _commit(
                 meta_hash=meta_hash,
                 rows=trained.rows,
                 timings=trained.timings,
-                error=None,
             )
             s.insert_version(record)
             _events(s, record, decision)
@@ -189,25 +183,7 @@ def _events(s: Session, v: VersionRecord, decision: gate.Decision) -> None:
 def _record_failure(store: Store, snap: SnapshotRecord, error: WorkbenchError) -> VersionRecord:
     with store.write("train failed") as s:
         number = s.next_version_number()
-        record = VersionRecord(
-            number=number,
-            snapshot_id=snap.id,
-            config_hash=snap.config_hash,
-            git_commit=snap.git_commit,
-            git_dirty=snap.git_dirty,
-            created_at=now_iso(),
-            created_by=os_user(),
-            outcome="failed",
-            task="",
-            metric="",
-            metrics={},
-            gate=None,
-            model_hash=None,
-            meta_hash=None,
-            rows=None,
-            timings={},
-            error=error.message,
-        )
+        record = _new_version(snap, number, outcome="failed", error=error.message)
         s.insert_version(record)
         s.add_event(
             "train_failed",
@@ -218,3 +194,28 @@ def _record_failure(store: Store, snap: SnapshotRecord, error: WorkbenchError) -
             data={"version": f"v{number}", "hint": error.hint},
         )
         return s.version(number)
+
+
+def _new_version(snap: SnapshotRecord, number: int, **fields: Any) -> VersionRecord:
+    """A registry record for ``snap``; fields not given are those of a version without a model."""
+    empty: dict[str, Any] = {
+        "task": "",
+        "metric": "",
+        "metrics": {},
+        "gate": None,
+        "model_hash": None,
+        "meta_hash": None,
+        "rows": None,
+        "timings": {},
+        "error": None,
+    }
+    return VersionRecord(
+        number=number,
+        snapshot_id=snap.id,
+        config_hash=snap.config_hash,
+        git_commit=snap.git_commit,
+        git_dirty=snap.git_dirty,
+        created_at=now_iso(),
+        created_by=os_user(),
+        **(empty | fields),
+    )

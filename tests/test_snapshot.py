@@ -87,10 +87,20 @@ def test_same_inputs_same_snapshot_no_duplicate_no_rehash(project: Path, monkeyp
     again = take(project)
     assert (again.id, again.created) == (first.id, False)
     assert calls == []  # the stat cache answered; no byte was read
+    hashed: list[str] = []
+    real_hash = objects.ObjectStore.hash_file
+    monkeypatch.setattr(
+        objects.ObjectStore,
+        "hash_file",
+        lambda self, p: (hashed.append(p.name), real_hash(self, p))[1],
+    )
     os.utime(project / "data" / "batch_000.csv")  # touched, same bytes
     third = take(project)
     assert (third.id, third.created) == (first.id, False)
-    assert [p.name for p in calls] == ["batch_000.csv"]
+    assert hashed == ["batch_000.csv"] and calls == []  # read once, not stored again
+    fourth = take(project)
+    assert (fourth.id, fourth.created) == (first.id, False)
+    assert hashed == ["batch_000.csv"]  # the stat cache learned the new mtime
     assert snapshot_rows(project) == 1
 
 
@@ -244,3 +254,23 @@ def test_snapshot_json_cli_shape(project: Path, cli) -> None:
     again = json.loads(cli("snapshot", "--json", cwd=project, check=True).stdout)
     assert again["created"] is False and again["id"] == data["id"]
     assert proc.stderr == ""
+
+
+def test_touched_file_is_hashed_not_copied_again(project: Path, monkeypatch) -> None:
+    first = take(project)
+    os.utime(project / "data" / "batch_000.csv", ns=(1, 1))  # same bytes, new mtime
+    copies: list[str] = []
+    real = objects.ObjectStore.put_file
+    monkeypatch.setattr(
+        objects.ObjectStore, "put_file", lambda self, p: (copies.append(p.name), real(self, p))[1]
+    )
+    again = take(project)
+    assert (again.id, again.created) == (first.id, False)
+    assert copies == []  # hashed in place; the stored object was not written twice
+
+
+def test_symlinked_data_file_pointing_outside_is_refused(project: Path, tmp_path: Path) -> None:
+    outside = write_csv(tmp_path / "elsewhere.csv", "a,b\n1,2\n")
+    (project / "data" / "linked.csv").symlink_to(outside)
+    with pytest.raises(DataError, match="outside the project"):
+        take(project)

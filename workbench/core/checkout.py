@@ -61,7 +61,7 @@ def checkout(settings: Settings, store: Store, ref: str, *, force: bool = False)
     for record in plan.restore:
         path = settings.root / record.path
         sig = FileSig.of(path.stat())
-        cache.remember(InputFile(record.path, path, record.kind, sig), record.hash)
+        cache.remember(InputFile(record.path, str(path), record.kind, sig), record.hash)
     cache.save({r.path for r in snap.files}, {"id": snap.id, "summary": snap.to_json()})
     with store.write("checkout") as s:
         s.add_event(
@@ -107,7 +107,7 @@ def _plan(
             )
         existing = by_rel.get(record.path)
         if existing is None and target.is_file():
-            existing = InputFile(record.path, target, record.kind, FileSig.of(target.stat()))
+            existing = InputFile(record.path, str(target), record.kind, FileSig.of(target.stat()))
         if existing is None:
             plan.restore.append(record)
             continue

@@ -145,9 +145,10 @@ def profile_frame(lf: pl.LazyFrame) -> dict[str, Any]:
                 x.mean().alias(f"{name}\x00mean"),
                 x.std().alias(f"{name}\x00std"),
             ]
-            exprs += [
-                x.quantile(q, interpolation="linear").alias(f"{name}\x00q{q}") for q in QUANTILES
-            ]
+            # one expression for all quantiles: one sort per column, not one per quantile
+            exprs.append(
+                x.quantile(list(QUANTILES), interpolation="linear").alias(f"{name}\x00quantiles")
+            )
         elif kind in ("datetime", "boolean"):
             exprs += [
                 c.min().cast(pl.String).alias(f"{name}\x00min"),
@@ -166,7 +167,8 @@ def profile_frame(lf: pl.LazyFrame) -> dict[str, Any]:
         if kind == "numeric":
             for stat in ("min", "max", "mean", "std"):
                 col[stat] = _num(row[f"{name}\x00{stat}"])
-            col["quantiles"] = {str(q): _num(row[f"{name}\x00q{q}"]) for q in QUANTILES}
+            values = row[f"{name}\x00quantiles"] or [None] * len(QUANTILES)
+            col["quantiles"] = {str(q): _num(v) for q, v in zip(QUANTILES, values, strict=True)}
         elif kind in ("datetime", "boolean"):
             col["min"], col["max"] = row[f"{name}\x00min"], row[f"{name}\x00max"]
         columns.append(col)

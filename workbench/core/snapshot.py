@@ -17,6 +17,7 @@ A failure is recorded as a ``snapshot_failed`` event naming the file, and re-rai
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,8 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
     hashes = _hash_inputs(inputs, cache, store)
     sid = snapshot_id([(f.kind, f.rel, hashes[f.rel]) for f in inputs])
     if cache.last and cache.last.get("id") == sid:
+        if cache.dirty:  # re-hashed a touched file: remember its new stat
+            cache.save({f.rel for f in inputs}, cache.last)
         return SnapshotResult(sid, False, cache.last["summary"])
     with store.read() as s:
         existing = s.snapshot(sid) if s.has_snapshot(sid) else None
@@ -87,6 +90,7 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
         summary = existing.to_json()
         cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
         return SnapshotResult(sid, False, summary)
+    _ensure_stored(inputs, hashes, store)
     record = _build(settings, store, inputs, hashes, sid, known_rows)
     with store.write("snapshot") as s:
         if not s.has_snapshot(sid):  # another process may have recorded it meanwhile
@@ -106,12 +110,38 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
 def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:
     hashes: dict[str, str] = {}
     for f in inputs:
-        digest = cache.hash_of(f)
-        if digest is None or not store.objects.has(digest):
-            digest, _ = store.objects.put_file(f.path)
+        digest = cache.hash_of(f)  # the cache only names objects that were stored whole
+        if digest is None:
+            digest = _store(f, cache, store)
             cache.remember(f, digest)
         hashes[f.rel] = digest
     return hashes
+
+
+def _ensure_stored(inputs: list[InputFile], hashes: dict[str, str], store: Store) -> None:
+    """Before a new snapshot references them: every object exists (re-store any lost one)."""
+    for f in inputs:
+        if not store.objects.has(hashes[f.rel]):
+            digest, _ = store.objects.put_file(f.path)
+            if digest != hashes[f.rel]:
+                raise FileChangedError(
+                    f"{f.rel} changed while the snapshot was being taken",
+                    "wait until the file is completely written, then snapshot again",
+                )
+
+
+def _store(f: InputFile, cache: StatCache, store: Store) -> str:
+    """Hash and store one file, reading it once in the common case.
+
+    New content (a new file, a file that grew or shrank) is hashed while it is copied. A file
+    whose size is what the cache remembers was most likely only touched, checked out or
+    restored: hash it first and copy only if those bytes are not stored yet.
+    """
+    if cache.same_size(f):
+        digest = store.objects.hash_file(f.path)
+        if store.objects.has(digest) and FileSig.of(os.stat(f.abspath)) == f.sig:
+            return digest
+    return store.objects.put_file(f.path)[0]
 
 
 def _build(
@@ -164,7 +194,7 @@ def _build(
 def _check_unchanged(inputs: list[InputFile]) -> None:
     for f in inputs:
         try:
-            now = FileSig.of(f.path.stat())
+            now = FileSig.of(os.stat(f.abspath))
         except FileNotFoundError:
             now = None
         if now != f.sig:

@@ -153,6 +153,16 @@ class ObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
+    def hash_file(self, source: Path) -> str:
+        """The xxh3-128 of a file's bytes, without storing them."""
+        hasher = xxhash.xxh3_128()
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        with open(source, "rb", buffering=0) as src:
+            while n := src.readinto(buf):
+                hasher.update(view[:n])
+        return hasher.hexdigest()
+
     def put_bytes(self, data: bytes) -> str:
         digest = hash_bytes(data)
         if self.has(digest):

@@ -1,0 +1,196 @@
+"""Benchmark of the watch loop (issue: continuous training). Not part of the test run.
+
+    python tests/bench/bench_watch.py [--cycles 500] [--idle-seconds 30] [--workdir DIR]
+
+Prints three figures:
+
+1. settle -> training start: a real `workbench watch --json` process on a copy of the sample
+   project; a batch is written atomically (rename), and the time from the end of the settle
+   wait (the `changed` event, printed after the debounce) to the moment training starts
+   (the `train` step's end time minus its duration) is measured per batch. Also split into the
+   steps before training (snapshot, validation inside train, drift).
+2. idle CPU: the same watcher left alone for --idle-seconds; CPU seconds from /proc/PID/stat
+   divided by wall seconds.
+3. memory growth: the in-process loop (`workbench.watch.watch` with a fed change source, real
+   cycles on a tiny project: 300 rows, 5 boosting rounds) run for --cycles cycles; resident
+   memory (VmRSS) after cycle 10 and after the last, and their ratio (target <= 1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "sample_project"
+
+
+def ts(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_batch(data: Path, name: str, frame: pl.DataFrame) -> None:
+    tmp = data / f".{name}.tmp"
+    frame.write_csv(tmp)
+    os.replace(tmp, data / name)
+
+
+def latency_and_idle(work: Path, batches: int, idle_s: float) -> dict[str, object]:
+    proj = work / "watch-proj"
+    shutil.copytree(SAMPLE, proj, ignore=shutil.ignore_patterns(".workbench"))
+    with open(proj / "workbench.toml", "a") as f:
+        f.write("\n")
+    text = (proj / "workbench.toml").read_text().replace("debounce_ms = 1000", "debounce_ms = 300")
+    (proj / "workbench.toml").write_text(text)
+    source = pl.read_csv(SAMPLE / "data" / "batch_000.csv")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "watch", "--json"],
+        cwd=proj,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[dict] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def wait(pred) -> dict:
+        while True:
+            ev = lines.get(timeout=600)
+            if pred(ev):
+                return ev
+
+    wait(lambda e: e["event"] == "watching")
+    results = []
+    for i in range(batches):
+        frame = source.slice(1000 * i, 1000).with_columns(
+            pl.col("customer_id").str.replace("C0", f"B{i:02d}")
+        )
+        write_batch(proj / "data", f"batch_{i + 1:03d}.csv", frame)
+        changed = wait(lambda e: e["event"] == "changed")
+        steps: dict[str, dict] = {}
+        while True:
+            ev = wait(lambda e: e["event"] in ("step", "cycle_finished"))
+            if ev["event"] == "cycle_finished":
+                break
+            steps[ev["step"]] = ev
+        if "train" not in steps:
+            continue
+        train_start = ts(steps["train"]["ts"]) - steps["train"]["seconds"]
+        results.append(
+            {
+                "settle_to_train_s": train_start - ts(changed["ts"]),
+                "snapshot_s": steps["snapshot"]["seconds"],
+                "drift_s": steps.get("drift", {}).get("seconds", 0.0),
+            }
+        )
+    wait(lambda e: e["event"] == "watching")
+    time.sleep(2)
+    cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+    time.sleep(idle_s)
+    idle = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+    proc.terminate()
+    proc.wait(timeout=60)
+    return {"batches": results, "idle_cpu_share": idle}
+
+
+def memory_growth(work: Path, cycles: int) -> dict[str, float]:
+    from workbench.store import Store
+    from workbench.watch import watch
+
+    proj = work / "mem-proj"
+    (proj / "data").mkdir(parents=True)
+    source = pl.read_csv(SAMPLE / "data" / "batch_000.csv")
+    source.head(300).write_csv(proj / "data" / "batch_000.csv")
+    (proj / "workbench.toml").write_text(
+        '[data]\ntarget = "churned"\nid_column = "customer_id"\ntime_column = "event_time"\n'
+        '[data.validation]\nmin_rows = 10\nduplicate_ids = "ignore"\n'
+        "[model]\nnum_boost_round = 5\nearly_stopping_rounds = 0\n"
+    )
+    store = Store(proj / ".workbench")
+    marks: dict[int, float] = {}
+
+    def changes():
+        for i in range(cycles):
+            path = proj / "data" / "batch_001.csv"
+            source.slice(300 + (i % 50) * 20, 100).write_csv(path)  # a rewrite each cycle
+            yield {path}
+
+    done = 0
+    for ev in watch(proj, store, changes=changes()):
+        if ev.event == "cycle_finished":
+            done += 1
+            if done in (10, cycles) or done % 50 == 0:
+                marks[done] = rss_mb()
+                print(f"  cycle {done}: RSS {marks[done]:.0f} MB", flush=True)
+    return {
+        "cycles": done,
+        "rss_after_10_mb": marks.get(10, 0.0),
+        "rss_after_last_mb": marks.get(done, 0.0),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--batches", type=int, default=5)
+    ap.add_argument("--idle-seconds", type=float, default=30)
+    ap.add_argument("--cycles", type=int, default=500)
+    args = ap.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="wb-bench-watch."))
+    work.mkdir(parents=True, exist_ok=True)
+    live = latency_and_idle(work, args.batches, args.idle_seconds)
+    print(json.dumps({"live": live}, indent=1), flush=True)
+    mem = memory_growth(work, args.cycles)
+    print(json.dumps({"memory": mem}, indent=1))
+    lat = [b["settle_to_train_s"] for b in live["batches"]]  # type: ignore[index]
+    print("\nsummary")
+    print(
+        f"  settle -> training start: median {statistics.median(lat):.3f} s over {len(lat)}"
+        f" batches (target <= 0.2 s)"
+    )
+    for b in live["batches"]:  # type: ignore[attr-defined]
+        print(
+            f"    snapshot {b['snapshot_s']:.3f} s  drift {b['drift_s']:.3f} s"
+            f"  -> {b['settle_to_train_s']:.3f} s"
+        )
+    print(f"  idle CPU: {100 * float(live['idle_cpu_share']):.2f}% (target < 1%)")  # type: ignore[arg-type]
+    ratio = mem["rss_after_last_mb"] / mem["rss_after_10_mb"]
+    print(
+        f"  RSS after 10 cycles {mem['rss_after_10_mb']:.0f} MB, after {mem['cycles']}"
+        f" {mem['rss_after_last_mb']:.0f} MB: ratio {ratio:.2f} (target <= 1.2)"
+    )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

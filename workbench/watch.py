@@ -20,6 +20,7 @@ kernel even on ``kill -9``), which is how ``status`` and the TUI know a watcher 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -114,6 +115,37 @@ def watcher_lock(store: Store) -> Iterator[None]:
         ) from e
 
 
+class _Background:
+    """watchfiles running in a thread from construction on, its batches in a queue.
+
+    Started *before* the first cycle so that nothing written while that cycle runs (or just
+    after it) is missed: inotify is watching from the start, and such changes come out as the
+    next batch.
+    """
+
+    def __init__(self, root: Path, debounce_ms: int, stop: threading.Event) -> None:
+        self.queue: queue.Queue[set[Path]] = queue.Queue()
+        self.stop = stop
+        self.thread = threading.Thread(
+            target=self._run, args=(root, debounce_ms), name="workbench-watchfiles", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, root: Path, debounce_ms: int) -> None:
+        for batch in watchfiles_changes(root, debounce_ms, self.stop):
+            self.queue.put(batch)
+
+    def __iter__(self) -> Iterator[set[Path]]:
+        while not self.stop.is_set() and self.thread.is_alive():
+            try:
+                batch = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            while not self.queue.empty():  # coalesce what piled up during a cycle
+                batch |= self.queue.get_nowait()
+            yield batch
+
+
 def watch(
     root: Path,
     store: Store,
@@ -124,27 +156,32 @@ def watch(
 ) -> Iterator[CycleEvent]:
     """Yield the events of a cycle at start, then of one cycle per settled change batch."""
     stop = stop or threading.Event()
-    for cycle in mark_interrupted(store):
-        yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
-    yield from _cycle(root, store)
-    if once:
-        return
     settings = _settings(root)
     debounce = settings.watch.debounce_ms if settings else 1000
-    yield CycleEvent("watching", f"watching {root} (debounce {debounce} ms)")
-    source = changes if changes is not None else watchfiles_changes(root, debounce, stop)
-    for batch in source:
-        if stop.is_set():
-            break
-        names = ", ".join(sorted(p.name for p in batch)[:5])
-        yield CycleEvent(
-            "changed",
-            f"{len(batch)} input(s) changed: {names}",
-            data={"paths": sorted(str(p) for p in batch)},
-        )
-        wait_until_settled(batch)
+    source: Changes | None = changes
+    if source is None and not once:
+        source = _Background(root, debounce, stop)  # watching before the first cycle runs
+    try:
+        for cycle in mark_interrupted(store):
+            yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
         yield from _cycle(root, store)
-        yield CycleEvent("watching", "waiting for changes")
+        if once or source is None:
+            return
+        yield CycleEvent("watching", f"watching {root} (debounce {debounce} ms)")
+        for batch in source:
+            if stop.is_set():
+                break
+            names = ", ".join(sorted(p.name for p in batch)[:5])
+            yield CycleEvent(
+                "changed",
+                f"{len(batch)} input(s) changed: {names}",
+                data={"paths": sorted(str(p) for p in batch)},
+            )
+            wait_until_settled(batch)
+            yield from _cycle(root, store)
+            yield CycleEvent("watching", "waiting for changes")
+    finally:
+        stop.set()
 
 
 def _settings(root: Path) -> Settings | None:

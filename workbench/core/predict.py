@@ -141,6 +141,11 @@ class _Writer:
     def __exit__(self, *exc: object) -> None:
         if self.parquet is not None:
             self.parquet.close()
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # durable before the rename, like the CSV path
+            finally:
+                os.close(fd)
         if self.handle is not None:
             self.handle.flush()
             os.fsync(self.handle.fileno())

@@ -152,6 +152,7 @@ def memory_growth(work: Path, cycles: int) -> dict[str, float]:
             if done in (10, cycles) or done % 50 == 0:
                 marks[done] = rss_mb()
                 print(f"  cycle {done}: RSS {marks[done]:.0f} MB", flush=True)
+    marks[done] = rss_mb()  # the start cycle counts too, so done = cycles + 1
     return {
         "cycles": done,
         "rss_after_10_mb": marks.get(10, 0.0),

@@ -399,3 +399,12 @@ def test_dataset_drift_share_and_boundary() -> None:
     assert result == {"dataset_drift": True, "drift_share": 0.5, "drifted": 2, "features": 4}
     assert ds.dataset_drift(features, 0.51)["dataset_drift"] is False
     assert ds.dataset_drift([_feature(None, False)], 0.0)["dataset_drift"] is False
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wasserstein_equal_sizes_fast_path_matches_scipy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ref = np.round(rng.normal(size=4000), 1)  # ties on both sides
+    cur = np.round(rng.normal(0.3, 1.2, size=4000), 1)
+    expected = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert ds.wasserstein_norm(ref, cur) == pytest.approx(expected, rel=1e-12)

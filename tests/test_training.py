@@ -45,7 +45,8 @@ def test_binary_end_to_end_first_model_is_champion(small: Path) -> None:
     assert set(v.metrics) == {"auc", "logloss", "accuracy", "f1", "precision", "recall"}
     assert 0.7 < v.metrics["auc"] < 0.95
     assert v.gate and v.gate["decision"] == "promoted" and "first model" in v.gate["reason"]
-    assert set(v.timings) == {"load", "prepare", "train", "evaluate"}
+    assert set(v.timings) == {"snapshot", "validate", "load", "prepare", "train", "evaluate"}
+    assert all(seconds >= 0 for seconds in v.timings.values())
     meta = json.loads((small / ".workbench" / "serving" / "model.json").read_text())
     assert meta["version"] == "v1"
     assert meta["spec"]["categories"]["contract"] == ["month-to-month", "one-year", "two-year"]

@@ -15,6 +15,7 @@ champion is untouched.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,9 @@ def run_train(
     serving.reconcile(store)
     if progress:
         progress("snapshot", {})
+    started = time.perf_counter()
     snap_result = snapshot.take(settings, store)
+    timings = {"snapshot": round(time.perf_counter() - started, 4)}
     with store.read() as s:
         snap = s.snapshot(snap_result.id)
         done = s.version_for_snapshot(snap.id)
@@ -64,8 +67,10 @@ def run_train(
     if progress:
         progress("validate", {})
     files = [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
+    started = time.perf_counter()
     report = validate.validate(snap_settings, files, validate.champion_reference(store))
     validate.record(store, report, snap.id)
+    timings["validate"] = round(time.perf_counter() - started, 4)
     if not report.ok:
         failures = "; ".join(c.message for c in report.failures)
         run_hooks(settings, store, "failure", {"stage": "validate", "error": failures})
@@ -87,7 +92,9 @@ def run_train(
     meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
     if progress:
         progress("gate", {})
-    version = _commit(snap_settings, store, snap, trained, model_hash, meta_hash)
+    version = _commit(
+        snap_settings, store, snap, trained, model_hash, meta_hash, timings | trained.timings
+    )
     if version.status == "champion":
         serving.export(store, version)
         gate_info = version.gate or {}
@@ -114,7 +121,9 @@ def _commit(
     trained: Trained,
     model_hash: str,
     meta_hash: str,
+    timings: dict[str, float],
 ) -> VersionRecord:
+    """Gate and record the version; ``timings``: snapshot, validate and the training steps."""
     metric = settings.gate.metric
     for _ in range(GATE_RETRIES):
         champion_number, decision = _gate(settings, store, trained)
@@ -133,7 +142,7 @@ def _commit(
                 model_hash=model_hash,
                 meta_hash=meta_hash,
                 rows=trained.rows,
-                timings=trained.timings,
+                timings=timings,
             )
             s.insert_version(record)
             _events(s, record, decision)

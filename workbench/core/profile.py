@@ -88,9 +88,14 @@ def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def read_frames(files: Sequence[tuple[str, Path]]) -> pl.LazyFrame:
     """All files combined into one lazy frame (columns union, types widened)."""
+
+    return combine([scan(path, label) for label, path in files])
+
+
+def combine(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
+    """Frames of several files as one: columns united, types widened (``diagonal_relaxed``)."""
     import polars as pl
 
-    frames = [scan(path, label) for label, path in files]
     if not frames:
         raise DataError("no data files to read", "add CSV or Parquet files to the data folder")
     try:
@@ -106,11 +111,16 @@ def profile_files(files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
     """Profile every file together; also return rows per file (``file_rows``)."""
     import polars as pl
 
-    lf = read_frames(files)
+    frames = [scan(path, label) for label, path in files]
     try:
         if sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES:
-            lf = lf.collect().lazy()  # one read; both profile passes then run in memory
-        per_file = [_count(scan(path, label)) for label, path in files]
+            # one read per file; the row counts and both profile passes then run in memory
+            eager = [frame.collect() for frame in frames]
+            per_file = [frame.height for frame in eager]
+            lf = combine([frame.lazy() for frame in eager]).collect().lazy()
+        else:
+            per_file = [_count(frame) for frame in frames]
+            lf = combine(frames)
         profile = profile_frame(lf)
     except DataError:
         raise

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workbench.config import Settings
@@ -133,13 +133,14 @@ def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Itera
 
 
 def _record(store: Store, cycle: str, ev: CycleEvent) -> CycleEvent:
+    """Store the event; if the store itself fails, the front end still gets it, saying so."""
     try:
         with store.write(ev.event) as s:
             s.add_event(
                 ev.event, ev.message, ts=ev.ts, level=ev.level, data={"cycle": cycle, **ev.data}
             )
-    except WorkbenchError:
-        pass  # the store itself is failing: the front end still gets the event
+    except WorkbenchError as e:
+        return replace(ev, level="error", data={**ev.data, "not_recorded": e.message})
     return ev
 
 

@@ -9,7 +9,6 @@ what is served.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,5 +49,5 @@ def load_version(objects: ObjectStore, version: VersionRecord) -> LoadedModel:
             "pick a version that trained successfully: workbench history",
         )
     text = objects.read(version.model_hash).decode("utf-8")
-    meta = json.loads(objects.read(version.meta_hash))
+    meta = objects.read_json(version.meta_hash)
     return LoadedModel.from_text(text, meta)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.core.features import missing_columns
 from workbench.core.model import LoadedModel, load_version
-from workbench.core.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan
+from workbench.core.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan, separator
 from workbench.errors import DataError, UsageError
 from workbench.store import Store
 from workbench.store.registry import VersionRecord
@@ -38,13 +38,9 @@ class PredictResult:
 
 def resolve_model(store: Store, ref: str | None) -> tuple[VersionRecord, LoadedModel]:
     with store.read() as s:
-        if ref is None:
-            number = s.champion_number()
-            if number is None:
-                raise UsageError("there is no champion yet", "run `workbench train` first")
-            version = s.version(number)
-        else:
-            version = s.version(ref)
+        version = s.version(ref) if ref is not None else s.champion()
+        if version is None:
+            raise UsageError("there is no champion yet", "run `workbench train` first")
     return version, load_version(store.objects, version)
 
 
@@ -134,9 +130,9 @@ class _Writer:
             return
         if self.handle is None:
             self.handle = open(self.path, "wb")  # noqa: SIM115 - closed in __exit__
-            frame.write_csv(self.handle, separator=_sep(self.suffix))
+            frame.write_csv(self.handle, separator=separator(self.suffix))
         else:
-            frame.write_csv(self.handle, include_header=False, separator=_sep(self.suffix))
+            frame.write_csv(self.handle, include_header=False, separator=separator(self.suffix))
 
     def __exit__(self, *exc: object) -> None:
         if self.parquet is not None:
@@ -150,7 +146,3 @@ class _Writer:
             self.handle.flush()
             os.fsync(self.handle.fileno())
             self.handle.close()
-
-
-def _sep(suffix: str) -> str:
-    return "\t" if suffix == ".tsv" else ","

@@ -49,8 +49,7 @@ def scan(path: Path, label: str | None = None, *, parse_dates: bool = True) -> p
         if suffix in PARQUET_SUFFIXES:
             lf = pl.scan_parquet(path)
         else:
-            sep = "\t" if suffix == ".tsv" else ","
-            lf = pl.scan_csv(path, separator=sep, infer_schema_length=10_000)
+            lf = pl.scan_csv(path, separator=separator(suffix), infer_schema_length=10_000)
             lf = _parse_dates(lf) if parse_dates else lf
         lf.collect_schema()
     except Exception as e:
@@ -88,7 +87,6 @@ def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def read_frames(files: Sequence[tuple[str, Path]]) -> pl.LazyFrame:
     """All files combined into one lazy frame (columns union, types widened)."""
-
     return combine([scan(path, label) for label, path in files])
 
 
@@ -252,6 +250,11 @@ def _edges(lo: float, hi: float) -> list[float]:
     return [float(e) for e in np.linspace(lo, hi, HIST_BINS + 1)]
 
 
+def separator(suffix: str) -> str:
+    """The field separator of a CSV-family file by its suffix."""
+    return "\t" if suffix == ".tsv" else ","
+
+
 def _num(value: Any) -> float | None:
     if value is None:
         return None
@@ -273,7 +276,7 @@ def _wrap(e: Exception, path: Path, name: str) -> DataError:
     if "empty" in text.lower():
         return DataError(f"{name} has no header and no rows", "remove the file or write a header")
     suffix = Path(name).suffix.lower()
-    line = ragged_line(path, "\t" if suffix == ".tsv" else ",") if suffix in CSV_SUFFIXES else None
+    line = ragged_line(path, separator(suffix)) if suffix in CSV_SUFFIXES else None
     if line is not None:
         number, expected, got = line
         return DataError(

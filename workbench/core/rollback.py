@@ -32,8 +32,9 @@ def rollback(
     if not reason.strip():
         raise UsageError("a rollback needs a reason", 'pass --reason "why"')
     with store.read() as s:
-        _check(s.version(ref), s.champion_number())
-        snapshot_id = s.version(ref).snapshot_id
+        target = s.version(ref)
+        _check(target, s.champion_number())
+        snapshot_id = target.snapshot_id
     # inputs first: checkout refuses (changing nothing) before the champion moves
     plan = checkout(settings, store, snapshot_id) if restore_inputs else None
     with store.write("rollback") as s:

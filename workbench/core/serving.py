@@ -41,7 +41,7 @@ def export(store: Store, version: VersionRecord) -> Path:
     (store.root / EXPORTS).mkdir(mode=0o700, exist_ok=True)
     folder = store.root / EXPORTS / version.name
     folder.mkdir(mode=0o700, exist_ok=True)
-    meta = json.loads(store.objects.read(version.meta_hash))
+    meta = store.objects.read_json(version.meta_hash)
     meta |= {"version": version.name, "snapshot": version.snapshot_id}
     store.objects.copy_to(version.model_hash, folder / "model.txt", mode=0o600)
     atomic_write(folder / "model.json", json.dumps(meta, indent=1).encode(), mode=0o600)
@@ -57,7 +57,6 @@ def export(store: Store, version: VersionRecord) -> Path:
 def reconcile(store: Store) -> None:
     """Point ``serving`` at the registry's champion if it points elsewhere."""
     with store.read() as s:
-        number = s.champion_number()
-        champion = s.version(number) if number is not None else None
+        champion = s.champion()
     if champion is not None and served_version(store) != champion.name:
         export(store, champion)

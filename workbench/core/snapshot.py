@@ -124,10 +124,7 @@ def _ensure_stored(inputs: list[InputFile], hashes: dict[str, str], store: Store
         if not store.objects.has(hashes[f.rel]):
             digest, _ = store.objects.put_file(f.path)
             if digest != hashes[f.rel]:
-                raise FileChangedError(
-                    f"{f.rel} changed while the snapshot was being taken",
-                    "wait until the file is completely written, then snapshot again",
-                )
+                raise _changed(f)
 
 
 def _store(f: InputFile, cache: StatCache, store: Store) -> str:
@@ -198,7 +195,11 @@ def _check_unchanged(inputs: list[InputFile]) -> None:
         except FileNotFoundError:
             now = None
         if now != f.sig:
-            raise FileChangedError(
-                f"{f.rel} changed while the snapshot was being taken",
-                "wait until the file is completely written, then snapshot again",
-            )
+            raise _changed(f)
+
+
+def _changed(f: InputFile) -> FileChangedError:
+    return FileChangedError(
+        f"{f.rel} changed while the snapshot was being taken",
+        "wait until the file is completely written, then snapshot again",
+    )

@@ -24,8 +24,7 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         snaps = s.snapshots(limit=1)
         count = s.snapshot_count()
         events = s.events(limit=1)
-        number = s.champion_number()
-        champion = s.version(number) if number is not None else None
+        champion = s.champion()
         latest = s.versions(limit=1)
         changes = s.champion_history(limit=5)
         drift = s.latest_drift()

@@ -21,7 +21,6 @@ training and is recorded as a ``validation_failed`` event by the caller.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -291,14 +290,13 @@ def _combined(report: Report, settings: Settings, files: Sequence[tuple[str, Pat
 def champion_reference(store: Store) -> Reference | None:
     """The champion's training schema and the columns it uses, if there is a champion."""
     with store.read() as s:
-        number = s.champion_number()
-        if number is None:
+        champion = s.champion()
+        if champion is None:
             return None
-        champion = s.version(number)
         snap = s.snapshot(champion.snapshot_id)
     used = set()
     if champion.meta_hash:
-        spec = json.loads(store.objects.read(champion.meta_hash))["spec"]
+        spec = store.objects.read_json(champion.meta_hash)["spec"]
         used = {*spec["features"], spec["target"]}
     dtypes = {c["name"]: c["dtype"] for c in snap.profile.get("columns", [])}
     return Reference(champion.name, dtypes, frozenset(used))

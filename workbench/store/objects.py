@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import xxhash
 
@@ -199,14 +201,9 @@ class ObjectStore:
                 "the store is damaged; restore .workbench/ from a backup",
             ) from e
 
-    @contextlib.contextmanager
-    def open(self, digest: str) -> Iterator[int]:
-        """An open read-only file descriptor on an object (for copying it out)."""
-        fd = os.open(self.path(digest), os.O_RDONLY)
-        try:
-            yield fd
-        finally:
-            os.close(fd)
+    def read_json(self, digest: str) -> Any:
+        """An object holding JSON (model metadata), parsed."""
+        return json.loads(self.read(digest))
 
     def copy_to(self, digest: str, target: Path, mode: int = 0o644) -> None:
         """Restore an object's bytes to ``target`` atomically (temp, fsync, rename)."""

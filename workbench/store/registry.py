@@ -136,6 +136,11 @@ class RegistryVerbs:
         ).fetchone()
         return int(row[0]) if row else None
 
+    def champion(self) -> VersionRecord | None:
+        """The current champion's record, or None before the first promotion."""
+        number = self.champion_number()
+        return self.version(number) if number is not None else None
+
     def set_champion(self, number: int, *, ts: str, actor: str, kind: str, reason: str) -> None:
         self.con.execute(
             "INSERT INTO champion_history (ts, number, previous, actor, kind, reason)"

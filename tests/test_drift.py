@@ -162,3 +162,21 @@ def test_cli_json_status_and_on_drift_hook_and_retrain(trained: Path, cli, tmp_p
     status = json.loads(cli("status", "--json", cwd=trained, check=True).stdout)
     assert status["drift"]["dataset_drift"] is True
     assert status["drift"]["drift_share"] == data["drift_share"]
+
+
+def test_cycle_runs_on_drift_hooks_even_when_it_retrains(trained: Path, tmp_path: Path) -> None:
+    from workbench.watch import watch
+
+    marker = tmp_path / "hook.txt"
+    script = "import sys; open(sys.argv[1], 'w').write('drift')"
+    with open(trained / "workbench.toml", "a") as f:
+        f.write(
+            "\n[drift]\nretrain_on_drift = true\n[hooks]\non_drift = "
+            + json.dumps([sys.executable, "-c", script, str(marker)])
+            + "\n"
+        )
+    generate(trained, "--drift")
+    events = list(watch(trained, store_of(trained), changes=iter([]), once=True))
+    steps = [e.data.get("step") for e in events if e.event == "step"]
+    assert steps == ["snapshot", "drift", "train"]  # one snapshot, then drift, then training
+    assert marker.read_text() == "drift"

@@ -81,7 +81,7 @@ def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Itera
         if has_champion:
             step = "drift"
             t = time.perf_counter()
-            drift = run_drift(settings, store).result
+            drift = run_drift(settings, store, taken=snap).result
             share = drift["drift_share"]
             yield _step(
                 store,
@@ -91,11 +91,11 @@ def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Itera
                 f"drift share {share:.2f}" + (" — dataset drift" if drift["dataset_drift"] else ""),
                 {"dataset_drift": drift["dataset_drift"], "drift_share": share},
             )
-            if drift["dataset_drift"] and not settings.drift.retrain_on_drift:
-                act_on_drift(settings, store, drift)  # on_drift hooks; training follows anyway
+            if drift["dataset_drift"]:
+                act_on_drift(settings, store, drift, retrain=False)  # training follows anyway
         step = "train"
         t = time.perf_counter()
-        outcome = run_train(settings, store, force=force)
+        outcome = run_train(settings, store, force=force, taken=snap)
         v = outcome.version or outcome.previous
         assert v is not None
         gate = v.gate or {}

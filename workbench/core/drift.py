@@ -50,9 +50,15 @@ class DriftOutcome:
 
 
 def run_drift(
-    settings: Settings, store: Store, *, version: str | None = None, force: bool = False
+    settings: Settings,
+    store: Store,
+    *,
+    version: str | None = None,
+    force: bool = False,
+    taken: snapshot.SnapshotResult | None = None,
 ) -> DriftOutcome:
-    snap_id = snapshot.take(settings, store).id
+    """Drift of ``taken`` (a cycle passes the snapshot it took), or of a snapshot taken now."""
+    snap_id = (taken or snapshot.take(settings, store)).id
     with store.read() as s:
         ref_version = _version(s, version)
         current = s.snapshot(snap_id)
@@ -90,8 +96,13 @@ def run_drift(
     return DriftOutcome(result, True)
 
 
-def act_on_drift(settings: Settings, store: Store, result: dict[str, Any]) -> list[str]:
-    """On dataset drift: the ``on_drift`` hooks, then a training cycle if ``retrain_on_drift``."""
+def act_on_drift(
+    settings: Settings, store: Store, result: dict[str, Any], *, retrain: bool = True
+) -> list[str]:
+    """On dataset drift: the ``on_drift`` hooks, then training if ``retrain_on_drift``.
+
+    A cycle passes ``retrain=False``: it trains next anyway.
+    """
     if not result["dataset_drift"]:
         return []
     from workbench.core.hooks import run_hooks
@@ -106,7 +117,7 @@ def act_on_drift(settings: Settings, store: Store, result: dict[str, Any]) -> li
     runs = run_hooks(settings, store, "drift", env)
     if runs:
         said.append(f"ran {len(runs)} on_drift hook(s)")
-    if settings.drift.retrain_on_drift:
+    if retrain and settings.drift.retrain_on_drift:
         from workbench.core.trainer import run_train
 
         outcome = run_train(settings, store)
@@ -116,15 +127,11 @@ def act_on_drift(settings: Settings, store: Store, result: dict[str, Any]) -> li
 
 
 def _version(s: Any, ref: str | None) -> VersionRecord:
-    if ref is not None:
-        v: VersionRecord = s.version(ref)
-    else:
-        number = s.champion_number()
-        if number is None:
-            raise UsageError(
-                "drift needs a reference: there is no champion yet", "run `workbench train` first"
-            )
-        v = s.version(number)
+    v: VersionRecord | None = s.version(ref) if ref is not None else s.champion()
+    if v is None:
+        raise UsageError(
+            "drift needs a reference: there is no champion yet", "run `workbench train` first"
+        )
     if not v.model_hash:
         raise UsageError(f"{v.name} failed to train; it has no reference", "pick another version")
     return v

@@ -50,13 +50,19 @@ class TrainOutcome:
 
 
 def run_train(
-    settings: Settings, store: Store, *, force: bool = False, progress: Progress | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    taken: snapshot.SnapshotResult | None = None,
 ) -> TrainOutcome:
+    """Train the given snapshot (a cycle passes the one it took), or snapshot the inputs now."""
     serving.reconcile(store)
     if progress:
         progress("snapshot", {})
     started = time.perf_counter()
-    snap_result = snapshot.take(settings, store)
+    snap_result = taken or snapshot.take(settings, store)
     timings = {"snapshot": round(time.perf_counter() - started, 4)}
     with store.read() as s:
         snap = s.snapshot(snap_result.id)
@@ -161,13 +167,14 @@ def _gate(settings: Settings, store: Store, trained: Trained) -> tuple[int | Non
     metric = settings.gate.metric
     candidate = trained.metrics[metric]
     with store.read() as s:
-        number = s.champion_number()
-        champion = s.version(number) if number is not None else None
+        champion = s.champion()
     if champion is None:
         return None, gate.decide(metric, candidate, None, None, settings.gate.min_delta)
     loaded: LoadedModel = load_version(store.objects, champion)
     score = gate.champion_score(trained, loaded, metric)
-    return number, gate.decide(metric, candidate, score, champion.name, settings.gate.min_delta)
+    return champion.number, gate.decide(
+        metric, candidate, score, champion.name, settings.gate.min_delta
+    )
 
 
 def _events(s: Session, v: VersionRecord, decision: gate.Decision) -> None:

@@ -15,10 +15,17 @@ cycle: a broken config is a failed cycle event, and the next edit that fixes it 
 
 One watcher per project: the loop holds ``.workbench/watcher.lock`` (flock; released by the
 kernel even on ``kill -9``), which is how ``status`` and the TUI know a watcher is running.
+
+Progress is published for other processes: while a cycle runs, the loop writes the current
+step (and boosting round) to ``.workbench/progress.json`` at most every
+``PROGRESS_INTERVAL_S`` (atomic replace), and ``{"step": null}`` when the cycle ends. A TUI
+attached to a headless watcher reads it; events themselves go through the store. Setting
+``stop`` while a cycle runs abandons it at the next progress point (``Cancelled``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -26,10 +33,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from workbench import config as config_mod
 from workbench.config import Settings
-from workbench.core.cycle import CycleEvent, mark_interrupted, run_cycle
+from workbench.core.cycle import Cancelled, CycleEvent, mark_interrupted, run_cycle
 from workbench.core.inputs import is_ignored
 from workbench.core.status import WATCHER_LOCK
 from workbench.errors import ConfigError, UsageError
@@ -37,8 +45,45 @@ from workbench.store import Store, locking, now_iso
 
 SETTLE_POLL_S = 0.05
 SETTLE_MAX_S = 600.0
+PROGRESS_FILE = "progress.json"
+PROGRESS_INTERVAL_S = 0.5
 
 Changes = Iterable[set[Path]]
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+class _Publisher:
+    """The progress callback a cycle gets: cancel on ``stop``, forward, publish for others."""
+
+    def __init__(self, store: Store, stop: threading.Event, forward: Progress | None) -> None:
+        self.store, self.stop, self.forward = store, stop, forward
+        self.last = 0.0
+        self.step = ""
+
+    def __call__(self, step: str, info: dict[str, Any]) -> None:
+        if self.stop.is_set():
+            raise Cancelled(step)
+        if self.forward is not None:
+            self.forward(step, info)
+        now = time.monotonic()
+        if step != self.step or now - self.last >= PROGRESS_INTERVAL_S:
+            self.step, self.last = step, now
+            self._write({"step": step, **info, "pid": os.getpid(), "ts": now_iso()})
+
+    def clear(self) -> None:
+        self.step = ""
+        self._write({"step": None, "pid": os.getpid(), "ts": now_iso()})
+
+    def _write(self, value: dict[str, Any]) -> None:
+        # progress is a courtesy to other processes; never fail a cycle for it
+        with contextlib.suppress(OSError):
+            self.store.write_json(PROGRESS_FILE, value)
+
+
+def read_progress(store: Store) -> dict[str, Any] | None:
+    """What a running watcher (maybe another process) is doing now, or None when idle."""
+    value = store.read_json(PROGRESS_FILE)
+    return value if isinstance(value, dict) and value.get("step") else None
 
 
 def input_filter(root: Path) -> Callable[[Path], bool]:
@@ -153,9 +198,11 @@ def watch(
     changes: Changes | None = None,
     stop: threading.Event | None = None,
     once: bool = False,
+    progress: Progress | None = None,
 ) -> Iterator[CycleEvent]:
     """Yield the events of a cycle at start, then of one cycle per settled change batch."""
     stop = stop or threading.Event()
+    publish = _Publisher(store, stop, progress)
     settings = _settings(root)
     debounce = settings.watch.debounce_ms if settings else 1000
     source: Changes | None = changes
@@ -164,7 +211,7 @@ def watch(
     try:
         for cycle in mark_interrupted(store):
             yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
-        yield from _cycle(root, store)
+        yield from _cycle(root, store, publish)
         if once or source is None:
             return
         yield CycleEvent("watching", f"watching {root} (debounce {debounce} ms)")
@@ -178,7 +225,7 @@ def watch(
                 data={"paths": sorted(str(p) for p in batch)},
             )
             wait_until_settled(batch)
-            yield from _cycle(root, store)
+            yield from _cycle(root, store, publish)
             yield CycleEvent("watching", "waiting for changes")
     finally:
         stop.set()
@@ -191,7 +238,14 @@ def _settings(root: Path) -> Settings | None:
         return None
 
 
-def _cycle(root: Path, store: Store) -> Iterator[CycleEvent]:
+def _cycle(root: Path, store: Store, publish: _Publisher) -> Iterator[CycleEvent]:
+    try:
+        yield from _run(root, store, publish)
+    finally:
+        publish.clear()
+
+
+def _run(root: Path, store: Store, publish: _Publisher) -> Iterator[CycleEvent]:
     try:
         settings = config_mod.load(root)
     except ConfigError as e:
@@ -211,4 +265,4 @@ def _cycle(root: Path, store: Store) -> Iterator[CycleEvent]:
                 "config_error", e.message, ts=now_iso(), level="error", data={"hint": e.hint}
             )
         return
-    yield from run_cycle(settings, store)
+    yield from run_cycle(settings, store, progress=publish)

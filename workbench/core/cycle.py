@@ -12,6 +12,11 @@ every earlier step only wrote whole records. A cycle whose process died (``kill 
 on the next start. Validation and training, gate and promotion run inside
 ``trainer.run_train`` (one place for their rules); drift runs before training when there is a
 champion to compare with.
+
+Progress: ``progress(step, info)`` is called as each step starts and on every boosting round
+(``info = {"round": r, "total": n}``); the front end shows it. It may raise ``Cancelled`` (the
+TUI does when it closes mid-cycle): the cycle then ends as ``cancelled`` — training abandoned,
+nothing half-recorded, the champion as it was.
 """
 
 from __future__ import annotations
@@ -20,12 +25,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
 from workbench.core import snapshot
 from workbench.errors import WorkbenchError
 from workbench.store import Store, now_iso
+
+if TYPE_CHECKING:
+    from workbench.core.train import Progress
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to abandon the running cycle."""
 
 
 @dataclass(frozen=True)
@@ -46,16 +58,27 @@ class CycleEvent:
         }
 
 
-def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Iterator[CycleEvent]:
+def run_cycle(
+    settings: Settings,
+    store: Store,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Iterator[CycleEvent]:
     """Run one cycle, yielding its events; never raises a ``WorkbenchError``."""
     from workbench.core.drift import act_on_drift, run_drift
     from workbench.core.trainer import run_train
+
+    def report(name: str, info: dict[str, Any] | None = None) -> None:
+        if progress is not None:
+            progress(name, info or {})
 
     cycle = uuid.uuid4().hex[:12]
     started = time.perf_counter()
     yield _record(store, cycle, CycleEvent("cycle_started", f"cycle {cycle} started"))
     step = "snapshot"
     try:
+        report(step)
         t = time.perf_counter()
         snap = snapshot.take(settings, store)
         yield _step(
@@ -80,6 +103,7 @@ def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Itera
             return
         if has_champion:
             step = "drift"
+            report(step)
             t = time.perf_counter()
             drift = run_drift(settings, store, taken=snap).result
             share = drift["drift_share"]
@@ -95,7 +119,7 @@ def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Itera
                 act_on_drift(settings, store, drift, retrain=False)  # training follows anyway
         step = "train"
         t = time.perf_counter()
-        outcome = run_train(settings, store, force=force, taken=snap)
+        outcome = run_train(settings, store, force=force, taken=snap, progress=progress)
         v = outcome.version or outcome.previous
         assert v is not None
         gate = v.gate or {}
@@ -114,6 +138,16 @@ def run_cycle(settings: Settings, store: Store, *, force: bool = False) -> Itera
             started,
             "promoted" if v.status == "champion" else "kept",
             f"{v.name} is {v.status}",
+        )
+    except Cancelled:
+        yield _finish(
+            store,
+            cycle,
+            started,
+            "cancelled",
+            f"stopped during {step}; nothing was recorded for it",
+            level="warning",
+            data={"step": step},
         )
     except WorkbenchError as e:
         yield _finish(

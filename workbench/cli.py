@@ -83,11 +83,15 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 def main(ctx: click.Context, project: Path | None) -> None:
     """A local-first MLOps workbench: data versioning, training, drift and rollback."""
     ctx.obj = Ctx(project)
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
         click.echo(ctx.get_help())
-        click.echo(
-            "\nThe terminal UI is not part of this release yet; start with `workbench status`."
-        )
+        click.echo("\nThe terminal UI needs a terminal; scripts use the commands above.")
+        return
+    from workbench import tui
+
+    tui.run(ctx.obj.settings())
 
 
 @main.command()

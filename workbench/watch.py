@@ -168,8 +168,15 @@ class _Background:
     next batch.
     """
 
-    def __init__(self, root: Path, debounce_ms: int, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        root: Path,
+        debounce_ms: int,
+        stop: threading.Event,
+        requests: queue.Queue[str] | None = None,
+    ) -> None:
         self.queue: queue.Queue[set[Path]] = queue.Queue()
+        self.requests = requests
         self.stop = stop
         self.thread = threading.Thread(
             target=self._run, args=(root, debounce_ms), name="workbench-watchfiles", daemon=True
@@ -180,8 +187,14 @@ class _Background:
         for batch in watchfiles_changes(root, debounce_ms, self.stop):
             self.queue.put(batch)
 
-    def __iter__(self) -> Iterator[set[Path]]:
+    def __iter__(self) -> Iterator[set[Path] | None]:
+        """Change batches; ``None`` when a front end asked for a cycle (``requests``)."""
         while not self.stop.is_set() and self.thread.is_alive():
+            if self.requests is not None and not self.requests.empty():
+                while not self.requests.empty():
+                    self.requests.get_nowait()
+                yield None
+                continue
             try:
                 batch = self.queue.get(timeout=0.2)
             except queue.Empty:
@@ -199,15 +212,22 @@ def watch(
     stop: threading.Event | None = None,
     once: bool = False,
     progress: Progress | None = None,
+    requests: queue.Queue[str] | None = None,
 ) -> Iterator[CycleEvent]:
-    """Yield the events of a cycle at start, then of one cycle per settled change batch."""
+    """Yield the events of a cycle at start, then of one cycle per settled change batch.
+
+    ``requests`` lets a front end ask for a cycle now (the TUI's "train now"): anything put
+    in it makes the loop run one forced cycle (a new version even if the inputs are trained)
+    between change batches, never two cycles at once.
+    """
     stop = stop or threading.Event()
     publish = _Publisher(store, stop, progress)
     settings = _settings(root)
     debounce = settings.watch.debounce_ms if settings else 1000
-    source: Changes | None = changes
+    source: Iterable[set[Path] | None] | None = changes
     if source is None and not once:
-        source = _Background(root, debounce, stop)  # watching before the first cycle runs
+        # watching before the first cycle runs
+        source = _Background(root, debounce, stop, requests)
     try:
         for cycle in mark_interrupted(store):
             yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
@@ -218,6 +238,11 @@ def watch(
         for batch in source:
             if stop.is_set():
                 break
+            if batch is None:
+                yield CycleEvent("requested", "a training cycle was requested")
+                yield from _cycle(root, store, publish, force=True)
+                yield CycleEvent("watching", "waiting for changes")
+                continue
             names = ", ".join(sorted(p.name for p in batch)[:5])
             yield CycleEvent(
                 "changed",
@@ -238,14 +263,16 @@ def _settings(root: Path) -> Settings | None:
         return None
 
 
-def _cycle(root: Path, store: Store, publish: _Publisher) -> Iterator[CycleEvent]:
+def _cycle(
+    root: Path, store: Store, publish: _Publisher, *, force: bool = False
+) -> Iterator[CycleEvent]:
     try:
-        yield from _run(root, store, publish)
+        yield from _run(root, store, publish, force)
     finally:
         publish.clear()
 
 
-def _run(root: Path, store: Store, publish: _Publisher) -> Iterator[CycleEvent]:
+def _run(root: Path, store: Store, publish: _Publisher, force: bool) -> Iterator[CycleEvent]:
     try:
         settings = config_mod.load(root)
     except ConfigError as e:
@@ -265,4 +292,4 @@ def _run(root: Path, store: Store, publish: _Publisher) -> Iterator[CycleEvent]:
                 "config_error", e.message, ts=now_iso(), level="error", data={"hint": e.hint}
             )
         return
-    yield from run_cycle(settings, store, progress=publish)
+    yield from run_cycle(settings, store, force=force, progress=publish)

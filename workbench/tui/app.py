@@ -1,0 +1,531 @@
+"""The Textual app: one screen of panes over one project, live while open.
+
+Threads and messages (the rule: the UI thread never touches the store, polars or LightGBM):
+
+- **The watch loop** runs in a thread worker: the same ``workbench.watch.watch`` generator as
+  ``workbench watch``, holding ``.workbench/watcher.lock``. Its events and progress callbacks
+  come back to the UI thread with ``call_from_thread``. ``t`` asks it for a forced cycle
+  through its ``requests`` queue, so a requested training never runs beside a change-driven one.
+- **Attached mode**: if another process (a headless ``workbench watch``) already holds the
+  watcher lock, the app does not start a second loop; it follows that watcher instead.
+- **One refresh path for both modes**: a timer polls the store every ``poll_s`` in a thread
+  worker (a shared-lock read of the events after the last one seen, the watcher state and
+  ``.workbench/progress.json``); when anything new arrived it reloads the ``View`` (paged
+  history, champion, drift) and the panes repaint. So a cycle of a headless watcher appears
+  within ``poll_s`` (+ a read), and an in-process cycle's events trigger a reload at once.
+- **Actions** (snapshot, rollback, diff, details) run in thread workers and answer with a
+  notification; a ``WorkbenchError`` becomes an error notification with its hint, anything
+  else an error notification naming the bug — the app keeps running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer
+from textual.worker import Worker, WorkerState
+
+from workbench import config as config_mod
+from workbench.config import Settings
+from workbench.core.cycle import CycleEvent
+from workbench.errors import UsageError, WorkbenchError
+from workbench.store import Store
+from workbench.store.registry import VersionRecord
+from workbench.tui import view as view_mod
+from workbench.tui.screens import RollbackScreen, TextScreen, help_text
+from workbench.tui.view import View
+from workbench.tui.widgets import (
+    Details,
+    DriftPane,
+    EventsLog,
+    HistoryTable,
+    MetricChart,
+    StatusBar,
+    details_text,
+)
+
+PROGRESS_REFRESH_S = 0.1
+COMPACT_WIDTH = 100
+COMPACT_HEIGHT = 30
+
+
+class WorkbenchApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "workbench"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "train", "Train"),
+        Binding("s", "snapshot", "Snapshot"),
+        Binding("r", "rollback", "Rollback"),
+        Binding("d", "diff", "Diff"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        *,
+        live: bool = True,
+        poll_s: float = 1.0,
+        page: int = view_mod.PAGE,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.root: Path = settings.root
+        self.project = settings.project.name or settings.root.name
+        self.store = store or Store(settings.store_dir, on_wait=self._waiting)
+        self.live, self.poll_s, self.page = live, poll_s, page
+        self.stop = threading.Event()
+        self.requests: queue.Queue[str] = queue.Queue()
+        self.view: View | None = None
+        self.versions: list[VersionRecord] = []
+        self.mode = "off"  # own | attached | off
+        self.progress: dict[str, Any] | None = None
+        self.cycle_running = False
+        self.last_event_id = 0
+        self._progress_painted = 0.0
+        self._polling = False
+        self._loading_more = False
+        self.store_wait: str | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield HistoryTable(id="history")
+                yield Details(id="details")
+            with Vertical(id="right"):
+                yield MetricChart(id="chart")
+                yield DriftPane(id="drift")
+        yield EventsLog(id="events", max_lines=2000, wrap=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        titles = {
+            "#history": "History",
+            "#details": "Details",
+            "#chart": "Metric",
+            "#drift": "Drift",
+            "#events": "Events",
+        }
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        self.query_one(HistoryTable).focus()
+        self._fit(self.size.width, self.size.height)
+        self._paint_status()
+        self.load_view(first=True)
+        self.set_interval(self.poll_s, self.poll)
+        if self.live:
+            self.watch_loop()
+
+    def on_resize(self, event: Any) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        self.screen.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "compact")
+
+    # ------------------------------------------------------------------ loading
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def load_view(self, first: bool = False) -> None:
+        try:
+            view = view_mod.load(self.project, self.store, limit=max(self.page, len(self.versions)))
+            events = view_mod.new_events(self.store, self.last_event_id if not first else 0)
+        except WorkbenchError as e:
+            self.call_from_thread(self._error, e)
+            return
+        self.call_from_thread(self._apply, view, events)
+
+    def _apply(self, view: View, events: list[Any]) -> None:
+        self.view = view
+        self.store_wait = None
+        self.versions = list(view.versions)
+        self.query_one(HistoryTable).show(view, self.versions)
+        self._subtitle()
+        self.query_one(MetricChart).show(view)
+        self.query_one(DriftPane).show(view.drift)
+        fresh = [e for e in events if e.id > self.last_event_id]
+        self.query_one(EventsLog).add(fresh)
+        if fresh:
+            self.last_event_id = max(e.id for e in fresh)
+        self.last_event_id = max(self.last_event_id, view.last_event_id)
+        self._paint_status()
+        self._selected_changed()
+        self._feature_changed()
+        if self.mode == "attached" and view.watcher == "stopped" and self.live:
+            self.watch_loop()  # the other watcher went away: take over
+
+    def _subtitle(self) -> None:
+        table = self.query_one(HistoryTable)
+        total = self.view.total_versions if self.view else 0
+        shown = len(self.versions)
+        table.border_subtitle = (
+            f"{shown} of {total} · more load at the end" if shown < total else f"{total} versions"
+        )
+
+    def poll(self) -> None:
+        if not self._polling:
+            self._polling = True
+            self._poll()
+
+    @work(thread=True, group="poll", exit_on_error=False)
+    def _poll(self) -> None:
+        from workbench.core.status import watcher_state
+        from workbench.watch import read_progress
+
+        try:
+            events = view_mod.new_events(self.store, self.last_event_id)
+            watcher = watcher_state(self.store)
+            progress = read_progress(self.store) if self.mode == "attached" else None
+        except WorkbenchError:
+            events, watcher, progress = [], "stopped", None  # busy store: try next tick
+        self.call_from_thread(self._polled, events, watcher, progress)
+
+    def _polled(self, events: list[Any], watcher: str, progress: dict[str, Any] | None) -> None:
+        self._polling = False
+        if self.mode == "attached":
+            self.progress = progress
+        if events or (self.view is not None and watcher != self.view.watcher):
+            self.load_view()
+        else:
+            self._paint_status()
+
+    # ------------------------------------------------------------------ watching
+
+    @work(thread=True, group="watch", exit_on_error=False)
+    def watch_loop(self) -> None:
+        from workbench.watch import watch, watcher_lock
+
+        try:
+            with watcher_lock(self.store):
+                self.call_from_thread(self._set_mode, "own")
+                for ev in watch(
+                    self.root,
+                    self.store,
+                    stop=self.stop,
+                    progress=self._on_progress,
+                    requests=self.requests,
+                ):
+                    if self.stop.is_set():
+                        break
+                    self.call_from_thread(self._on_cycle_event, ev)
+        except UsageError:  # a headless watcher holds the lock: follow it
+            self._later(self._set_mode, "attached")
+        except WorkbenchError as e:
+            self._later(self._error, e)
+            self._later(self._set_mode, "off")
+
+    def _later(self, fn: Any, *args: Any) -> None:
+        """``call_from_thread`` that is quiet when the app has already closed."""
+        if self.stop.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the app is gone
+            self.call_from_thread(fn, *args)
+
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        if mode == "attached":
+            self.notify("a watcher is already running on this project: following it")
+        self._paint_status()
+
+    def _on_progress(self, step: str, info: dict[str, Any]) -> None:
+        """Called in the watch thread for every step and boosting round."""
+        self.progress = {"step": step, **info}
+        now = time.monotonic()
+        if now - self._progress_painted >= PROGRESS_REFRESH_S or "round" not in info:
+            self._progress_painted = now
+            self._later(self._paint_status)
+
+    def _on_cycle_event(self, ev: CycleEvent) -> None:
+        if ev.event == "cycle_started":
+            self.cycle_running = True
+        elif ev.event in ("cycle_finished", "watching"):
+            self.cycle_running = False
+            self.progress = None
+        if ev.event == "cycle_finished" and ev.level == "error":
+            hint = ev.data.get("hint")
+            self.notify(
+                ev.message + (f"\n{hint}" if hint else ""),
+                title="cycle failed",
+                severity="error",
+                timeout=8,
+            )
+        self.load_view()
+
+    def _paint_status(self) -> None:
+        view = self.view
+        if view is None:
+            self.query_one(StatusBar).update(Text(f" {self.project}  loading…"))
+            return
+        style = ""
+        p = self.progress
+        if p and p.get("step"):
+            state = f"running: {p['step']}"
+            if p.get("round"):
+                state += f" round {p['round']}/{p.get('total', '?')}"
+            style = "bold yellow"
+        elif self.mode == "own":
+            state = "watching"
+            style = "green"
+        elif self.mode == "attached":
+            state = "following the headless watcher"
+            style = "green"
+        else:
+            state = "not watching"
+            style = "dim"
+        if view.last_failure is not None and not (p and p.get("step")):
+            state += " · last cycle failed"
+            style = "bold red"
+        if self.store_wait:
+            state += f" · {self.store_wait}"
+        self.query_one(StatusBar).show(view, state, style)
+
+    # ------------------------------------------------------------------ selection
+
+    @on(DataTable.RowHighlighted, "#history")
+    def _history_moved(self, event: DataTable.RowHighlighted) -> None:
+        self._selected_changed()
+        table = self.query_one(HistoryTable)
+        if (
+            self.view is not None
+            and event.cursor_row >= table.row_count - 5
+            and len(self.versions) < self.view.total_versions
+            and not self._loading_more
+        ):
+            self._loading_more = True
+            self._more(len(self.versions))
+
+    @work(thread=True, group="more", exit_on_error=False)
+    def _more(self, offset: int) -> None:
+        try:
+            more = view_mod.more_versions(self.store, offset, self.page)
+        except WorkbenchError as e:
+            self.call_from_thread(self._error, e)
+            more = []
+        self.call_from_thread(self._add_more, more)
+
+    def _add_more(self, more: list[VersionRecord]) -> None:
+        self._loading_more = False
+        if self.view is None:
+            return
+        self.versions.extend(more)
+        self.query_one(HistoryTable).add_rows_for(self.view, more)
+        self._subtitle()
+
+    @on(DataTable.RowSelected, "#history")
+    def _history_selected(self, _event: DataTable.RowSelected) -> None:
+        v = self.selected()
+        if v is not None:
+            self._open_details(v)
+
+    def selected(self) -> VersionRecord | None:
+        number = self.query_one(HistoryTable).selected_number()
+        return next((v for v in self.versions if v.number == number), None)
+
+    def _selected_changed(self) -> None:
+        v = self.selected()
+        if v is None:
+            self.query_one(Details).show(None, None)
+        else:
+            self._details(v)
+
+    @work(thread=True, group="details", exclusive=True, exit_on_error=False)
+    def _details(self, v: VersionRecord) -> None:
+        try:
+            info = view_mod.details(self.store, v)
+        except WorkbenchError as e:
+            self.call_from_thread(self._error, e)
+            return
+        self.call_from_thread(self.query_one(Details).show, v, info)
+
+    @work(thread=True, group="details", exit_on_error=False)
+    def _open_details(self, v: VersionRecord) -> None:
+        try:
+            info = view_mod.details(self.store, v)
+        except WorkbenchError as e:
+            self.call_from_thread(self._error, e)
+            return
+        self.call_from_thread(self.push_screen, TextScreen(v.name, details_text(v, info)))
+
+    @on(DataTable.RowHighlighted, "#drift-table")
+    def _feature_moved(self, _event: DataTable.RowHighlighted) -> None:
+        self._feature_changed()
+
+    def _feature_changed(self) -> None:
+        pane = self.query_one(DriftPane)
+        name = pane.selected_feature()
+        drift = self.view.drift if self.view else None
+        feature = next((f for f in (drift or {}).get("features") or [] if f["name"] == name), None)
+        if feature is None:
+            pane.show_feature(None, None)
+        else:
+            self._feature_history(feature)
+
+    @work(thread=True, group="feature", exclusive=True, exit_on_error=False)
+    def _feature_history(self, feature: dict[str, Any]) -> None:
+        try:
+            history = view_mod.drift_history(self.store, feature["name"])
+        except WorkbenchError:
+            history = []
+        self.call_from_thread(self.query_one(DriftPane).show_feature, feature, history)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_train(self) -> None:
+        if self.mode == "own":
+            self.requests.put("train")
+            self.notify("training requested: the watcher runs it next")
+        elif self.cycle_running:
+            self.notify("a cycle is already running", severity="warning")
+        else:
+            self._train_here()
+
+    @work(thread=True, group="cycle", exit_on_error=False)
+    def _train_here(self) -> None:
+        from workbench.core.cycle import run_cycle
+
+        settings = self._settings()
+        if settings is None:
+            return
+        self._later(self._on_cycle_event, CycleEvent("cycle_started", "training requested"))
+        for ev in run_cycle(settings, self.store, force=True, progress=self._on_progress):
+            if ev.event == "cycle_finished":
+                self._later(self._on_cycle_event, ev)
+
+    def action_snapshot(self) -> None:
+        self._snapshot()
+
+    @work(thread=True, group="snapshot", exit_on_error=False)
+    def _snapshot(self) -> None:
+        from workbench.core import snapshot
+
+        settings = self._settings()
+        if settings is None:
+            return
+        try:
+            snap = snapshot.take(settings, self.store)
+        except WorkbenchError as e:
+            self._later(self._error, e)
+            return
+        state = "new" if snap.created else "unchanged, already recorded"
+        self._later(self.notify, f"snapshot {snap.id} ({state})")
+        self._later(self.load_view)
+
+    def action_rollback(self) -> None:
+        v = self.selected()
+        champion = self.view.champion if self.view else None
+        if v is None:
+            self.notify("no version selected", severity="warning")
+            return
+        if champion is not None and v.number == champion.number:
+            self.notify(f"{v.name} is already the champion", severity="warning")
+            return
+        if v.status == "failed" or v.model_hash is None:
+            self.notify(
+                f"{v.name} failed to train and has no model: pick another version",
+                severity="error",
+            )
+            return
+
+        def confirmed(reason: str | None) -> None:
+            if reason:
+                self._rollback(v.name, reason)
+            else:
+                self.notify("rollback cancelled")
+
+        self.push_screen(RollbackScreen(v, champion), confirmed)
+
+    @work(thread=True, group="rollback", exit_on_error=False)
+    def _rollback(self, version: str, reason: str) -> None:
+        from workbench.core.rollback import rollback
+
+        settings = self._settings()
+        if settings is None:
+            return
+        try:
+            result = rollback(settings, self.store, version, reason=reason)
+        except WorkbenchError as e:
+            self._later(self._error, e)
+            return
+        self._later(self.notify, f"{result.version.name} is the champion (was {result.previous})")
+        self._later(self.load_view)
+
+    def action_diff(self) -> None:
+        v = self.selected()
+        champion = self.view.champion if self.view else None
+        if v is None or champion is None:
+            self.notify("select a version; a diff needs a champion too", severity="warning")
+            return
+        self._diff(v.name, champion.name)
+
+    @work(thread=True, group="diff", exit_on_error=False)
+    def _diff(self, a: str, b: str) -> None:
+        from workbench.core.diff import diff
+        from workbench.render import diff_text
+
+        try:
+            text = diff_text(diff(self.store, b, a))
+        except WorkbenchError as e:
+            self._later(self._error, e)
+            return
+        self._later(self.push_screen, TextScreen(f"diff {b} (champion) → {a}", Text(text)))
+
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("help", help_text()))
+
+    async def action_quit(self) -> None:
+        self.stop.set()  # the watch loop abandons a running cycle at its next progress point
+        self.exit()
+
+    # ------------------------------------------------------------------ errors
+
+    def _settings(self) -> Settings | None:
+        try:
+            return config_mod.load(self.root)
+        except WorkbenchError as e:
+            self._later(self._error, e)
+            return None
+
+    def _error(self, e: WorkbenchError) -> None:
+        self.notify(
+            e.message + (f"\n{e.hint}" if e.hint else ""),
+            title=type(e).__name__,
+            severity="error",
+            timeout=10,
+        )
+
+    def _waiting(self, message: str) -> None:
+        """A store session waits for another process: say so in the status bar."""
+        self.store_wait = message
+        self._later(self._paint_status)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """An unexpected exception in a worker is a notification, never a crash."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.error is None:
+            return
+        if worker.group == "poll":
+            self._polling = False
+        if isinstance(worker.error, WorkbenchError):
+            self._error(worker.error)
+        else:
+            self.notify(
+                f"{type(worker.error).__name__}: {worker.error}\n"
+                "this is a workbench bug; the app keeps running",
+                title="internal error",
+                severity="error",
+                timeout=15,
+            )

@@ -1,0 +1,119 @@
+"""What the TUI shows, read from the store in one short session: no Textual in here.
+
+The app's refresh worker calls ``load`` off the UI thread and hands the resulting ``View`` to
+the widgets, which only format it. History is paged (``page`` newest versions, more on
+demand), so the first paint costs the same with 10 versions or 10,000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.core.metrics import higher_is_better
+from workbench.core.status import watcher_state
+from workbench.store import Store
+from workbench.store.registry import ChampionChange, VersionRecord
+from workbench.store.session import EventRecord
+
+PAGE = 200
+
+
+@dataclass(frozen=True)
+class View:
+    project: str
+    versions: list[VersionRecord]
+    total_versions: int
+    champion: VersionRecord | None
+    champion_changes: list[ChampionChange]
+    ever_champion: frozenset[int]
+    drift: dict[str, Any] | None
+    last_event_id: int
+    last_event_ts: str | None
+    watcher: str  # running | stopped (another process's watcher, from watcher.lock)
+    snapshots: int = 0
+    last_failure: EventRecord | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def metric_of(self, v: VersionRecord) -> float | None:
+        value = v.metrics.get(v.metric)
+        return float(value) if value is not None else None
+
+    def delta(self, v: VersionRecord) -> float | None:
+        """The version's gate metric minus the champion's (same metric only)."""
+        if self.champion is None or v.metric != self.champion.metric:
+            return None
+        mine, theirs = self.metric_of(v), self.metric_of(self.champion)
+        if mine is None or theirs is None:
+            return None
+        return mine - theirs
+
+    def better(self, v: VersionRecord) -> bool | None:
+        """Whether the version beats the champion in its metric's direction."""
+        d = self.delta(v)
+        if d is None or d == 0:
+            return None
+        return (d > 0) == higher_is_better(v.metric)
+
+
+def load(project: str, store: Store, *, limit: int = PAGE) -> View:
+    with store.read() as s:
+        versions = s.versions(limit=limit)
+        total = s.version_count()
+        champion = s.champion()
+        changes = s.champion_history(limit=1000)
+        drift = s.latest_drift()
+        last = s.events(limit=1)
+        failure = s.last_event("cycle_finished")
+        snapshots = s.snapshot_count()
+    if failure is not None and failure.level != "error":
+        failure = None
+    return View(
+        project=project,
+        versions=versions,
+        total_versions=total,
+        champion=champion,
+        champion_changes=changes,
+        ever_champion=frozenset(c.number for c in changes),
+        drift=drift,
+        last_event_id=last[0].id if last else 0,
+        last_event_ts=last[0].ts if last else None,
+        watcher=watcher_state(store),
+        snapshots=snapshots,
+        last_failure=failure,
+    )
+
+
+def more_versions(store: Store, offset: int, limit: int = PAGE) -> list[VersionRecord]:
+    with store.read() as s:
+        return s.versions(limit=limit, offset=offset)
+
+
+def new_events(store: Store, after_id: int, limit: int = 200) -> list[EventRecord]:
+    """Events after ``after_id``, oldest first (the events pane appends them)."""
+    with store.read() as s:
+        events = s.events(after_id=after_id, limit=limit)
+    return sorted(events, key=lambda e: e.id)
+
+
+def details(store: Store, v: VersionRecord) -> dict[str, Any]:
+    """What the details pane shows for one version: its metadata and champion entries."""
+    meta = store.objects.read_json(v.meta_hash) if v.meta_hash else None
+    with store.read() as s:
+        changes = [c for c in s.champion_history(limit=1000) if c.number == v.number]
+    meta = meta if isinstance(meta, dict) else {}
+    importance = meta.get("importance") or {}
+    top = sorted(importance.items(), key=lambda kv: -float(kv[1]))[:10]
+    return {
+        "params": meta.get("params") or {},
+        "num_boost_round": meta.get("num_boost_round"),
+        "best_iteration": meta.get("best_iteration"),
+        "split": meta.get("split") or {},
+        "importance": top,
+        "champion_changes": changes,
+    }
+
+
+def drift_history(store: Store, feature: str, limit: int = 50) -> list[dict[str, Any]]:
+    with store.read() as s:
+        return s.drift_over_time(feature, limit=limit)

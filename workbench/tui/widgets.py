@@ -1,0 +1,346 @@
+"""The panes of the TUI: each formats a ``View`` (or part of it) and holds no state of its own
+beyond what it shows. Nothing here touches the store: the app loads, the panes paint.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, RichLog, Static
+from textual.widgets.data_table import CellDoesNotExist
+from textual_plotext import PlotextPlot
+
+from workbench.core.drift_stats import P_VALUE_METHODS
+from workbench.store.registry import VersionRecord
+from workbench.store.session import EventRecord
+from workbench.tui.view import View
+
+STATUS_STYLE = {
+    "champion": "bold green",
+    "candidate": "cyan",
+    "rejected": "yellow",
+    "failed": "red",
+    "retired": "dim",
+}
+LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
+
+
+def fmt_metric(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4f}"
+
+
+def short_time(ts: str | None) -> str:
+    """``2026-11-26T16:55:07.183+00:00`` -> ``11-26 16:55``."""
+    return f"{ts[5:10]} {ts[11:16]}" if ts else "-"
+
+
+def commit_label(v: VersionRecord) -> str:
+    if not v.git_commit:
+        return "-"
+    return v.git_commit[:7] + ("*" if v.git_dirty else "")
+
+
+class StatusBar(Static):
+    """Project, champion and its gate metric, watcher state, last event time."""
+
+    def show(self, view: View, watcher: str, state_style: str = "") -> None:
+        text = Text()
+        text.append(f" {view.project} ", style="bold reverse")
+        text.append("  champion ")
+        if view.champion is not None:
+            c = view.champion
+            text.append(c.name, style="bold green")
+            text.append(f" {c.metric}={fmt_metric(view.metric_of(c))}")
+        else:
+            text.append("none yet", style="dim")
+        text.append("  │ ")
+        text.append(watcher, style=state_style)
+        text.append("  │ last event ")
+        text.append(view.last_event_ts[11:19] if view.last_event_ts else "-")
+        text.append(f"  │ {view.total_versions} versions, {view.snapshots} snapshots")
+        self.update(text)
+
+
+class HistoryTable(DataTable[Any]):
+    """Model versions newest first; row keys are version numbers."""
+
+    # the columns people scan first come first: narrow terminals cut (and scroll) the rest
+    COLUMNS = ("", "version", "status", "metric", "Δ champ", "time", "rows", "commit", "snapshot")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns(*self.COLUMNS)
+
+    def show(self, view: View, versions: list[VersionRecord]) -> None:
+        """Replace the rows, keeping the highlighted version highlighted."""
+        selected = self.selected_number()
+        self.clear()
+        self.add_rows_for(view, versions)
+        if selected is not None and str(selected) in self.rows:
+            self.move_cursor(row=self.get_row_index(str(selected)), animate=False)
+
+    def add_rows_for(self, view: View, versions: list[VersionRecord]) -> None:
+        for v in versions:
+            if str(v.number) in self.rows:
+                continue
+            self.add_row(*self.cells(view, v), key=str(v.number))
+
+    def cells(self, view: View, v: VersionRecord) -> list[Any]:
+        is_champ = view.champion is not None and v.number == view.champion.number
+        delta = view.delta(v)
+        better = view.better(v)
+        delta_text = Text(
+            "-" if delta is None or is_champ else f"{delta:+.4f}",
+            style="green" if better else ("red" if better is False else ""),
+        )
+        return [
+            Text("★", style="bold green") if is_champ else "",
+            Text(v.name, style="bold" if is_champ else ""),
+            Text(v.status, style=STATUS_STYLE.get(v.status, "")),
+            fmt_metric(view.metric_of(v)),
+            delta_text,
+            short_time(v.created_at),
+            f"{v.rows:,}" if v.rows is not None else "-",
+            commit_label(v),
+            v.snapshot_id[:8],
+        ]
+
+    def selected_number(self) -> int | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return int(key.value) if key.value is not None else None
+
+
+def details_text(v: VersionRecord, info: dict[str, Any]) -> Text:
+    """The details of one version: gate, metrics, params, importance, champion history."""
+    text = Text()
+    text.append(f"{v.name}", style="bold")
+    text.append(f"  {v.status}", style=STATUS_STYLE.get(v.status, ""))
+    text.append(f"  snapshot {v.snapshot_id}  by {v.created_by}  {v.created_at[:19]}\n")
+    if v.error:
+        text.append(f"failed: {v.error}\n", style="red")
+    if v.gate:
+        text.append(f"{v.gate.get('reason', '')}\n", style="italic")
+    if v.metrics:
+        text.append("metrics  ", style="bold")
+        text.append("  ".join(f"{k}={fmt_metric(float(x))}" for k, x in v.metrics.items()) + "\n")
+    params = info.get("params") or {}
+    if params:
+        shown = {k: x for k, x in params.items() if k not in ("verbosity", "deterministic")}
+        text.append("params   ", style="bold")
+        text.append(", ".join(f"{k}={x}" for k, x in shown.items()))
+        if info.get("best_iteration") is not None:
+            text.append(f", rounds={info['best_iteration']}/{info.get('num_boost_round')}")
+        text.append("\n")
+    importance = info.get("importance") or []
+    if importance:
+        total = sum(float(g) for _, g in importance) or 1.0
+        text.append("importance (gain, top 10)\n", style="bold")
+        for name, gain in importance:
+            share = float(gain) / total
+            text.append(f"  {name:<22.22} {'█' * max(1, round(share * 20)):<20} {share:5.1%}\n")
+    for c in info.get("champion_changes") or []:
+        text.append(f"champion {c.ts[:19]} by {c.actor}: {c.reason}\n", style="green")
+    if v.timings:
+        text.append("timings  ", style="bold")
+        text.append("  ".join(f"{k} {s:.2f}s" for k, s in v.timings.items()))
+    return text
+
+
+class Details(Static):
+    def show(self, v: VersionRecord | None, info: dict[str, Any] | None) -> None:
+        if v is None:
+            self.update(Text("no version yet: add data or press t to train", style="dim"))
+        else:
+            self.update(details_text(v, info or {}))
+
+
+class MetricChart(PlotextPlot):
+    """The gate metric per version, champions marked, the champion's level as a line."""
+
+    def show(self, view: View) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        ok = [v for v in reversed(view.versions) if view.metric_of(v) is not None]
+        if view.champion is not None:
+            ok = [v for v in ok if v.metric == view.champion.metric]
+        if not ok:
+            plt.title("no trained versions yet")
+            self.refresh()
+            return
+        metric = ok[-1].metric
+        xs = [v.number for v in ok]
+        ys = [view.metric_of(v) or 0.0 for v in ok]
+        plt.plot(xs, ys, marker="braille", label=metric)
+        champs = [v for v in ok if v.number in view.ever_champion]
+        if champs:
+            plt.scatter(
+                [v.number for v in champs],
+                [view.metric_of(v) or 0.0 for v in champs],
+                marker="●",
+                color="green",
+                label="champion",
+            )
+        if view.champion is not None and view.metric_of(view.champion) is not None:
+            plt.hline(view.metric_of(view.champion) or 0.0, "green")
+        step = max(1, len(xs) // 6)
+        plt.xticks([float(x) for x in xs[::step]], [f"v{x}" for x in xs[::step]])
+        plt.title(f"{metric} per version")
+        self.refresh()
+
+
+def drift_summary(drift: dict[str, Any] | None) -> Text:
+    if drift is None:
+        return Text("no drift result yet (needs a champion and newer data)", style="dim")
+    text = Text()
+    flag = drift.get("dataset_drift")
+    text.append(
+        "DATASET DRIFT" if flag else "no dataset drift", style="bold red" if flag else "green"
+    )
+    text.append(
+        f"  {drift.get('drifted_features', 0)}/{len(drift.get('features') or [])} features"
+        f" ({drift.get('drift_share', 0):.0%})"
+        f"  vs {drift.get('reference_version')}  {drift.get('current_rows', 0):,} rows"
+    )
+    pred = drift.get("prediction_drift")
+    if isinstance(pred, dict) and pred:
+        text.append("  prediction: ")
+        text.append(
+            f"{pred.get('method')} {fmt_metric(pred.get('score'))}",
+            style="red" if pred.get("drifted") else "",
+        )
+    if drift.get("note"):
+        text.append(f"\n{drift['note']}", style="dim")
+    return text
+
+
+def sorted_features(drift: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Features by score, largest first (p-value methods: smallest p first)."""
+    feats = list((drift or {}).get("features") or [])
+
+    def key(f: dict[str, Any]) -> tuple[int, float]:
+        score = f.get("score")
+        if score is None or (isinstance(score, float) and math.isnan(score)):
+            return (2, 0.0)
+        lower_is_worse = f.get("method") in P_VALUE_METHODS
+        return (0 if f.get("drifted") else 1, float(score) if lower_is_worse else -float(score))
+
+    return sorted(feats, key=key)
+
+
+class DriftPane(Vertical):
+    def compose(self) -> Any:
+        yield Static(id="drift-summary")
+        yield DataTable(id="drift-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="drift-plots"):
+            yield Static(id="drift-note")
+            yield PlotextPlot(id="drift-hist")
+            yield PlotextPlot(id="drift-time")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#drift-table", DataTable)
+        table.add_columns("feature", "method", "score", "thresh", "drift")
+
+    def show(self, drift: dict[str, Any] | None) -> None:
+        self.query_one("#drift-summary", Static).update(drift_summary(drift))
+        table = self.query_one("#drift-table", DataTable)
+        selected = self.selected_feature()
+        table.clear()
+        for f in sorted_features(drift):
+            table.add_row(
+                f["name"],
+                f.get("method", "-"),
+                fmt_metric(f.get("score")),
+                fmt_metric(f.get("threshold")),
+                Text("yes", style="bold red") if f.get("drifted") else Text("no", style="dim"),
+                key=f["name"],
+            )
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    def selected_feature(self) -> str | None:
+        table = self.query_one("#drift-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def show_feature(
+        self, feature: dict[str, Any] | None, history: list[dict[str, Any]] | None
+    ) -> None:
+        """The selected feature: reference vs current histogram, and its score over time."""
+        hist = self.query_one("#drift-hist", PlotextPlot)
+        plt = hist.plt
+        plt.clear_data()
+        plt.clear_figure()
+        histogram = (feature or {}).get("histogram")
+        note = self.query_one("#drift-note", Static)
+        if feature is None or not histogram:
+            note.update(
+                Text(
+                    "select a feature"
+                    if feature is None
+                    else f"{feature['name']}: "
+                    "this result has no histogram (recompute with `workbench drift --force`)",
+                    style="dim",
+                )
+            )
+        else:
+            note.update("")
+            labels = [str(x) for x in histogram.get("labels", [])]
+            plt.multiple_bar(
+                labels,
+                [histogram.get("reference", []), histogram.get("current", [])],
+                labels=["reference", "current"],  # type: ignore[call-arg]  # the stub says label
+            )
+            plt.title(f"{feature['name']}: share of rows")
+        hist.display = bool(histogram)
+        hist.refresh()
+        over = self.query_one("#drift-time", PlotextPlot)
+        plt = over.plt
+        plt.clear_data()
+        plt.clear_figure()
+        points = [
+            (i, float(h["feature"]["score"]))
+            for i, h in enumerate(history or [])
+            if h.get("feature") and h["feature"].get("score") is not None
+        ]
+        if len(points) >= 2 and feature is not None:
+            plt.plot([p[0] for p in points], [p[1] for p in points], marker="braille")
+            if feature.get("threshold") is not None:
+                plt.hline(float(feature["threshold"]), "red")
+            plt.title(f"{feature['name']} score over {len(points)} results")
+        else:
+            plt.title("drift over time: needs two results")
+        over.refresh()
+
+
+def event_line(e: EventRecord) -> Text:
+    text = Text(f"{e.ts[11:19]} ", style="dim")
+    text.append(e.message, style=LEVEL_STYLE.get(e.level, ""))
+    hint = e.data.get("hint") if isinstance(e.data, dict) else None
+    if hint:
+        text.append(f" — {hint}", style="italic")
+    return text
+
+
+class EventsLog(RichLog):
+    """The live log: every event the store records, oldest at the top."""
+
+    def add(self, events: list[EventRecord]) -> None:
+        for e in events:
+            self.write(event_line(e))

@@ -222,8 +222,8 @@ def test_file_changed_during_snapshot_is_not_recorded(project: Path, monkeypatch
     batch = write_csv(project / "data" / "batch_001.csv", "customer_id,churned\nC1,0\n")
     real = profile_mod.profile_files
 
-    def writer_keeps_writing(files):
-        result = real(files)
+    def writer_keeps_writing(files, **kwargs):
+        result = real(files, **kwargs)
         with open(batch, "a") as f:  # the batch grows after it was hashed
             f.write("C2,1\n")
         return result
@@ -274,3 +274,100 @@ def test_symlinked_data_file_pointing_outside_is_refused(project: Path, tmp_path
     (project / "data" / "linked.csv").symlink_to(outside)
     with pytest.raises(DataError, match="outside the project"):
         take(project)
+
+
+def _two_batches(project: Path) -> pl.DataFrame:
+    """batch_001: 700 rows without the `contract` column and with extra nulls; returns all rows
+    as the combined read sees them (the missing column null there)."""
+    first = pl.read_csv(project / "data" / "batch_000.csv", try_parse_dates=True)
+    second = first.slice(100, 700).drop("contract")
+    second = second.with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(None)
+        .otherwise(pl.col("monthly_charges"))
+        .alias("monthly_charges")
+    )
+    second.write_csv(project / "data" / "batch_001.csv")
+    return pl.concat([first, second], how="diagonal_relaxed")
+
+
+def test_merged_profile_equals_numpy_over_all_rows(project: Path) -> None:
+    take(project)  # profiles batch_000 alone
+    combined = _two_batches(project)
+    result = take(project)
+    with Store(project / ".workbench").read() as s:
+        snap = s.snapshot(result.id)
+    cols = {c["name"]: c for c in snap.profile["columns"]}
+    assert snap.profile["rows"] == combined.height == 30_700
+    assert list(cols) == combined.columns
+    for name in ("monthly_charges", "tenure_months", "satisfaction_score"):
+        col = cols[name]
+        values = combined[name].drop_nulls().cast(pl.Float64).to_numpy()
+        assert col["nulls"] == combined[name].null_count()
+        assert col["unique"] == combined[name].n_unique()
+        assert col["min"] == values.min() and col["max"] == values.max()
+        assert col["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+        assert col["std"] == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+        for q in profile_mod.QUANTILES:
+            assert col["quantiles"][str(q)] == pytest.approx(np.quantile(values, q), rel=1e-12)
+        counts, edges = np.histogram(values, bins=profile_mod.HIST_BINS)
+        assert col["histogram"]["counts"] == counts.tolist()
+        assert col["histogram"]["edges"] == pytest.approx(edges.tolist())
+    contract = cols["contract"]
+    assert contract["nulls"] == 700
+    expected = combined["contract"].drop_nulls().value_counts(sort=True).rows()
+    assert [(t["value"], t["count"]) for t in contract["top"]] == expected
+    ids = cols["customer_id"]
+    assert ids["unique"] == combined["customer_id"].n_unique()
+    assert ids["other_count"] == combined.height - sum(t["count"] for t in ids["top"])
+    # and the whole merged profile is the profile of the combined rows, statistic by statistic
+    files = [(f.path, project / f.path) for f in snap.data_files]
+    direct = profile_mod.profile_files(files)
+    direct.pop("file_rows")
+    assert _close({k: v for k, v in snap.profile.items() if k != "git_note"}, direct)
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-12, abs=1e-12)
+    return a == b
+
+
+def test_profile_of_an_unchanged_file_is_reused(project: Path, monkeypatch) -> None:
+    take(project)
+    profile_mod.clear_caches()  # as a new process: only the store knows the first profile
+    _two_batches(project)
+    profiled: list[int] = []
+    real = profile_mod.profile_frame
+
+    def counting(lf):
+        result = real(lf)
+        profiled.append(result["rows"])
+        return result
+
+    monkeypatch.setattr(profile_mod, "profile_frame", counting)
+    second = take(project)
+    assert second.created
+    assert profiled == [700]  # only the new file; batch_000's profile came from the store
+    with Store(project / ".workbench").read() as s:
+        stored = s.file_profiles(
+            [profile_mod.profile_key(f["path"], f["hash"]) for f in second.summary["files"]]
+        )
+    assert sorted(p["rows"] for p in stored.values()) == [700, 30_000]
+    # in the same process a third batch reads and profiles only itself, and the store is
+    # opened once (the existence check and the insert share one write session)
+    write_csv(project / "data" / "batch_002.csv", "customer_id,churned\nX1,0\nX2,1\n")
+    sessions: list[str] = []
+    real_read, real_write = Store.read, Store.write
+    monkeypatch.setattr(Store, "read", lambda self: sessions.append("r") or real_read(self))
+    monkeypatch.setattr(
+        Store, "write", lambda self, purpose: sessions.append("w") or real_write(self, purpose)
+    )
+    third = take(project)
+    assert third.created and third.summary["rows"] == 30_702
+    assert profiled == [700, 2]
+    assert sessions == ["w"]

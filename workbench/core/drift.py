@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from workbench.config import Settings
 from workbench.core import drift_stats, snapshot
 from workbench.core.model import LoadedModel, load_version
+from workbench.core.profile import frame as read_object
+from workbench.core.profile import remember_frame
 from workbench.core.train import load_frame
 from workbench.errors import UsageError
 from workbench.store import Store, now_iso
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from workbench.store.session import SnapshotRecord
 
 PREDICTION = "__prediction"
+REFERENCE_LABEL = "drift-reference.parquet"  # how the cached reference object is read
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,9 @@ def _reference(
     model: LoadedModel,
     cached: DriftReference | None,
 ) -> tuple[pl.DataFrame, DriftReference]:
-    import polars as pl
-
     if cached is not None and store.objects.has(cached.object_hash):
-        return pl.read_parquet(store.objects.path(cached.object_hash)), cached
+        path = store.objects.path(cached.object_hash)
+        return read_object(REFERENCE_LABEL, path, cached.object_hash), cached
     frame = load_frame(store, snap)
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))
@@ -161,6 +163,7 @@ def _reference(
         digest, _ = store.objects.put_file(tmp)
     finally:
         tmp.unlink(missing_ok=True)
+    remember_frame(REFERENCE_LABEL, digest, ref)
     record = DriftReference(version.number, snap.id, digest, ref.height, max_time)
     with store.write("drift reference") as s:
         s.put_drift_reference(record, ts=now_iso())
@@ -204,13 +207,15 @@ def _current(
         files = tuple(f for f in current.data_files if (f.path, f.hash) not in old)
     if not files:
         return pl.DataFrame()
-    frame = read_frames([(f.path, store.objects.path(f.hash)) for f in files]).collect()
-    if time_col and cached.max_time is not None and time_col in frame.columns:
+    rows = read_frames(
+        [(f.path, store.objects.path(f.hash)) for f in files], {f.path: f.hash for f in files}
+    ).collect()
+    if time_col and cached.max_time is not None and time_col in rows.columns:
         bound = pl.lit(cached.max_time).str.to_datetime(strict=False)
-        if frame.schema[time_col] == pl.String:
-            frame = frame.with_columns(pl.col(time_col).str.to_datetime(strict=False))
-        frame = frame.filter(pl.col(time_col) > bound)
-    return frame
+        if rows.schema[time_col] == pl.String:
+            rows = rows.with_columns(pl.col(time_col).str.to_datetime(strict=False))
+        rows = rows.filter(pl.col(time_col) > bound)
+    return rows
 
 
 def _compare(

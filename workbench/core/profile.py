@@ -9,6 +9,21 @@ Reading goes through polars lazy scans so files larger than memory stream; all f
 snapshot are combined with ``diagonal_relaxed`` (a column missing from one file is null there,
 int/float widen). Errors are wrapped into ``DataError`` naming the file and, for ragged CSV rows,
 the line (found with the csv module only on the failure path, so the happy path pays nothing).
+
+Reuse (the watch loop re-reads and re-profiles the same files every cycle otherwise):
+
+- **frames by content hash**: ``frame(label, path, digest)`` reads one file of the object
+  store (content addressed, so immutable) once per process and keeps the eager frame in a
+  bounded LRU (``FRAME_CACHE_BYTES``); the snapshot profile, validation, training and drift
+  of one cycle share that one read, and a watcher reads an unchanged file never again.
+- **per-file profiles by content hash**: ``profile_files(..., hashes=...)`` profiles each file
+  alone (its ``file_profile``, stored by the snapshot in ``file_profiles`` and kept in memory)
+  and only files whose profile is not known yet are read. The snapshot profile is then the
+  file's own for one file, or a **merge** of per-file column sketches (numeric: the sorted
+  finite values and the distinct values; categorical: full value counts) which gives exactly
+  the statistics a profile of all rows gives: counts, min/max, mean/std, linear-interpolated
+  quantiles, histogram, distinct values, top categories. Sketches are kept in memory by hash;
+  files whose columns differ in type between files fall back to profiling the combined rows.
 """
 
 from __future__ import annotations
@@ -16,13 +31,17 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
 QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -32,6 +51,10 @@ IN_MEMORY_BYTES = 2 << 30  # smaller inputs are read once into memory; larger on
 CSV_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+FRAME_CACHE_BYTES = 1 << 30  # eager frames of store objects kept per process (LRU)
+SKETCH_CACHE_BYTES = 512 << 20  # per-file column sketches kept per process (LRU)
+PROFILE_CACHE_ENTRIES = 4096  # per-file profiles kept per process (small JSON)
+PROFILE_FORMAT = 1  # part of every per-file profile key: bump when the profile changes
 
 
 def scan(path: Path, label: str | None = None, *, parse_dates: bool = True) -> pl.LazyFrame:
@@ -85,9 +108,112 @@ def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(casts) if casts else lf
 
 
-def read_frames(files: Sequence[tuple[str, Path]]) -> pl.LazyFrame:
-    """All files combined into one lazy frame (columns union, types widened)."""
-    return combine([scan(path, label) for label, path in files])
+class _LRU:
+    """A small thread-safe LRU bounded by a total size (bytes or entries)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self.used = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is None:
+                return None
+            self.items.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: str, value: Any, size: int = 1) -> None:
+        if size > self.budget:
+            return
+        with self.lock:
+            old = self.items.pop(key, None)
+            if old is not None:
+                self.used -= old[1]
+            self.items[key] = (value, size)
+            self.used += size
+            while self.used > self.budget:
+                _, (_, dropped) = self.items.popitem(last=False)
+                self.used -= dropped
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.used = 0
+
+
+_FRAMES = _LRU(FRAME_CACHE_BYTES)
+_SKETCHES = _LRU(SKETCH_CACHE_BYTES)
+_PROFILES = _LRU(PROFILE_CACHE_ENTRIES)
+
+
+def clear_caches() -> None:
+    """Forget every cached frame, sketch and per-file profile of this process."""
+    for cache in (_FRAMES, _SKETCHES, _PROFILES):
+        cache.clear()
+
+
+def file_format(label: str) -> str:
+    """csv | tsv | parquet: how a file named ``label`` is parsed."""
+    suffix = Path(label).suffix.lower()
+    return "parquet" if suffix in PARQUET_SUFFIXES else ("tsv" if suffix == ".tsv" else "csv")
+
+
+def profile_key(label: str, digest: str) -> str:
+    """Key of a per-file profile: the same bytes parsed the same way give the same profile."""
+    return f"p{PROFILE_FORMAT}:{file_format(label)}:{digest}"
+
+
+def any_profile_in_memory(keys: Sequence[str]) -> bool:
+    """True when this process knows the per-file profile of some key (it is a warm process)."""
+    return any(_PROFILES.get(key) is not None for key in keys)
+
+
+def frame(label: str, path: Path, digest: str | None = None) -> pl.DataFrame:
+    """One file read eagerly; with ``digest`` (an immutable store object) read once per process."""
+    import polars as pl
+
+    key = None if digest is None else f"{file_format(label)}:{digest}"
+    if key is not None:
+        hit = _FRAMES.get(key)
+        if hit is not None:
+            return hit
+    lf = scan(path, label)
+    try:
+        eager = lf.collect()
+    except pl.exceptions.PolarsError as e:
+        raise _wrap(e, path, label) from e
+    if key is not None:
+        _FRAMES.put(key, eager, int(eager.estimated_size()))
+    return eager
+
+
+def remember_frame(label: str, digest: str, df: pl.DataFrame) -> None:
+    """Cache ``df`` as the frame of the store object ``digest`` (just written from it)."""
+    _FRAMES.put(f"{file_format(label)}:{digest}", df, int(df.estimated_size()))
+
+
+def lazy_frames(
+    files: Sequence[tuple[str, Path]], hashes: Mapping[str, str] | None = None
+) -> list[pl.LazyFrame]:
+    """One lazy frame per file: cached/eager for store objects that fit in memory, else a scan."""
+    hashes = hashes or {}
+    if hashes and sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES:
+        return [frame(label, path, hashes.get(label)).lazy() for label, path in files]
+    return [scan(path, label) for label, path in files]
+
+
+def read_frames(
+    files: Sequence[tuple[str, Path]], hashes: Mapping[str, str] | None = None
+) -> pl.LazyFrame:
+    """All files combined into one lazy frame (columns union, types widened).
+
+    ``hashes`` (label -> content hash, for files of the object store) lets the read come from,
+    and go into, this process's frame cache.
+    """
+    return combine(lazy_frames(files, hashes))
 
 
 def combine(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
@@ -96,6 +222,8 @@ def combine(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
 
     if not frames:
         raise DataError("no data files to read", "add CSV or Parquet files to the data folder")
+    if len(frames) == 1:
+        return frames[0]
     try:
         return pl.concat(frames, how="diagonal_relaxed")
     except Exception as e:
@@ -105,8 +233,54 @@ def combine(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
         ) from e
 
 
-def profile_files(files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
-    """Profile every file together; also return rows per file (``file_rows``)."""
+def profile_files(
+    files: Sequence[tuple[str, Path]],
+    *,
+    hashes: Mapping[str, str] | None = None,
+    known: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Profile every file together; also return rows per file (``file_rows``).
+
+    With ``hashes`` (label -> content hash; the paths are then the immutable store objects)
+    each file is profiled alone first, unless its profile is in ``known`` (profile key ->
+    per-file profile, e.g. from the store) or in this process's memory, and the snapshot
+    profile is merged from the files (see the module docstring). Every per-file profile used
+    is returned under ``file_profiles`` (profile key -> profile) for the caller to store.
+    """
+    import polars as pl
+
+    if hashes is None:
+        return _profile_together(files)
+    if not files:
+        combine([])  # raises: no data files
+    keys = {label: profile_key(label, hashes[label]) for label, _ in files}
+    per_file: dict[str, dict[str, Any]] = {}
+    for label, path in files:
+        key = keys[label]
+        found = (known or {}).get(key) or _PROFILES.get(key)
+        if found is None:
+            try:
+                found = profile_frame(frame(label, path, hashes[label]).lazy())
+            except pl.exceptions.PolarsError as e:
+                raise _wrap(e, path, label) from e
+        _PROFILES.put(key, found)
+        per_file[label] = found
+    if len(files) == 1:
+        profile = _copy_profile(per_file[files[0][0]])
+    else:
+        profile = _merged(files, hashes, per_file)
+    profile["file_rows"] = {label: int(per_file[label]["rows"]) for label, _ in files}
+    profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
+    return profile
+
+
+def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(profile)
+
+
+def _profile_together(files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
     import polars as pl
 
     frames = [scan(path, label) for label, path in files]
@@ -126,6 +300,206 @@ def profile_files(files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
         raise _locate(e, files) from e
     profile["file_rows"] = {label: rows for (label, _), rows in zip(files, per_file, strict=True)}
     return profile
+
+
+def _merged(
+    files: Sequence[tuple[str, Path]],
+    hashes: Mapping[str, str],
+    per_file: Mapping[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The profile of all files' rows: merged from per-file sketches where the types agree."""
+    import polars as pl
+
+    dtypes: dict[str, str] = {}
+    for label, _ in files:
+        for col in per_file[label]["columns"]:
+            if dtypes.setdefault(col["name"], col["dtype"]) != col["dtype"]:
+                # a column whose type differs between files is widened by the combined read
+                return _profile_lazy(read_frames(files, hashes), files)
+    if sum(path.stat().st_size for _, path in files) > IN_MEMORY_BYTES:
+        return _profile_lazy(read_frames(files, hashes), files)
+    sketches = []
+    for label, path in files:
+        key = profile_key(label, hashes[label])
+        try:
+            sketches.append(sketch_of(key, lambda: frame(label, path, hashes[label])))  # noqa: B023
+        except pl.exceptions.PolarsError as e:
+            raise _wrap(e, path, label) from e
+    return merge_sketches(sketches)
+
+
+def _profile_lazy(lf: pl.LazyFrame, files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+    import polars as pl
+
+    try:
+        return profile_frame(lf)
+    except pl.exceptions.PolarsError as e:
+        raise _locate(e, files) from e
+
+
+@dataclass
+class ColumnSketch:
+    """What a profile of several files needs of one file's column, exactly."""
+
+    dtype: Any
+    kind: str
+    nulls: int
+    values: np.ndarray | None = None  # numeric: finite values, sorted, float64
+    distinct: pl.Series | None = None  # numeric/datetime: distinct non-null values
+    counts: pl.DataFrame | None = None  # categorical/boolean: value (str) -> count, non-null
+    min: Any = None  # datetime/boolean: native min and max of the non-null values
+    max: Any = None
+
+
+@dataclass
+class Sketch:
+    rows: int
+    columns: dict[str, ColumnSketch] = field(default_factory=dict)
+
+    def size(self) -> int:
+        total = 0
+        for c in self.columns.values():
+            total += 0 if c.values is None else int(c.values.nbytes)
+            total += 0 if c.distinct is None else int(c.distinct.estimated_size())
+            total += 0 if c.counts is None else int(c.counts.estimated_size())
+        return total + 1024
+
+
+def sketch_of(key: str, read: Any) -> Sketch:
+    """The sketch cached under ``key``, or computed from ``read()`` (an eager frame)."""
+    hit = _SKETCHES.get(key)
+    if hit is not None:
+        return hit
+    sk = sketch_frame(read())
+    _SKETCHES.put(key, sk, sk.size())
+    return sk
+
+
+def sketch_frame(df: pl.DataFrame) -> Sketch:
+    """Column sketches of one eager frame (one query; polars runs the columns in parallel)."""
+    import polars as pl
+
+    exprs: list[pl.Expr] = []
+    kinds = {name: column_kind(dtype) for name, dtype in df.schema.items()}
+    for name, kind in kinds.items():
+        c = pl.col(name)
+        exprs.append(c.null_count().alias(f"{name}\x00nulls"))
+        if kind == "numeric":
+            x = c.cast(pl.Float64)
+            exprs.append(x.filter(x.is_finite()).sort().implode().alias(f"{name}\x00values"))
+        if kind in ("numeric", "datetime"):
+            exprs.append(c.drop_nulls().unique().implode().alias(f"{name}\x00distinct"))
+        if kind in ("datetime", "boolean"):
+            exprs += [c.min().alias(f"{name}\x00min"), c.max().alias(f"{name}\x00max")]
+        if kind in ("categorical", "boolean"):
+            exprs.append(
+                c.cast(pl.String).drop_nulls().value_counts().implode().alias(f"{name}\x00counts")
+            )
+    row = df.select(exprs) if exprs else pl.DataFrame()
+    out = Sketch(df.height)
+    for name, kind in kinds.items():
+        col = ColumnSketch(df.schema[name], kind, int(row[f"{name}\x00nulls"][0]))
+        if kind == "numeric":
+            col.values = row[f"{name}\x00values"][0].to_numpy()
+        if kind in ("numeric", "datetime"):
+            col.distinct = row[f"{name}\x00distinct"][0]
+        if kind in ("datetime", "boolean"):
+            col.min, col.max = row[f"{name}\x00min"][0], row[f"{name}\x00max"][0]
+        if kind in ("categorical", "boolean"):
+            col.counts = row[f"{name}\x00counts"][0].struct.unnest()
+        out.columns[name] = col
+    return out
+
+
+def merge_sketches(sketches: Sequence[Sketch]) -> dict[str, Any]:
+    """The profile of all rows of several files, from their sketches (same dtype per column).
+
+    Columns come in the order ``diagonal_relaxed`` gives them (first appearance); a column a
+    file lacks counts as nulls for that file's rows, as in the combined read.
+    """
+    import numpy as np
+    import polars as pl
+
+    rows = sum(sk.rows for sk in sketches)
+    names = list(dict.fromkeys(n for sk in sketches for n in sk.columns))
+    columns = []
+    for name in names:
+        parts = [sk.columns[name] for sk in sketches if name in sk.columns]
+        missing = sum(sk.rows for sk in sketches if name not in sk.columns)
+        first = parts[0]
+        kind = first.kind
+        nulls = sum(p.nulls for p in parts) + missing
+        col: dict[str, Any] = {"name": name, "dtype": str(first.dtype), "kind": kind}
+        col["nulls"] = int(nulls)
+        if kind in ("numeric", "datetime"):
+            distinct = pl.concat([p.distinct for p in parts if p.distinct is not None])
+            col["unique"] = int(distinct.n_unique()) + (1 if nulls else 0)
+        else:
+            counts = _merged_counts([p.counts for p in parts if p.counts is not None], name)
+            col["unique"] = counts.height + (1 if nulls else 0)
+        if kind == "numeric":
+            values = np.sort(np.concatenate([p.values for p in parts if p.values is not None]))
+            _numeric_stats(col, values)
+        elif kind in ("datetime", "boolean"):
+            present = [p for p in parts if p.min is not None]
+            col["min"] = _as_string(min(p.min for p in present), first.dtype) if present else None
+            col["max"] = _as_string(max(p.max for p in present), first.dtype) if present else None
+        if kind in ("categorical", "boolean"):
+            # the order of _add_distributions: count descending, then the value as text
+            top = counts.sort(["count", name], descending=[True, False]).head(TOP_K)
+            col["top"] = [{"value": v, "count": int(n)} for v, n in top.iter_rows()]
+            col["other_count"] = int(counts["count"].sum()) - int(top["count"].sum())
+        columns.append(col)
+    return {"rows": rows, "columns": columns}
+
+
+def _merged_counts(parts: list[pl.DataFrame], name: str) -> pl.DataFrame:
+    import polars as pl
+
+    if not parts:
+        return pl.DataFrame({name: [], "count": []}, schema={name: pl.String, "count": pl.UInt32})
+    return pl.concat(parts).group_by(name).agg(pl.col("count").cast(pl.Int64).sum())
+
+
+def _numeric_stats(col: dict[str, Any], values: np.ndarray) -> None:
+    """min/max/mean/std, quantiles and histogram of sorted finite values, as ``profile_frame``."""
+    import numpy as np
+
+    n = len(values)
+    if n == 0:
+        col |= {"min": None, "max": None, "mean": None, "std": None}
+        col["quantiles"] = {str(q): None for q in QUANTILES}
+        return
+    col["min"], col["max"] = _num(values[0]), _num(values[-1])
+    col["mean"] = _num(values.mean())
+    col["std"] = _num(values.std(ddof=1)) if n > 1 else None
+    col["quantiles"] = {str(q): _num(v) for q, v in zip(QUANTILES, _quantiles(values), strict=True)}
+    edges = _edges(col["min"], col["max"])
+    starts = np.searchsorted(values, edges[1:-1], side="left")
+    bounds = np.concatenate(([0], starts, [n]))
+    col["histogram"] = {"edges": edges, "counts": [int(c) for c in np.diff(bounds)]}
+
+
+def _quantiles(values: np.ndarray) -> np.ndarray:
+    """``numpy.quantile(values, QUANTILES)`` (linear) of already sorted values, without a sort."""
+    import numpy as np
+
+    n = len(values)
+    index = np.asarray(QUANTILES) * (n - 1)
+    lo = np.floor(index).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    t = index - lo
+    a, b = values[lo], values[hi]
+    diff = b - a
+    # numpy's _lerp: from below for t < 0.5, from above otherwise (exact at both ends)
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+def _as_string(value: Any, dtype: Any) -> str | None:
+    """A native min/max as ``cast(pl.String)`` prints it, so merged and direct profiles agree."""
+    import polars as pl
+
+    return pl.Series([value], dtype=dtype).cast(pl.String)[0]
 
 
 def _count(lf: pl.LazyFrame) -> int:

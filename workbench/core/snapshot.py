@@ -9,8 +9,14 @@
    is written (``created: false``) and DuckDB is not even opened in the common case;
 3. otherwise the data is profiled and the git state read — outside any store session, since
    both are slow — then every input is stat'ed again: a file that moved since it was hashed
-   makes the snapshot fail (``FileChangedError``) instead of recording a mix of two states;
-4. the snapshot row, its file rows and a ``snapshot`` event are written in one transaction.
+   makes the snapshot fail (``FileChangedError``) instead of recording a mix of two states.
+   Profiling reads the stored objects (the exact hashed bytes), one file at a time, and only
+   files whose per-file profile is not known yet (in this process or in ``file_profiles``):
+   the snapshot profile is merged from the per-file ones (``profile.profile_files``);
+4. the snapshot row, its file rows, the new per-file profiles and a ``snapshot`` event are
+   written in one transaction. When this process already knows file profiles (a watcher or
+   the TUI), the existence check happens in that same transaction — one store session — and
+   only files new to the process are profiled.
 
 A failure is recorded as a ``snapshot_failed`` event naming the file, and re-raised.
 """
@@ -75,6 +81,8 @@ def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
 
 
 def _take(settings: Settings, store: Store) -> SnapshotResult:
+    from workbench.core import profile as profile_mod
+
     inputs = discover(settings)
     cache = StatCache(store)
     hashes = _hash_inputs(inputs, cache, store)
@@ -83,18 +91,23 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
         if cache.dirty:  # re-hashed a touched file: remember its new stat
             cache.save({f.rel for f in inputs}, cache.last)
         return SnapshotResult(sid, False, cache.last["summary"])
-    with store.read() as s:
-        existing = s.snapshot(sid) if s.has_snapshot(sid) else None
-        known_rows = s.rows_by_hash([hashes[f.rel] for f in inputs if f.kind == "data"])
-    if existing is not None:
-        summary = existing.to_json()
-        cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
-        return SnapshotResult(sid, False, summary)
+    keys = [profile_mod.profile_key(f.rel, hashes[f.rel]) for f in inputs if f.kind == "data"]
+    known: dict[str, dict[str, Any]] = {}
+    if not profile_mod.any_profile_in_memory(keys):  # a cold process: ask the store first
+        with store.read() as s:
+            existing = s.snapshot(sid) if s.has_snapshot(sid) else None
+            known = s.file_profiles(keys)
+        if existing is not None:
+            summary = existing.to_json()
+            cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
+            return SnapshotResult(sid, False, summary)
     _ensure_stored(inputs, hashes, store)
-    record = _build(settings, store, inputs, hashes, sid, known_rows)
+    record, new_profiles = _build(settings, store, inputs, hashes, sid, known)
     with store.write("snapshot") as s:
-        if not s.has_snapshot(sid):  # another process may have recorded it meanwhile
+        created = not s.has_snapshot(sid)  # another process may have recorded it meanwhile
+        if created:
             s.insert_snapshot(record)
+            s.put_file_profiles(new_profiles, ts=record.created_at)  # only keys not stored
             s.add_event(
                 "snapshot",
                 f"snapshot {sid}: {len(record.data_files)} files, {record.rows} rows",
@@ -102,9 +115,9 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
                 snapshot_id=sid,
                 data={"files": len(record.data_files), "rows": record.rows},
             )
-    summary = record.to_json()
+        summary = (record if created else s.snapshot(sid)).to_json()
     cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
-    return SnapshotResult(sid, True, summary)
+    return SnapshotResult(sid, created, summary)
 
 
 def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:
@@ -147,16 +160,22 @@ def _build(
     inputs: list[InputFile],
     hashes: dict[str, str],
     sid: str,
-    known_rows: dict[str, int],
-) -> SnapshotRecord:
-    from workbench.core.profile import profile_files
+    known: dict[str, dict[str, Any]],
+) -> tuple[SnapshotRecord, dict[str, dict[str, Any]]]:
+    """The snapshot record and the per-file profiles computed for it (key -> profile)."""
+    from workbench.core import profile as profile_mod
 
     config_file = next(f for f in inputs if f.kind == "config")
     # the config that was hashed must parse: a snapshot of a broken config is refused
     config_mod.parse(store.objects.read(hashes[config_file.rel]), config_file.path, settings.root)
     data = [f for f in inputs if f.kind == "data"]
-    profile = profile_files([(f.rel, f.path) for f in data])
+    profile = profile_mod.profile_files(
+        [(f.rel, store.objects.path(hashes[f.rel])) for f in data],
+        hashes={f.rel: hashes[f.rel] for f in data},
+        known=known,
+    )
     file_rows: dict[str, int] = profile.pop("file_rows")
+    new_profiles: dict[str, dict[str, Any]] = profile.pop("file_profiles", {})
     git = gitinfo.state(settings.root)
     _check_unchanged(inputs)
     files = tuple(
@@ -164,14 +183,14 @@ def _build(
             f.rel,
             hashes[f.rel],
             f.sig.size,
-            file_rows.get(f.rel, known_rows.get(hashes[f.rel])) if f.kind == "data" else None,
+            file_rows.get(f.rel) if f.kind == "data" else None,
             f.kind,
         )
         for f in inputs
     )
     if git.note:
         profile["git_note"] = git.note
-    return SnapshotRecord(
+    record = SnapshotRecord(
         id=sid,
         created_at=now_iso(),
         git_commit=git.commit,
@@ -186,6 +205,7 @@ def _build(
         created_by=os_user(),
         files=files,
     )
+    return record, new_profiles
 
 
 def _check_unchanged(inputs: list[InputFile]) -> None:

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
@@ -77,17 +78,24 @@ class _Step:
 
 def snapshot_settings(store: Store, snap: SnapshotRecord, root: Any) -> Settings:
     """The config as the snapshot holds it."""
-    from pathlib import Path
-
     data = store.objects.read(snap.config_hash)
     return config_mod.parse(data, Path(root) / snap.config_path, Path(root))
 
 
+def snapshot_files(store: Store, snap: SnapshotRecord) -> list[tuple[str, Path]]:
+    """(label, object path) of the snapshot's data files."""
+    return [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
+
+
+def snapshot_hashes(snap: SnapshotRecord) -> dict[str, str]:
+    return {f.path: f.hash for f in snap.data_files}
+
+
 def load_frame(store: Store, snap: SnapshotRecord) -> pl.DataFrame:
+    """All rows of the snapshot (each file read once per process: ``profile.frame``)."""
     from workbench.core.profile import read_frames
 
-    files = [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
-    return read_frames(files).collect()
+    return read_frames(snapshot_files(store, snap), snapshot_hashes(snap)).collect()
 
 
 def split(

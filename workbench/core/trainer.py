@@ -23,7 +23,14 @@ from workbench.config import Settings
 from workbench.core import gate, serving, snapshot, validate
 from workbench.core.hooks import run_hooks
 from workbench.core.model import LoadedModel, load_version
-from workbench.core.train import Progress, Trained, snapshot_settings, train_snapshot
+from workbench.core.train import (
+    Progress,
+    Trained,
+    snapshot_files,
+    snapshot_hashes,
+    snapshot_settings,
+    train_snapshot,
+)
 from workbench.errors import TrainingError, WorkbenchError
 from workbench.store import Store, now_iso, os_user
 from workbench.store.registry import VersionRecord
@@ -58,33 +65,44 @@ def run_train(
     taken: snapshot.SnapshotResult | None = None,
 ) -> TrainOutcome:
     """Train the given snapshot (a cycle passes the one it took), or snapshot the inputs now."""
-    serving.reconcile(store)
     if progress:
         progress("snapshot", {})
     started = time.perf_counter()
     snap_result = taken or snapshot.take(settings, store)
     timings = {"snapshot": round(time.perf_counter() - started, 4)}
-    with store.read() as s:
+    with store.read() as s:  # one session for everything training needs to know first
+        champion = s.champion()
         snap = s.snapshot(snap_result.id)
         done = s.version_for_snapshot(snap.id)
+        champion_snap = s.snapshot(champion.snapshot_id) if champion is not None else None
+    if champion is not None and serving.served_version(store) != champion.name:
+        serving.export(store, champion)  # as serving.reconcile: repair a crash after a commit
     if done is not None and not force:
         return TrainOutcome(snap_result, None, False, previous=done)
     snap_settings = snapshot_settings(store, snap, settings.root)
     if progress:
         progress("validate", {})
-    files = [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
     started = time.perf_counter()
-    report = validate.validate(snap_settings, files, validate.champion_reference(store))
-    validate.record(store, report, snap.id)
+    reference = (
+        validate.reference_of(store, champion, champion_snap)
+        if champion is not None and champion_snap is not None
+        else None
+    )
+    report = validate.validate(
+        snap_settings, snapshot_files(store, snap), reference, hashes=snapshot_hashes(snap)
+    )
     timings["validate"] = round(time.perf_counter() - started, 4)
+    validation = (report, now_iso())
     if not report.ok:
+        validate.record(store, report, snap.id)
         failures = "; ".join(c.message for c in report.failures)
         run_hooks(settings, store, "failure", {"stage": "validate", "error": failures})
     validate.raise_on_failure(report)  # blocks training; the champion stays
+    # a passed validation is recorded with the version it lets through (one session fewer)
     try:
         trained = train_snapshot(snap_settings, store, snap, progress)
     except WorkbenchError as e:
-        failed = _record_failure(store, snap, e)
+        failed = _record_failure(store, snap, e, validation)
         run_hooks(
             settings,
             store,
@@ -99,7 +117,14 @@ def run_train(
     if progress:
         progress("gate", {})
     version = _commit(
-        snap_settings, store, snap, trained, model_hash, meta_hash, timings | trained.timings
+        snap_settings,
+        store,
+        snap,
+        trained,
+        model_hash,
+        meta_hash,
+        timings | trained.timings,
+        validation,
     )
     if version.status == "champion":
         serving.export(store, version)
@@ -128,8 +153,12 @@ def _commit(
     model_hash: str,
     meta_hash: str,
     timings: dict[str, float],
+    validation: tuple[validate.Report, str],
 ) -> VersionRecord:
-    """Gate and record the version; ``timings``: snapshot, validate and the training steps."""
+    """Gate and record the version (after the passed validation's event), in one session.
+
+    ``timings``: snapshot, validate and the training steps.
+    """
     metric = settings.gate.metric
     for _ in range(GATE_RETRIES):
         champion_number, decision = _gate(settings, store, trained)
@@ -150,6 +179,7 @@ def _commit(
                 rows=trained.rows,
                 timings=timings,
             )
+            validate.add_event(s, validation[0], snap.id, ts=validation[1])
             s.insert_version(record)
             _events(s, record, decision)
             if decision.promote:
@@ -196,8 +226,14 @@ def _events(s: Session, v: VersionRecord, decision: gate.Decision) -> None:
     )
 
 
-def _record_failure(store: Store, snap: SnapshotRecord, error: WorkbenchError) -> VersionRecord:
+def _record_failure(
+    store: Store,
+    snap: SnapshotRecord,
+    error: WorkbenchError,
+    validation: tuple[validate.Report, str],
+) -> VersionRecord:
     with store.write("train failed") as s:
+        validate.add_event(s, validation[0], snap.id, ts=validation[1])
         number = s.next_version_number()
         record = _new_version(snap, number, outcome="failed", error=error.message)
         s.insert_version(record)

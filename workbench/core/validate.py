@@ -15,22 +15,26 @@ Checks, in order:
 - **duplicate ids** in ``data.id_column``: warn, fail or ignore as configured.
 
 Per-file numbers come from one aggregate query per file (so messages can name the file); the
-combined checks (rows, classes, duplicates) from one query over all files. A failure blocks
+combined checks (rows, classes, duplicates) from one query over all files. Files of the object
+store (``hashes`` given) come from the process's frame cache (``profile.frame``), so validating
+a snapshot the same process just took or trained reads nothing again. A failure blocks
 training and is recorded as a ``validation_failed`` event by the caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
 from workbench.core.inputs import discover
-from workbench.core.profile import column_kind, read_frames, scan
+from workbench.core.profile import column_kind, combine, lazy_frames
 from workbench.errors import DataError
-from workbench.store import Store, now_iso
+from workbench.store import Session, Store, now_iso
+from workbench.store.registry import VersionRecord
+from workbench.store.session import SnapshotRecord
 
 SEP = "\x00"  # separates column name and statistic in aggregate aliases
 
@@ -82,12 +86,17 @@ class Reference:
 
 
 def validate(
-    settings: Settings, files: Sequence[tuple[str, Path]], reference: Reference | None = None
+    settings: Settings,
+    files: Sequence[tuple[str, Path]],
+    reference: Reference | None = None,
+    *,
+    hashes: Mapping[str, str] | None = None,
 ) -> Report:
+    """Every check on ``files`` (label, path); ``hashes``: label -> hash for store objects."""
     report = Report()
     rules = settings.data.validation
-    for label, path in files:
-        lf = scan(path, label)
+    frames = lazy_frames(files, hashes)
+    for (label, _), lf in zip(files, frames, strict=True):
         schema = {name: str(dtype) for name, dtype in lf.collect_schema().items()}
         kinds = {name: column_kind(dtype) for name, dtype in lf.collect_schema().items()}
         if reference is not None:
@@ -103,7 +112,7 @@ def validate(
                     column=column,
                 )
         _per_file(report, settings, label, lf, schema, kinds)
-    _combined(report, settings, files)
+    _combined(report, settings, combine(frames), len(files))
     if not report.checks or all(c.status == "pass" for c in report.checks):
         report.add("all", "pass", f"{len(files)} file(s) passed every check")
     return report
@@ -235,11 +244,10 @@ def _per_file(
             )
 
 
-def _combined(report: Report, settings: Settings, files: Sequence[tuple[str, Path]]) -> None:
+def _combined(report: Report, settings: Settings, lf: Any, n_files: int) -> None:
     import polars as pl
 
     d, rules = settings.data, settings.data.validation
-    lf = read_frames(files)
     names = lf.collect_schema().names()
     exprs: list[pl.Expr] = [pl.len().alias("rows")]
     if d.target in names:
@@ -257,7 +265,7 @@ def _combined(report: Report, settings: Settings, files: Sequence[tuple[str, Pat
         report.add(
             "rows",
             "fail",
-            f"only {rows} rows in {len(files)} file(s); at least {rules.min_rows} are needed",
+            f"only {rows} rows in {n_files} file(s); at least {rules.min_rows} are needed",
         )
     if "target_nulls" in row and rows:
         share = row["target_nulls"] / rows
@@ -294,6 +302,11 @@ def champion_reference(store: Store) -> Reference | None:
         if champion is None:
             return None
         snap = s.snapshot(champion.snapshot_id)
+    return reference_of(store, champion, snap)
+
+
+def reference_of(store: Store, champion: VersionRecord, snap: SnapshotRecord) -> Reference:
+    """The ``Reference`` of a champion read together with its training snapshot."""
     used = set()
     if champion.meta_hash:
         spec = store.objects.read_json(champion.meta_hash)["spec"]
@@ -310,20 +323,25 @@ def validate_inputs(settings: Settings, store: Store) -> Report:
 
 def record(store: Store, report: Report, snapshot_id: str | None) -> None:
     """Store the outcome as a ``validated`` or ``validation_failed`` event."""
+    with store.write("validate") as s:
+        add_event(s, report, snapshot_id, ts=now_iso())
+
+
+def add_event(s: Session, report: Report, snapshot_id: str | None, *, ts: str) -> None:
+    """The ``validated`` / ``validation_failed`` event, inside the caller's write session."""
     failed = not report.ok
     first = report.failures[0].message if failed else None
-    with store.write("validate") as s:
-        s.add_event(
-            "validation_failed" if failed else "validated",
-            f"validation failed: {first}"
-            + (f" (+{len(report.failures) - 1} more)" if len(report.failures) > 1 else "")
-            if failed
-            else f"validation passed with {len(report.warnings)} warning(s)",
-            ts=now_iso(),
-            level="error" if failed else ("warning" if report.warnings else "info"),
-            snapshot_id=snapshot_id,
-            data=report.to_json(),
-        )
+    s.add_event(
+        "validation_failed" if failed else "validated",
+        f"validation failed: {first}"
+        + (f" (+{len(report.failures) - 1} more)" if len(report.failures) > 1 else "")
+        if failed
+        else f"validation passed with {len(report.warnings)} warning(s)",
+        ts=ts,
+        level="error" if failed else ("warning" if report.warnings else "info"),
+        snapshot_id=snapshot_id,
+        data=report.to_json(),
+    )
 
 
 def raise_on_failure(report: Report) -> None:

@@ -102,6 +102,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (current_snapshot, number)
     );
     """,
+    # 4: per-file data profiles by content (profile format, parse format, content hash), so a
+    # file that is in an earlier snapshot is never profiled again
+    """
+    CREATE TABLE file_profiles (
+        key VARCHAR PRIMARY KEY,
+        profile VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

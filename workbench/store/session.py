@@ -207,6 +207,36 @@ class Session(RegistryVerbs, DriftVerbs):
         ).fetchall()
         return {h: int(n) for h, n in rows}
 
+    def file_profiles(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored per-file profiles by key (``profile.profile_key``); unknown keys are absent."""
+        if not keys:
+            return {}
+        rows = self.con.execute(
+            "SELECT key, profile FROM file_profiles WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+            [keys],
+        ).fetchall()
+        return {k: json.loads(p) for k, p in rows}
+
+    def put_file_profiles(self, profiles: dict[str, dict[str, Any]], *, ts: str) -> None:
+        """Store the per-file profiles whose key is not stored yet (same key, same profile)."""
+        if not profiles:
+            return
+        stored = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT key FROM file_profiles WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                [list(profiles)],
+            ).fetchall()
+        }
+        keys = [k for k in profiles if k not in stored]
+        if not keys:
+            return
+        self.con.execute(
+            "INSERT INTO file_profiles SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?"
+            " ON CONFLICT DO NOTHING",
+            [keys, [json.dumps(profiles[k], separators=(",", ":")) for k in keys], ts],
+        )
+
     # ------------------------------------------------------------ events
 
     def add_event(

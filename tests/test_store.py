@@ -70,10 +70,10 @@ def test_objects_are_content_addressed_owner_only_and_never_rewritten(tmp_path: 
 
 def test_put_file_detects_a_file_growing_while_read(tmp_path: Path, monkeypatch) -> None:
     src = tmp_path / "growing.csv"
-    src.write_bytes(b"x" * (1 << 20))
+    src.write_bytes(b"x" * (2 * objects.SMALL))  # large enough for the chunked copy
     store = ObjectStore(tmp_path / ".workbench")
     monkeypatch.setattr(objects, "CHUNK", 1 << 16)
-    real = objects._start_writeback
+    real = objects._start_writeback()
 
     def writer_appends(fd: int, offset: int, length: int) -> None:
         if offset == 0:  # a writer appends while we are in the middle of reading
@@ -82,7 +82,7 @@ def test_put_file_detects_a_file_growing_while_read(tmp_path: Path, monkeypatch)
         if real is not None:
             real(fd, offset, length)
 
-    monkeypatch.setattr(objects, "_start_writeback", writer_appends)
+    monkeypatch.setattr(objects, "_start_writeback", lambda: writer_appends)
     with pytest.raises(FileChangedError, match="changed while it was being read"):
         store.put_file(src)
     stored = [p for p in (tmp_path / ".workbench").rglob("*") if p.is_file()]

@@ -26,6 +26,10 @@ open**. Every access is a short session:
   store: held by pid 123: snapshot") and gives up after ``WORKBENCH_LOCK_TIMEOUT`` seconds
   (default 60) with ``StoreBusyError``: a user never sees DuckDB's "could not set lock".
 
+Objects before references: ``write()`` (and ``write_json``, which holds the stat cache) first
+makes every object this process stored or relied on durable (``ObjectStore.sync``, which
+fsyncs the touched object folders once each), then writes what references them.
+
 The TUI, a headless watcher and CLI commands therefore work on one project together, and a
 change one of them writes (a rollback) is what the next session of any other reads. ``flock`` is
 released by the kernel when a process dies, so ``kill -9`` leaves no stale lock; DuckDB's WAL
@@ -35,7 +39,6 @@ makes a killed transaction vanish whole.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
 from collections.abc import Iterator
@@ -63,6 +66,8 @@ def now_iso() -> str:
 
 
 def os_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -95,8 +100,12 @@ class Store:
 
     @contextlib.contextmanager
     def write(self, purpose: str) -> Iterator[Session]:
-        """A read-write session in one transaction (exclusive lock)."""
+        """A read-write session in one transaction (exclusive lock).
+
+        Objects stored before it are made durable first (outside the lock: it is disk I/O).
+        """
         self._ensure_schema()
+        self.objects.sync()
         with locking.hold(self.lock_path, exclusive=True, purpose=purpose, on_wait=self.on_wait):
             con = self._connect(read_only=False)
             try:
@@ -189,6 +198,7 @@ class Store:
     def write_json(self, name: str, value: Any) -> None:
         path = self.root / name
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.objects.sync()  # the stat cache names objects: they must be durable first
         atomic_write(path, json.dumps(value, separators=(",", ":")).encode(), mode=0o600)
 
 

@@ -5,37 +5,53 @@ irrelevant for a project's files, and content addressing here is about identity,
 against an adversary who can write into the project anyway.
 
 Writing an object: bytes are streamed once — read, hashed and written to a temp file under
-``.workbench/tmp`` in the same pass — then the temp file is fsynced, renamed to its address and
-the directory is fsynced. An object that exists is never rewritten: its temp copy is dropped.
-Because the rename is the last step, a kill at any moment leaves either no object or a whole
-one; the metadata database only references an object after ``put`` returned. Objects and
-folders are owner-only (0600 / 0700).
+``.workbench/tmp`` in the same pass — then the temp file is fdatasynced and renamed to its
+address. An object that exists is never rewritten: its temp copy is dropped. Because the rename
+comes after the data is on disk, a kill or a crash at any moment leaves either no object or a
+whole one under an address. Objects and folders are owner-only (0600 / 0700).
 
-While copying, writeback of each chunk is started at once (``sync_file_range``) so that the
-final fsync does not have to push a whole file to the disk at the end.
+The directory entries (the renames, and new ``ab/`` folders) are made durable in batches:
+``put_*`` only notes the folder it touched, and ``sync()`` fsyncs each noted folder once. The
+store calls ``sync()`` before anything that references objects is written (``Store.write``
+opens its transaction after it; the stat cache is saved after it), so the rule stays: nothing
+durable ever references an object that a crash could take back. Storing 10,000 small files
+thus costs 10,000 file syncs but at most 257 folder syncs instead of 10,000. An object found
+already present (``has``, or a ``put`` of known bytes) is noted too, because the process that
+wrote it may not have synced its folder yet.
+
+While copying a large file, writeback of each chunk is started at once (``sync_file_range``)
+so that the final fdatasync does not have to push the whole file to the disk at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import xxhash
 
 from workbench.errors import DataError, FileChangedError, StoreError
 
 CHUNK = 32 << 20
+SMALL = 1 << 20  # files up to this size are copied with one buffer and no early writeback
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-def _sync_file_range() -> Callable[[int, int, int], None] | None:
+@cache
+def _start_writeback() -> Callable[[int, int, int], None] | None:
+    """``sync_file_range(fd, off, n, SYNC_FILE_RANGE_WRITE)``, or None where unavailable.
+
+    Looked up on the first large copy only: ctypes is not imported by commands that store
+    nothing.
+    """
+    import ctypes
+
     try:
         fn = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
@@ -48,12 +64,8 @@ def _sync_file_range() -> Callable[[int, int, int], None] | None:
     return start_writeback
 
 
-_start_writeback = _sync_file_range()
-
-
-@dataclass(frozen=True)
-class FileSig:
-    """What the stat cache compares before reading any bytes."""
+class FileSig(NamedTuple):
+    """What the stat cache compares before reading any bytes (a tuple: cheap to build)."""
 
     size: int
     mtime_ns: int
@@ -97,16 +109,36 @@ class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root / "objects"
         self.tmp = root / "tmp"
+        self._root = str(self.root)
+        self._ready = False
+        self._unsynced: set[str] = set()  # folders whose new entries are not fsynced yet
 
     def ensure(self) -> None:
+        if self._ready:
+            return
         for folder in (self.root, self.tmp):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._ready = True
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        folder = f"{self._root}/{digest[:2]}"
+        if os.path.isfile(f"{folder}/{digest[2:]}"):
+            self._unsynced.add(folder)  # its writer may not have synced the folder yet
+            return True
+        return False
+
+    def sync(self) -> None:
+        """Make every rename done (or relied on) since the last ``sync`` durable.
+
+        Called by the store before it writes anything that references objects.
+        """
+        for folder in sorted(self._unsynced, key=len, reverse=True):  # ab/ before objects/
+            with contextlib.suppress(FileNotFoundError):  # a store deleted meanwhile
+                fsync_dir(Path(folder))
+            self._unsynced.discard(folder)
 
     def put_file(self, source: Path) -> tuple[str, int]:
         """Store the bytes of ``source``; return (digest, size).
@@ -115,27 +147,30 @@ class ObjectStore:
         """
         self.ensure()
         before = _stat(source)
-        tmp = self.tmp / f"in.{os.getpid()}.{id(self)}.{before.st_ino}"
+        tmp = f"{self.tmp}/in.{os.getpid()}.{id(self)}.{before.st_ino}"
         hasher = xxhash.xxh3_128()
         size = 0
         try:
-            src_file = open(source, "rb", buffering=0)  # noqa: SIM115 - closed below
+            src_fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
         except PermissionError as e:
             raise DataError(
                 f"{source} is not readable: permission denied", f"chmod u+r {source}"
             ) from e
         try:
-            with src_file as src, open(tmp, "wb", buffering=0) as out:
-                os.fchmod(out.fileno(), 0o600)
-                buf = bytearray(min(CHUNK, max(before.st_size, 1 << 16)))
-                view = memoryview(buf)
-                while n := src.readinto(buf):
-                    hasher.update(view[:n])
-                    out.write(view[:n])
-                    if _start_writeback is not None:
-                        _start_writeback(out.fileno(), size, n)
-                    size += n
-                os.fdatasync(out.fileno())
+            out = self._create(tmp)
+            try:
+                if before.st_size <= SMALL:
+                    data = os.read(src_fd, before.st_size + 1)
+                    while chunk := os.read(src_fd, SMALL):  # it grew meanwhile: read it all
+                        data += chunk
+                    hasher.update(data)
+                    _write_all(out, data)
+                    size = len(data)
+                else:
+                    size = _copy_hashing(src_fd, out, before.st_size, hasher)
+                os.fdatasync(out)
+            finally:
+                os.close(out)
             after = _stat(source)
             if FileSig.of(before) != FileSig.of(after) or size != after.st_size:
                 raise FileChangedError(
@@ -152,8 +187,9 @@ class ObjectStore:
                 "check free disk space and permissions of .workbench/",
             ) from e
         finally:
+            os.close(src_fd)
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.unlink(tmp)
 
     def hash_file(self, source: Path) -> str:
         """The xxh3-128 of a file's bytes, without storing them."""
@@ -170,9 +206,9 @@ class ObjectStore:
         if self.has(digest):
             return digest
         self.ensure()
-        tmp = self.tmp / f"b.{os.getpid()}.{digest}"
+        tmp = f"{self.tmp}/b.{os.getpid()}.{digest}"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = self._create(tmp)
             try:
                 _write_all(fd, data)
                 os.fdatasync(fd)
@@ -181,16 +217,32 @@ class ObjectStore:
             self._publish(tmp, digest)
         finally:
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.unlink(tmp)
         return digest
 
-    def _publish(self, tmp: Path, digest: str) -> None:
-        target = self.path(digest)
-        if target.is_file():
+    def _create(self, tmp: str) -> int:
+        """Open a new owner-only temp file (re-creating the folders if they were deleted)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            return os.open(tmp, flags, 0o600)
+        except FileNotFoundError:
+            self._ready = False
+            self.ensure()
+            return os.open(tmp, flags, 0o600)
+
+    def _publish(self, tmp: str, digest: str) -> None:
+        """Rename a synced temp file to its address (unless present); note the folder."""
+        folder = f"{self._root}/{digest[:2]}"
+        target = f"{folder}/{digest[2:]}"
+        self._unsynced.add(folder)
+        if os.path.isfile(target):
             return  # never rewritten; the temp copy is dropped by the caller
-        target.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(folder, 0o700)
+            self._unsynced.add(self._root)  # the new folder's own entry
+        except FileExistsError:
+            pass
         os.replace(tmp, target)
-        fsync_dir(target.parent)
 
     def read(self, digest: str) -> bytes:
         try:
@@ -226,7 +278,24 @@ class ObjectStore:
                 tmp.unlink()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _copy_hashing(src: int, out: int, expected: int, hasher: Any) -> int:
+    """Copy ``src`` to ``out`` in one pass, hashing each chunk between its read and write."""
+    writeback = _start_writeback()
+    buf = bytearray(min(CHUNK, expected + 1))
+    view = memoryview(buf)
+    size = 0
+    with open(src, "rb", buffering=0, closefd=False) as reader:
+        while n := reader.readinto(buf):
+            chunk = view[:n]
+            hasher.update(chunk)
+            _write_all(out, chunk)
+            if writeback is not None:
+                writeback(out, size, n)
+            size += n
+    return size
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

@@ -9,7 +9,14 @@ inode) it had when it was hashed, and the hash. A file whose stat matches is not
 that is how a no-change check over 10,000 files takes a fraction of a second, and how
 appending to one large file re-hashes only that file. The cache is a file rather than a table
 so the no-change path never opens (or even imports) DuckDB; it is written after the objects it
-names are stored, and deleting it only costs one re-hash.
+names are stored (and synced), and deleting it only costs one re-hash.
+
+Format (``"v": 2``): ``{"entries": {path: "size:mtime_ns:inode:hash"}, "last": {"id", "summary"}}``.
+One string per file rather than a list parses about 5x faster (the no-change path reads the
+whole file); a version-1 cache (lists) is still read and rewritten as version 2 on next save.
+
+The no-change path is the hot one: ``discover`` walks with ``os.scandir`` (one ``stat`` per
+file, from the directory entry), builds plain tuples, and computes relative paths by slicing.
 """
 
 from __future__ import annotations
@@ -17,10 +24,8 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from workbench.config import Settings, config_path, inside
 from workbench.core.profile import DATA_SUFFIXES
@@ -34,14 +39,13 @@ STAT_CACHE = "cache/stat.json"
 IGNORED_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", ".part", ".crdownload", ".partial", "~")
 
 
-@dataclass(frozen=True)
-class InputFile:
+class InputFile(NamedTuple):
     rel: str  # posix path relative to the project root
     abspath: str
     kind: str  # "data" | "config"
     sig: FileSig
 
-    @cached_property
+    @property
     def path(self) -> Path:
         return Path(self.abspath)
 
@@ -65,11 +69,12 @@ def discover(settings: Settings) -> list[InputFile]:
     root = str(settings.root.resolve())
     pattern = settings.data.path
     base = os.path.normpath(os.path.join(root, pattern))
-    candidates: list[tuple[str, os.DirEntry[str] | None]]
+    candidates: list[tuple[str, os.DirEntry[str] | None]] = []
+    files: list[InputFile] = []
     if any(ch in pattern for ch in "*?["):
         candidates = [(p, None) for p in glob.glob(base, recursive=True)]
     elif os.path.isdir(base):
-        candidates = _walk(base)
+        files, candidates = _walk(root, base)
     elif os.path.isfile(base):
         candidates = [(base, None)]
     else:
@@ -78,11 +83,9 @@ def discover(settings: Settings) -> list[InputFile]:
             f"create {pattern}/ and put CSV or Parquet files in it, or fix [data] path in "
             f"{settings.source.name}",
         )
-    files = []
-    for path, entry in sorted(candidates, key=lambda c: c[0]):
-        found = _data_file(root, path, entry)
-        if found is not None:
-            files.append(found)
+    if candidates:  # globbed, a single file, or symlinks found by the walk: the slow path
+        files += filter(None, (_data_file(root, p, e) for p, e in candidates))
+        files.sort(key=_by_rel)  # the order of the absolute paths: one common prefix
     if not files:
         raise DataError(
             f"no CSV or Parquet files under {pattern!r}",
@@ -93,18 +96,46 @@ def discover(settings: Settings) -> list[InputFile]:
     return files
 
 
-def _walk(folder: str) -> list[tuple[str, os.DirEntry[str] | None]]:
-    out: list[tuple[str, os.DirEntry[str] | None]] = []
+def _by_rel(f: InputFile) -> str:
+    return f.rel
+
+
+def _walk(
+    root: str, folder: str
+) -> tuple[list[InputFile], list[tuple[str, os.DirEntry[str] | None]]]:
+    """Regular files under ``folder`` as inputs, and symlinks left for ``_data_file``.
+
+    The same filtering as ``_data_file`` (hidden, ignored, not regular), inlined: this loop
+    runs once per file on every no-change check.
+    """
+    files: list[InputFile] = []
+    links: list[tuple[str, os.DirEntry[str] | None]] = []
+    cut = len(root) + 1
+    slash = os.sep != "/"
     stack = [folder]
+    data, new, sig, is_reg = "data", InputFile, FileSig, stat.S_ISREG
     while stack:
         with os.scandir(stack.pop()) as it:
             for entry in it:
                 if entry.is_dir(follow_symlinks=False):
                     if not entry.name.startswith("."):
                         stack.append(entry.path)
-                elif not is_ignored(entry.name):
-                    out.append((entry.path, entry))
-    return out
+                    continue
+                if is_ignored(entry.name):
+                    continue
+                if entry.is_symlink():
+                    links.append((entry.path, entry))
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue  # vanished between listing and stat: the next change brings it
+                if is_reg(st.st_mode):
+                    path = entry.path
+                    rel = path[cut:].replace(os.sep, "/") if slash else path[cut:]
+                    files.append(new(rel, path, data, sig(st.st_size, st.st_mtime_ns, st.st_ino)))
+    files.sort(key=_by_rel)
+    return files, links
 
 
 def _data_file(root: str, path: str, entry: os.DirEntry[str] | None) -> InputFile | None:
@@ -141,29 +172,37 @@ class StatCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        raw = store.read_json(STAT_CACHE) or {}
-        self.entries: dict[str, list[Any]] = raw.get("entries", {}) if raw.get("v") == 1 else {}
-        self.last: dict[str, Any] | None = raw.get("last") if raw.get("v") == 1 else None
+        raw = store.read_json(STAT_CACHE)
+        raw = raw if isinstance(raw, dict) else {}
+        version = raw.get("v")
+        entries = raw.get("entries") if version in (1, 2) else None
         self.dirty = False  # entries changed since read
+        if version == 1 and isinstance(entries, dict):  # lists: [size, mtime_ns, inode, hash]
+            entries = {k: ":".join(map(str, v)) for k, v in entries.items()}
+            self.dirty = True  # rewritten as version 2 by the next save
+        self.entries: dict[str, str] = entries if isinstance(entries, dict) else {}
+        self.last: dict[str, Any] | None = raw.get("last") if version in (1, 2) else None
 
     def hash_of(self, f: InputFile) -> str | None:
         entry = self.entries.get(f.rel)
-        sig = f.sig
-        if entry and entry[0] == sig.size and entry[1] == sig.mtime_ns and entry[2] == sig.inode:
-            return str(entry[3])
-        return None
+        if entry is None:
+            return None
+        size, mtime_ns, inode = f.sig
+        key = f"{size}:{mtime_ns}:{inode}:"
+        return entry[len(key) :] if entry.startswith(key) else None
 
     def same_size(self, f: InputFile) -> bool:
         """True when the cache knows this path with this size (its mtime or inode moved)."""
         entry = self.entries.get(f.rel)
-        return entry is not None and entry[0] == f.sig.size
+        return entry is not None and entry.startswith(f"{f.sig.size}:")
 
     def remember(self, f: InputFile, digest: str) -> None:
-        self.entries[f.rel] = [f.sig.size, f.sig.mtime_ns, f.sig.inode, digest]
+        size, mtime_ns, inode = f.sig
+        self.entries[f.rel] = f"{size}:{mtime_ns}:{inode}:{digest}"
         self.dirty = True
 
     def save(self, keep: set[str], last: dict[str, Any] | None) -> None:
         """Write the cache for the inputs named in ``keep`` (others are dropped)."""
         entries = {k: v for k, v in self.entries.items() if k in keep}
         self.last = last
-        self.store.write_json(STAT_CACHE, {"v": 1, "entries": entries, "last": last})
+        self.store.write_json(STAT_CACHE, {"v": 2, "entries": entries, "last": last})

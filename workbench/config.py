@@ -29,6 +29,9 @@ PYPROJECT_NAME = "pyproject.toml"
 
 Scalar = str | int | float | bool
 
+# Every section class has a docstring: without one, @dataclass computes one at import time with
+# inspect.signature (a cost every command, even `--help`, would pay).
+
 
 def _doc(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
     """A dataclass field with its documentation attached (used by errors and the README)."""
@@ -40,11 +43,15 @@ def _doc(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
 
 @dataclass(frozen=True)
 class ProjectSection:
+    """[project]"""
+
     name: str = _doc("Project name shown in the UI, logs and model cards.", "")
 
 
 @dataclass(frozen=True)
 class ColumnRule:
+    """[data.validation.columns.NAME]"""
+
     min: float | None = _doc("Smallest allowed value (numeric columns).", None)
     max: float | None = _doc("Largest allowed value (numeric columns).", None)
     allowed: tuple[str, ...] = _doc("Allowed categories; empty allows any.", ())
@@ -53,6 +60,8 @@ class ColumnRule:
 
 @dataclass(frozen=True)
 class ValidationSection:
+    """[data.validation]"""
+
     min_rows: int = _doc("Fail when the data has fewer rows.", 50)
     required_columns: tuple[str, ...] = _doc("Columns that must be present.", ())
     max_null_fraction: float = _doc("Warn when any column has a larger share of nulls.", 0.5)
@@ -68,6 +77,8 @@ class ValidationSection:
 
 @dataclass(frozen=True)
 class DataSection:
+    """[data]"""
+
     path: str = _doc("Folder or glob of CSV/Parquet files, relative to the project.", "data")
     target: str = _doc("Name of the label column.", "")
     features: tuple[str, ...] = _doc(
@@ -86,6 +97,8 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
+    """[model]"""
+
     task: Literal["binary", "multiclass", "regression"] = _doc(
         "Learning task: binary | multiclass | regression.", "binary"
     )
@@ -98,6 +111,8 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class TrainSection:
+    """[train]"""
+
     split: Literal["time", "random"] = _doc(
         "Holdout split: time (needs data.time_column) | random.", "random"
     )
@@ -109,6 +124,8 @@ class TrainSection:
 
 @dataclass(frozen=True)
 class GateSection:
+    """[gate]"""
+
     metric: str = _doc(
         "Gate metric: auc | logloss | accuracy | f1 | precision | recall | multi_logloss | "
         "rmse | mae | r2.",
@@ -121,6 +138,8 @@ class GateSection:
 
 @dataclass(frozen=True)
 class DriftFeatureOverride:
+    """[drift.features.NAME]"""
+
     method: Literal["ks", "wasserstein", "chisquare", "z", "jensenshannon", "psi"] | None = _doc(
         "Drift method for this feature.", None
     )
@@ -129,6 +148,8 @@ class DriftFeatureOverride:
 
 @dataclass(frozen=True)
 class DriftSection:
+    """[drift]"""
+
     drift_share: float = _doc("Dataset drift when at least this share of features drift.", 0.5)
     retrain_on_drift: bool = _doc("Start a training cycle when dataset drift is detected.", False)
     features: dict[str, DriftFeatureOverride] = _doc(
@@ -138,6 +159,8 @@ class DriftSection:
 
 @dataclass(frozen=True)
 class WatchSection:
+    """[watch]"""
+
     debounce_ms: int = _doc("Wait this long after the last change before starting a cycle.", 1000)
 
 
@@ -146,6 +169,8 @@ Argv = tuple[str, ...]
 
 @dataclass(frozen=True)
 class HooksSection:
+    """[hooks]"""
+
     on_promote: tuple[Argv, ...] = _doc(
         "Command(s) run after a promotion: an argv list, or a list of argv lists.", ()
     )

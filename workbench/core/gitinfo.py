@@ -15,7 +15,6 @@ executable all work: the snapshot records what it could see, and a note says why
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,8 @@ class GitState:
 
 
 def state(root: Path) -> GitState:
+    import subprocess  # not at module level: the no-change snapshot path never needs it
+
     cmd = ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=normal"]
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     try:

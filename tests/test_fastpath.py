@@ -1,0 +1,268 @@
+"""The no-change snapshot path stays light, and objects stored in a batch are whole and durable.
+
+Real parts only: the real CLI in a subprocess (``-X importtime`` names every module it
+imports), real git repositories, a real store and DuckDB, a real ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from workbench.core import gitinfo, inputs, profile
+from workbench.store import Store
+from workbench.store.objects import ObjectStore
+
+HEAVY = ("duckdb", "polars", "numpy", "pyarrow", "lightgbm", "git", "textual", "pandas")
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+
+
+def _project(root: Path, files: int) -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "workbench.toml").write_text('[data]\npath = "data"\ntarget = "y"\n')
+    (root / ".gitignore").write_text(".workbench/\n")
+    for i in range(files):
+        (root / "data" / f"part-{i:03d}.csv").write_text(f"x,y\n{i},{i % 2}\n{i + 1},1\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([*GIT, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "data"], cwd=root, check=True)
+    return root
+
+
+def _snapshot_imports(root: Path) -> tuple[dict, set[str]]:
+    """Run `workbench snapshot --json` for real; return its output and every module imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "workbench", "snapshot", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return json.loads(proc.stdout), modules
+
+
+def _top(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def test_no_change_snapshot_imports_nothing_heavy(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 30)
+    first, modules_first = _snapshot_imports(root)
+    assert first["created"] is True
+    assert "git" not in _top(modules_first)  # the git state comes from one `git status`
+    assert first["git_commit"] and first["git_dirty"] is False and first["in_git"] is True
+
+    again, modules = _snapshot_imports(root)
+    assert again["created"] is False and again["id"] == first["id"]
+    assert again["files"] == first["files"]
+    heavy = _top(modules) & set(HEAVY)
+    assert not heavy, f"the no-change path imported {sorted(heavy)}"
+    for light_only in ("subprocess", "ctypes"):
+        assert light_only not in modules, light_only
+    assert "duckdb" in _top(modules_first)  # sanity: the check can see heavy imports
+
+
+def test_inputs_suffixes_match_what_profile_reads() -> None:
+    assert set(inputs.DATA_SUFFIXES) == set(profile.DATA_SUFFIXES)
+
+
+def test_stat_cache_version_1_is_read_and_rewritten(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 3)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "snapshot", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sid = json.loads(out.stdout)["id"]
+    cache = root / ".workbench" / "cache" / "stat.json"
+    raw = json.loads(cache.read_text())
+    assert raw["v"] == 2
+    old = {k: [*map(int, v.split(":")[:3]), v.split(":")[3]] for k, v in raw["entries"].items()}
+    cache.write_text(json.dumps({"v": 1, "entries": old, "last": raw["last"]}))
+    store = Store(root / ".workbench")
+    stat_cache = inputs.StatCache(store)
+    assert stat_cache.dirty  # converted: the next save writes version 2
+    from workbench import config
+    from workbench.core import snapshot
+
+    result = snapshot.take(config.load(root), store)
+    assert (result.id, result.created) == (sid, False)
+    assert json.loads(cache.read_text())["v"] == 2
+
+
+def test_stat_cache_sees_size_mtime_and_inode(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 2)
+    from workbench import config
+
+    settings = config.load(root)
+    store = Store(root / ".workbench")
+    cache = inputs.StatCache(store)
+    files = {f.rel: f for f in inputs.discover(settings)}
+    target = files["data/part-000.csv"]
+    cache.remember(target, "h" * 32)
+    assert cache.hash_of(target) == "h" * 32
+    size, mtime_ns, inode = target.sig
+    for sig in ((size + 1, mtime_ns, inode), (size, mtime_ns + 1, inode), (size, mtime_ns, 1)):
+        moved = target._replace(sig=type(target.sig)(*sig))
+        assert cache.hash_of(moved) is None
+    assert cache.same_size(target._replace(sig=type(target.sig)(size, 1, 1)))
+
+
+# ---------------------------------------------------------------- git state
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run([*GIT, *args], cwd=root, check=True, capture_output=True)
+
+
+def test_git_state_clean_dirty_untracked_detached_and_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    state = gitinfo.state(outside)
+    assert not state.in_git and state.note
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    empty = gitinfo.state(repo)
+    assert (empty.in_git, empty.commit, empty.branch, empty.dirty) == (True, None, "main", False)
+    (repo / "a.txt").write_text("a\n")
+    assert gitinfo.state(repo).dirty  # untracked
+    _git(repo, "add", "a.txt")
+    assert gitinfo.state(repo).dirty  # staged, no commit yet
+    _git(repo, "commit", "-q", "-m", "one")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    clean = gitinfo.state(repo)
+    assert (clean.commit, clean.branch, clean.dirty) == (head, "main", False)
+    (repo / "sub").mkdir()
+    assert gitinfo.state(repo / "sub").commit == head  # found from a subfolder
+    (repo / "a.txt").write_text("changed\n")
+    assert gitinfo.state(repo).dirty  # modified
+    _git(repo, "commit", "-q", "-am", "two")
+    (repo / ".gitignore").write_text(".workbench/\n")
+    _git(repo, "add", ".gitignore")
+    _git(repo, "commit", "-q", "-m", "ignore")
+    (repo / ".workbench").mkdir()
+    (repo / ".workbench" / "x").write_text("x")
+    assert not gitinfo.state(repo).dirty  # ignored files are not changes
+    _git(repo, "checkout", "-q", "--detach", "HEAD")
+    detached = gitinfo.state(repo)
+    assert detached.branch is None and detached.commit and not detached.dirty
+    _git(repo, "checkout", "-q", "HEAD~1")  # no .gitignore there: .workbench/ is untracked
+    assert gitinfo.state(repo).dirty
+
+
+def test_git_state_without_a_git_executable(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no git on PATH
+    state = gitinfo.state(tmp_path)
+    assert not state.in_git and state.note and "git is not available" in state.note
+
+
+# ---------------------------------------------------------------- objects in batches
+
+
+def test_objects_stored_in_a_batch_are_whole_and_synced_before_a_reference(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    blobs = {}
+    for i in range(300):
+        data = f"row,{i}\n".encode() * (i + 1)
+        (src / f"f{i}.csv").write_bytes(data)
+        blobs[xxhash.xxh3_128_hexdigest(data)] = data
+    big = os.urandom(3 << 20)  # the chunked path too
+    (src / "big.bin").write_bytes(big)
+    blobs[xxhash.xxh3_128_hexdigest(big)] = big
+
+    store = Store(tmp_path / ".workbench")
+    digests = [store.objects.put_file(p)[0] for p in sorted(src.iterdir())]
+    assert set(digests) == set(blobs)
+    pending = set(store.objects._unsynced)
+    folders = {str(store.objects.path(d).parent) for d in digests}
+    assert folders <= pending  # renamed, folder fsync deferred ...
+    with store.write("test") as s:
+        assert not store.objects._unsynced  # ... and done before the transaction opens
+        s.add_event("test", "batch stored", ts="t")
+    for digest, data in blobs.items():
+        assert store.objects.path(digest).read_bytes() == data
+    assert list((tmp_path / ".workbench" / "tmp").iterdir()) == []
+    # an object that was already there is relied on: its folder is synced again too
+    assert store.objects.has(digests[0])
+    assert str(store.objects.path(digests[0]).parent) in store.objects._unsynced
+    store.write_json("cache/x.json", {"a": 1})
+    assert not store.objects._unsynced
+
+
+WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from workbench.store.objects import ObjectStore
+    store = ObjectStore(Path(sys.argv[1]))
+    src = Path(sys.argv[2])
+    i = 0
+    while True:
+        size = (i * 7919) % (3 << 20) + 1  # small and chunked copies
+        src.write_bytes(os.urandom(size))
+        store.put_file(src)
+        if i % 5 == 0:
+            store.put_bytes(os.urandom(size // 3 + 1))
+        if i == 3:
+            print("running", flush=True)
+        i += 1
+    """
+)
+
+
+def test_kill_during_a_batch_leaves_only_whole_objects(tmp_path: Path) -> None:
+    root = tmp_path / ".workbench"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(root), str(tmp_path / "src.bin")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "running"
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    objects = [p for p in (root / "objects").rglob("*") if p.is_file()]
+    assert len(objects) > 4
+    for path in objects:
+        digest = path.parent.name + path.name
+        assert xxhash.xxh3_128_hexdigest(path.read_bytes()) == digest, path
+    # a new writer ignores the temp file the killed one left, and stores normally
+    store = ObjectStore(root)
+    (tmp_path / "again.csv").write_bytes(b"a,b\n1,2\n")
+    digest, _ = store.put_file(tmp_path / "again.csv")
+    assert store.path(digest).read_bytes() == b"a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20), (1 << 20) + 1])
+def test_put_file_sizes_around_the_small_limit(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "f").write_bytes(data)
+    store = ObjectStore(tmp_path / ".workbench")
+    digest, stored = store.put_file(tmp_path / "f")
+    assert (digest, stored) == (xxhash.xxh3_128_hexdigest(data), size)
+    assert store.path(digest).read_bytes() == data

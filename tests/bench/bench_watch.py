@@ -8,7 +8,11 @@ Prints three figures:
    project; a batch is written atomically (rename), and the time from the end of the settle
    wait (the `changed` event, printed after the debounce) to the moment training starts
    (the `train` step's end time minus its duration) is measured per batch. Also split into the
-   steps before training (snapshot, validation inside train, drift).
+   steps before training (snapshot, validation inside train, drift), and a stricter figure:
+   settle -> LightGBM start, the moment the trainer enters its boosting step (the `train`
+   progress entry the watcher publishes in `.workbench/progress.json`, polled every 5 ms;
+   its `ts` is written by the watcher itself), which also counts the store reads, validation,
+   loading and encoding inside the train step.
 2. idle CPU: the same watcher left alone for --idle-seconds; CPU seconds from /proc/PID/stat
    divided by wall seconds.
 3. memory growth: the in-process loop (`workbench.watch.watch` with a fed change source, real
@@ -90,6 +94,23 @@ def latency_and_idle(work: Path, batches: int, idle_s: float) -> dict[str, objec
                 return ev
 
     wait(lambda e: e["event"] == "watching")
+    boosting: list[float] = []  # watcher timestamps of each "train" progress step's start
+    polling = threading.Event()
+
+    def poll_progress() -> None:
+        path = proj / ".workbench" / "progress.json"
+        last = None
+        while not polling.is_set():
+            try:
+                value = json.loads(path.read_text())
+            except (OSError, ValueError):
+                value = {}
+            if value.get("step") == "train" and "round" not in value and value["ts"] != last:
+                last = value["ts"]
+                boosting.append(ts(value["ts"]))
+            time.sleep(0.005)
+
+    threading.Thread(target=poll_progress, daemon=True).start()
     results = []
     for i in range(batches):
         frame = source.slice(1000 * i, 1000).with_columns(
@@ -106,14 +127,18 @@ def latency_and_idle(work: Path, batches: int, idle_s: float) -> dict[str, objec
         if "train" not in steps:
             continue
         train_start = ts(steps["train"]["ts"]) - steps["train"]["seconds"]
+        settled = ts(changed["ts"])
+        boost = [b for b in boosting if b > settled]
         results.append(
             {
-                "settle_to_train_s": train_start - ts(changed["ts"]),
+                "settle_to_train_s": train_start - settled,
+                "settle_to_lightgbm_s": boost[0] - settled if boost else None,
                 "snapshot_s": steps["snapshot"]["seconds"],
                 "drift_s": steps.get("drift", {}).get("seconds", 0.0),
             }
         )
     wait(lambda e: e["event"] == "watching")
+    polling.set()
     time.sleep(2)
     cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
     time.sleep(idle_s)
@@ -179,10 +204,18 @@ def main() -> None:
         f"  settle -> training start: median {statistics.median(lat):.3f} s over {len(lat)}"
         f" batches (target <= 0.2 s)"
     )
+    boost = [b["settle_to_lightgbm_s"] for b in live["batches"] if b["settle_to_lightgbm_s"]]  # type: ignore[index,attr-defined]
+    if boost:
+        print(
+            f"  settle -> LightGBM start: median {statistics.median(boost):.3f} s over"
+            f" {len(boost)} batches"
+        )
     for b in live["batches"]:  # type: ignore[attr-defined]
+        lgb = b["settle_to_lightgbm_s"]
         print(
             f"    snapshot {b['snapshot_s']:.3f} s  drift {b['drift_s']:.3f} s"
-            f"  -> {b['settle_to_train_s']:.3f} s"
+            f"  -> train step {b['settle_to_train_s']:.3f} s"
+            + (f", LightGBM {lgb:.3f} s" if lgb is not None else "")
         )
     print(f"  idle CPU: {100 * float(live['idle_cpu_share']):.2f}% (target < 1%)")  # type: ignore[arg-type]
     ratio = mem["rss_after_last_mb"] / mem["rss_after_10_mb"]

@@ -86,11 +86,23 @@ def select_features(schema: dict[str, Any], settings: Settings) -> tuple[list[st
     return names, kinds
 
 
-def fit(frame: pl.DataFrame, settings: Settings) -> FeatureSpec:
-    """Learn the feature spec from the training rows."""
+def fit_columns(schema: dict[str, Any], settings: Settings) -> list[str]:
+    """The columns ``fit`` reads: the categorical features and the target."""
+    _, kinds = select_features(schema, settings)
+    wanted = [n for n, k in kinds.items() if k == "categorical"] + [settings.data.target]
+    return list(dict.fromkeys(wanted))
+
+
+def fit(
+    frame: pl.DataFrame, settings: Settings, *, schema: dict[str, Any] | None = None
+) -> FeatureSpec:
+    """Learn the feature spec from the training rows.
+
+    ``schema``: the full data's schema when ``frame`` holds only the ``fit_columns``.
+    """
     import polars as pl
 
-    names, kinds = select_features(dict(frame.schema), settings)
+    names, kinds = select_features(schema if schema is not None else dict(frame.schema), settings)
     categories = {}
     for name, kind in kinds.items():
         if kind != "categorical":

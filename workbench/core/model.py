@@ -39,7 +39,11 @@ class LoadedModel:
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         """P(class 1) for binary, class probabilities (n x k) for multiclass, values otherwise."""
-        return self.booster.predict(encode(frame, self.spec), num_threads=0)  # type: ignore[return-value]
+        return self.predict_matrix(encode(frame, self.spec))
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        """``predict`` of rows already encoded with this model's spec (``features.encode``)."""
+        return self.booster.predict(x, num_threads=0)  # type: ignore[return-value]
 
 
 def load_version(objects: ObjectStore, version: VersionRecord) -> LoadedModel:

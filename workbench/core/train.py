@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +49,16 @@ class Trained:
     meta: dict[str, Any]
     model: LoadedModel
     metrics: dict[str, float]
-    holdout: pl.DataFrame
     y_holdout: np.ndarray
     rows: int
     timings: dict[str, float]
+    frame: pl.DataFrame  # the labelled rows the split was made from
+    holdout_rows: np.ndarray  # positions of the holdout in ``frame``
+
+    @cached_property
+    def holdout(self) -> pl.DataFrame:
+        """The holdout rows, every column (the gate scores the champion on them)."""
+        return self.frame[self.holdout_rows]
 
 
 class _Timer:
@@ -98,24 +105,44 @@ def load_frame(store: Store, snap: SnapshotRecord) -> pl.DataFrame:
     return read_frames(snapshot_files(store, snap), snapshot_hashes(snap)).collect()
 
 
-def split(
+def split_indices(
     frame: pl.DataFrame, settings: Settings
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(train, valid, holdout) as described in the module docstring."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row positions of (train, valid, holdout) as described in the module docstring.
+
+    Positions, not frames: training encodes the whole frame once and takes the parts' rows
+    from the matrix, instead of gathering every column three times.
+    """
     import numpy as np
+    import polars as pl
 
     n = frame.height
     n_hold = max(1, math.ceil(n * settings.train.holdout_fraction))
     if settings.train.split == "time":
-        ordered = frame.sort(settings.data.time_column or "", maintain_order=True, nulls_last=False)
-        rest, holdout = ordered.head(n - n_hold), ordered.tail(n_hold)
-        n_valid = max(1, math.ceil(rest.height * VALID_FRACTION))
-        return rest.head(rest.height - n_valid), rest.tail(n_valid), holdout
+        order = (
+            frame.select(
+                pl.int_range(pl.len(), dtype=pl.Int64).sort_by(
+                    settings.data.time_column or "", maintain_order=True, nulls_last=False
+                )
+            )
+            .to_series()
+            .to_numpy()
+        )
+        rest, holdout = order[: n - n_hold], order[n - n_hold :]
+        n_valid = max(1, math.ceil(len(rest) * VALID_FRACTION))
+        return rest[: len(rest) - n_valid], rest[len(rest) - n_valid :], holdout
     order = np.random.default_rng(settings.train.seed).permutation(n)
-    holdout = frame[order[:n_hold]]
     rest_idx = order[n_hold:]
     n_valid = max(1, math.ceil(len(rest_idx) * VALID_FRACTION))
-    return frame[np.sort(rest_idx[n_valid:])], frame[np.sort(rest_idx[:n_valid])], holdout
+    return np.sort(rest_idx[n_valid:]), np.sort(rest_idx[:n_valid]), order[:n_hold]
+
+
+def split(
+    frame: pl.DataFrame, settings: Settings
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(train, valid, holdout) as described in the module docstring."""
+    train, valid, holdout = split_indices(frame, settings)
+    return frame[train], frame[valid], frame[holdout]
 
 
 def lgb_params(settings: Settings, spec: features.FeatureSpec) -> dict[str, Any]:
@@ -153,21 +180,26 @@ def train_snapshot(
                 f"add labelled rows (column {target!r})",
             )
     with timer.step("prepare"):
-        train_df, valid_df, holdout = split(frame, settings)
-        spec = features.fit(train_df, settings)
+        train_rows, valid_rows, hold_rows = split_indices(frame, settings)
+        # the spec is fitted on the training rows; only its categoricals and target are read
+        spec = features.fit(
+            frame.select(features.fit_columns(dict(frame.schema), settings))[train_rows],
+            settings,
+            schema=dict(frame.schema),
+        )
         params = lgb_params(settings, spec)
         names = _safe_names(spec.features)
         cat_idx = [i for i, f in enumerate(spec.features) if f in spec.categories]
+        x_all = features.encode(frame, spec)  # every row once; the parts are row takes
+        y_all = features.encode_target(frame, spec)
         dtrain = lgb.Dataset(
-            features.encode(train_df, spec),
-            features.encode_target(train_df, spec),
+            x_all[train_rows],
+            y_all[train_rows],
             feature_name=names,
             categorical_feature=cat_idx or "auto",
             free_raw_data=True,
         )
-        dvalid = dtrain.create_valid(
-            features.encode(valid_df, spec), features.encode_target(valid_df, spec)
-        )
+        dvalid = dtrain.create_valid(x_all[valid_rows], y_all[valid_rows])
     curve: dict[str, Any] = {}
     callbacks = [lgb.record_evaluation(curve)]
     if settings.model.early_stopping_rounds > 0:
@@ -192,12 +224,14 @@ def train_snapshot(
         best = booster.best_iteration or booster.current_iteration()
         text = booster.model_to_string(num_iteration=best)
     with timer.step("evaluate"):
+        # scored by a booster loaded from the stored text, on the rows encoded as predict does
         model = LoadedModel.from_text(text, {"spec": spec.to_json()})
-        y_hold = features.encode_target(holdout, spec)
+        y_hold = y_all[hold_rows]
         known = ~np.isnan(y_hold)
-        scores = metrics.compute(
-            spec.task, y_hold[known], model.predict(holdout.filter(pl.Series(known)))
-        )
+        x_hold = x_all[hold_rows[known]]
+        del x_all
+        scores = metrics.compute(spec.task, y_hold[known], model.predict_matrix(x_hold))
+        del x_hold
     importance = booster.feature_importance(importance_type="gain", iteration=best)
     meta = {
         "format": 1,
@@ -220,7 +254,11 @@ def train_snapshot(
             "kind": settings.train.split,
             "holdout_fraction": settings.train.holdout_fraction,
             "seed": settings.train.seed,
-            "rows": {"train": train_df.height, "valid": valid_df.height, "holdout": holdout.height},
+            "rows": {
+                "train": len(train_rows),
+                "valid": len(valid_rows),
+                "holdout": len(hold_rows),
+            },
         },
         "timings": timer.timings,
         "libraries": _libraries(),
@@ -230,10 +268,11 @@ def train_snapshot(
         meta,
         LoadedModel(model.booster, spec, meta),
         scores,
-        holdout,
         y_hold,
         frame.height,
         timer.timings,
+        frame,
+        hold_rows,
     )
 
 

@@ -89,9 +89,13 @@ def run_cycle(
             f"snapshot {snap.id}" + (" (new)" if snap.created else " (unchanged)"),
             {"snapshot": snap.id},
         )
-        with store.read() as s:
-            has_champion = s.champion_number() is not None
-            done = s.version_for_snapshot(snap.id)
+        if snap.seen is not None:  # read in the snapshot's own session
+            has_champion = snap.seen.champion is not None
+            done = snap.seen.trained_as
+        else:
+            with store.read() as s:
+                has_champion = s.champion_number() is not None
+                done = s.version_for_snapshot(snap.id)
         if done is not None and not force:
             yield _finish(
                 store,

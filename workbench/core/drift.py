@@ -61,13 +61,21 @@ def run_drift(
     taken: snapshot.SnapshotResult | None = None,
 ) -> DriftOutcome:
     """Drift of ``taken`` (a cycle passes the snapshot it took), or of a snapshot taken now."""
-    snap_id = (taken or snapshot.take(settings, store)).id
-    with store.read() as s:
-        ref_version = _version(s, version)
-        current = s.snapshot(snap_id)
-        reference_snap = s.snapshot(ref_version.snapshot_id)
-        stored = None if force else s.drift_result(current.id, ref_version.number)
-        cached = s.drift_reference(ref_version.number)
+    snap = taken or snapshot.take(settings, store)
+    seen = snap.seen
+    if version is None and seen is not None and seen.champion_snapshot is not None:
+        # the champion and its records as the snapshot's own session read them
+        ref_version = _checked(seen.champion)
+        current, reference_snap = seen.record, seen.champion_snapshot
+        stored = None if force else seen.drift_result
+        cached = seen.drift_reference
+    else:
+        with store.read() as s:
+            ref_version = _version(s, version)
+            current = s.snapshot(snap.id)
+            reference_snap = s.snapshot(ref_version.snapshot_id)
+            stored = None if force else s.drift_result(current.id, ref_version.number)
+            cached = s.drift_reference(ref_version.number)
     if stored is not None:
         return DriftOutcome(stored, False)
     started = time.perf_counter()
@@ -130,7 +138,10 @@ def act_on_drift(
 
 
 def _version(s: Any, ref: str | None) -> VersionRecord:
-    v: VersionRecord | None = s.version(ref) if ref is not None else s.champion()
+    return _checked(s.version(ref) if ref is not None else s.champion())
+
+
+def _checked(v: VersionRecord | None) -> VersionRecord:
     if v is None:
         raise UsageError(
             "drift needs a reference: there is no champion yet", "run `workbench train` first"

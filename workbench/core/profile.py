@@ -173,21 +173,33 @@ def any_profile_in_memory(keys: Sequence[str]) -> bool:
 
 def frame(label: str, path: Path, digest: str | None = None) -> pl.DataFrame:
     """One file read eagerly; with ``digest`` (an immutable store object) read once per process."""
-    import polars as pl
 
     key = None if digest is None else f"{file_format(label)}:{digest}"
     if key is not None:
         hit = _FRAMES.get(key)
         if hit is not None:
             return hit
-    lf = scan(path, label)
-    try:
-        eager = lf.collect()
-    except pl.exceptions.PolarsError as e:
-        raise _wrap(e, path, label) from e
+    eager = _read(path, label)
     if key is not None:
         _FRAMES.put(key, eager, int(eager.estimated_size()))
     return eager
+
+
+def _read(path: Path, label: str) -> pl.DataFrame:
+    """``scan(path, label).collect()`` in one parse of the file (no separate schema pass)."""
+    import polars as pl
+
+    if path.stat().st_size == 0:
+        scan(path, label)  # raises the "empty (0 bytes)" error
+    try:
+        if file_format(label) == "parquet":
+            return pl.read_parquet(path)
+        eager = pl.read_csv(
+            path, separator=separator(Path(label).suffix.lower()), infer_schema_length=10_000
+        )
+        return _parse_dates(eager.lazy()).collect()
+    except Exception as e:
+        raise _wrap(e, path, label) from e
 
 
 def remember_frame(label: str, digest: str, df: pl.DataFrame) -> None:

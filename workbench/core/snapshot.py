@@ -35,10 +35,29 @@ from workbench.core import gitinfo
 from workbench.core.inputs import InputFile, StatCache, discover
 from workbench.errors import FileChangedError, StoreError, WorkbenchError
 from workbench.store import Store, now_iso, os_user
+from workbench.store.drift import DriftReference
 from workbench.store.objects import FileSig
-from workbench.store.session import FileRecord, SnapshotRecord
+from workbench.store.registry import VersionRecord
+from workbench.store.session import FileRecord, Session, SnapshotRecord
 
 ID_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the store held when the snapshot's own session ran, read in that session.
+
+    A cycle hands it to drift and training so they need not open the store again just to
+    look up the same records (each session costs tens of ms). Decisions that must be current
+    (the gate) still read the champion again in their own write session.
+    """
+
+    record: SnapshotRecord
+    champion: VersionRecord | None
+    champion_snapshot: SnapshotRecord | None
+    trained_as: VersionRecord | None  # a version already trained on this snapshot
+    drift_reference: DriftReference | None  # the champion's cached drift reference
+    drift_result: dict[str, Any] | None  # a stored drift result (this snapshot vs champion)
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,7 @@ class SnapshotResult:
     id: str
     created: bool
     summary: dict[str, Any]  # the `snapshot --json` shape
+    seen: Seen | None = None  # None when no session was needed (nothing changed)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary, "id": self.id, "created": self.created}
@@ -97,10 +117,11 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
         with store.read() as s:
             existing = s.snapshot(sid) if s.has_snapshot(sid) else None
             known = s.file_profiles(keys)
+            seen = _seen(s, existing) if existing is not None else None
         if existing is not None:
             summary = existing.to_json()
             cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
-            return SnapshotResult(sid, False, summary)
+            return SnapshotResult(sid, False, summary, seen)
     _ensure_stored(inputs, hashes, store)
     record, new_profiles = _build(settings, store, inputs, hashes, sid, known)
     with store.write("snapshot") as s:
@@ -115,9 +136,23 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
                 snapshot_id=sid,
                 data={"files": len(record.data_files), "rows": record.rows},
             )
-        summary = (record if created else s.snapshot(sid)).to_json()
+        stored = record if created else s.snapshot(sid)
+        seen = _seen(s, stored)
+    summary = stored.to_json()
     cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
-    return SnapshotResult(sid, created, summary)
+    return SnapshotResult(sid, created, summary, seen)
+
+
+def _seen(s: Session, record: SnapshotRecord) -> Seen:
+    champion = s.champion()
+    return Seen(
+        record=record,
+        champion=champion,
+        champion_snapshot=s.snapshot(champion.snapshot_id) if champion else None,
+        trained_as=s.version_for_snapshot(record.id),
+        drift_reference=s.drift_reference(champion.number) if champion else None,
+        drift_result=s.drift_result(record.id, champion.number) if champion else None,
+    )
 
 
 def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:

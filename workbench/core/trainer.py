@@ -70,11 +70,16 @@ def run_train(
     started = time.perf_counter()
     snap_result = taken or snapshot.take(settings, store)
     timings = {"snapshot": round(time.perf_counter() - started, 4)}
-    with store.read() as s:  # one session for everything training needs to know first
-        champion = s.champion()
-        snap = s.snapshot(snap_result.id)
-        done = s.version_for_snapshot(snap.id)
-        champion_snap = s.snapshot(champion.snapshot_id) if champion is not None else None
+    seen = snap_result.seen
+    if seen is not None:  # read in the snapshot's own session
+        champion, snap, done = seen.champion, seen.record, seen.trained_as
+        champion_snap = seen.champion_snapshot
+    else:
+        with store.read() as s:  # one session for everything training needs to know first
+            champion = s.champion()
+            snap = s.snapshot(snap_result.id)
+            done = s.version_for_snapshot(snap.id)
+            champion_snap = s.snapshot(champion.snapshot_id) if champion is not None else None
     if champion is not None and serving.served_version(store) != champion.name:
         serving.export(store, champion)  # as serving.reconcile: repair a crash after a commit
     if done is not None and not force:

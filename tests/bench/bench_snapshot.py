@@ -100,6 +100,11 @@ CATS = {"c0": 3, "c1": 12, "c2": 50, "c3": 400, "c4": 2000}  # column -> vocabul
 NULL_SHARE = 0.02
 WB = str(Path(sys.executable).with_name("workbench"))
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0"}
+# Subprocesses run with compiled bytecode, as after `pip install` (which compiles it): without
+# this, PYTHONDONTWRITEBYTECODE=1 in a dev shell makes every run recompile every workbench
+# module (~40 ms of a no-change check). The cache goes under the workdir, not the source tree.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+SECTIONS = ("big", "cli", "profile", "nochange", "append")
 GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
 
 
@@ -114,6 +119,7 @@ class Plan:
     append_rows_share: float = 0.01
     other_files: int = 20
     other_rows: int = 20_000
+    breakdown: bool = True  # profile the big file alone and break a snapshot of it down
 
 
 # ---------------------------------------------------------------- small helpers
@@ -127,7 +133,7 @@ def med(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def run(cmd: Sequence[str], cwd: Path | None = None, check: bool = True) -> str:
+def run(cmd: Sequence[Any], cwd: Path | None = None, check: bool = True) -> str:
     proc = subprocess.run(
         [str(c) for c in cmd], cwd=cwd, env=ENV, capture_output=True, text=True, check=False
     )
@@ -136,14 +142,14 @@ def run(cmd: Sequence[str], cwd: Path | None = None, check: bool = True) -> str:
     return proc.stdout
 
 
-def wall(cmd: Sequence[str], cwd: Path | None = None) -> tuple[float, str]:
+def wall(cmd: Sequence[Any], cwd: Path | None = None) -> tuple[float, str]:
     """Wall time of one subprocess run (it must succeed) and its stdout."""
     t0 = time.perf_counter()
     out = run(cmd, cwd)
     return time.perf_counter() - t0, out
 
 
-def walls(cmd: Sequence[str], repeats: int, cwd: Path | None = None) -> list[float]:
+def walls(cmd: Sequence[Any], repeats: int, cwd: Path | None = None) -> list[float]:
     return [wall(cmd, cwd)[0] for _ in range(repeats)]
 
 
@@ -153,7 +159,7 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def read_through(path: Path, update: Callable[[memoryview], None] | None = None) -> int:
+def read_through(path: Path, update: Callable[[memoryview], Any] | None = None) -> int:
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     total = 0
@@ -471,10 +477,11 @@ def bench_big(work: Path, plan: Plan, dvc: Path | None) -> dict[str, Any]:
     if dvc is not None:
         res["dvc_add"] = {"seconds": med(dvc_runs), "runs": dvc_runs}
         res["dvc_startup"] = {"seconds": med(walls([dvc, "--version"], plan.light))}
-    log("1. profile_files alone (child process)")
-    res["profile"] = profile_in_child([src], plan.heavy)
-    log("1. in-process snapshot breakdown")
-    res["breakdown"] = snapshot_breakdown(work / "p1" / "inproc", src)
+    if plan.breakdown:
+        log("1. profile_files alone (child process)")
+        res["profile"] = profile_in_child([src], plan.heavy)
+        log("1. in-process snapshot breakdown")
+        res["breakdown"] = snapshot_breakdown(work / "p1" / "inproc", src)
     res["project"] = str(cli_project)
     return res
 
@@ -520,6 +527,8 @@ def hash_store_once(root: Path, src: Path) -> float:
     os.sync()
     t0 = time.perf_counter()
     _, size = store.put_file(src)
+    if hasattr(store, "sync"):  # the folder fsync, batched since objects.py v2: timed too
+        store.sync()
     seconds = time.perf_counter() - t0
     assert size == src.stat().st_size
     shutil.rmtree(root)
@@ -824,6 +833,42 @@ def report(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     return summary
 
 
+def partial_report(results: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of the sections that ran (``--only``), printed and returned."""
+    out: dict[str, Any] = {}
+    big, nc = results.get("big"), results.get("nochange")
+    if big:
+        base = big["baselines"]
+        for label, value in (
+            ("cp", base["cp"]["seconds"]),
+            ("copy+fdatasync", base["copy_fdatasync"]["seconds"]),
+            ("xxh3-128 pass", base["xxh3"]["seconds"]),
+            ("md5 pass", base["md5"]["seconds"]),
+            ("workbench hash+store", big["hash_store"]["seconds"]),
+            ("workbench snapshot (CLI)", big["snapshot_cli"]["seconds"]),
+            ("dvc add", get(big, "dvc_add", "seconds")),
+        ):
+            out[f"big {big['bytes'] / GIB:.2f} GiB: {label}"] = fmt_s(value)
+        dvc = get(big, "dvc_add", "seconds")
+        out["ratio dvc add / hash+store"] = fmt_x(ratio(dvc, big["hash_store"]["seconds"]))
+        out["ratio dvc add / snapshot CLI"] = fmt_x(ratio(dvc, big["snapshot_cli"]["seconds"]))
+        floor = base["copy_fdatasync"]["seconds"]
+        out["ratio dvc add / copy+fdatasync (the ceiling)"] = fmt_x(ratio(dvc, floor))
+    if nc:
+        out[f"{nc['files']:,} small files: first snapshot (CLI)"] = fmt_s(nc["first_snapshot_cli"])
+        out["no-change snapshot (CLI)"] = fmt_s(nc["nochange_cli"]["seconds"])
+        out["no-change take() in-process"] = fmt_s(nc["nochange_inproc"]["seconds"])
+        out["dvc add of the folder"] = fmt_s(nc.get("dvc_add_dir"))
+        out["dvc status"] = fmt_s(get(nc, "dvc_status", "seconds"))
+        out["ratio dvc status / no-change"] = fmt_x(
+            ratio(get(nc, "dvc_status", "seconds"), nc["nochange_cli"]["seconds"])
+        )
+    width = max(map(len, out), default=0)
+    for key, value in out.items():
+        print(f"{key:<{width}}  {value}")
+    return out
+
+
 def targets(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     big, nc, ap, cl = results["big"], results["nochange"], results["append"], results["cli"]
     out: list[dict[str, Any]] = []
@@ -868,13 +913,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-10m", action="store_true", help="skip the 10x-rows profile")
     p.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     p.add_argument("--clean", action="store_true", help="delete generated data at the end")
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)})",
+    )
+    p.add_argument(
+        "--no-breakdown",
+        action="store_true",
+        help="skip the big file's profile-alone and in-process breakdown runs",
+    )
     return p.parse_args(argv)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
+    breakdown = not args.no_breakdown
     if args.quick:
-        return Plan(50 * MIB, 100_000, 1_000_000, 1_000, heavy=2, light=5, other_rows=2_000)
-    return Plan(int(args.size_gb * GIB), 1_000_000, 10_000_000, 10_000, heavy=3, light=5)
+        return Plan(
+            50 * MIB, 100_000, 1_000_000, 1_000, 2, 5, other_rows=2_000, breakdown=breakdown
+        )
+    return Plan(int(args.size_gb * GIB), 1_000_000, 10_000_000, 10_000, 3, 5, breakdown=breakdown)
 
 
 def machine() -> dict[str, Any]:
@@ -898,27 +956,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"plan": asdict(plan), "args": vars(args) | {"workdir": str(work)}}
     results["machine"] = machine()
-    out_file = work / "results.json"
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if unknown := only - set(SECTIONS):
+        raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from {SECTIONS}")
+    if only & {"cli", "append"}:
+        only.add("big")  # they use the big file and its project
+    out_file = work / ("results.json" if only == set(SECTIONS) else "results-partial.json")
+    ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
 
     def save() -> None:
         out_file.write_text(json.dumps(results, indent=2, default=str))
 
     dvc: Path | None = None
-    if not args.skip_dvc:
+    if not args.skip_dvc and only & {"big", "nochange"}:
         dvc, results["machine"]["dvc"] = ensure_dvc(work)
+    run([sys.executable, "-m", "workbench", "--help"])  # compile the bytecode once, untimed
     t0 = time.perf_counter()
-    results["big"] = bench_big(work, plan, dvc)
-    save()
-    results["cli"] = bench_cli(Path(results["big"]["project"]), plan)
-    save()
-    results["profile"] = bench_profile(work, plan, args.skip_10m)
-    save()
-    results["nochange"] = bench_nochange(work, plan, dvc)
-    save()
-    results["append"] = bench_append(work, plan, Path(results["big"]["file"]))
+    if "big" in only:
+        results["big"] = bench_big(work, plan, dvc)
+        save()
+    if "cli" in only:
+        results["cli"] = bench_cli(Path(results["big"]["project"]), plan)
+        save()
+    if "profile" in only:
+        results["profile"] = bench_profile(work, plan, args.skip_10m)
+        save()
+    if "nochange" in only:
+        results["nochange"] = bench_nochange(work, plan, dvc)
+        save()
+    if "append" in only:
+        results["append"] = bench_append(work, plan, Path(results["big"]["file"]))
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["total_seconds"] = time.perf_counter() - t0
-    results["summary"] = report(results, plan)
+    if only == set(SECTIONS):
+        results["summary"] = report(results, plan)
+    else:
+        results["summary"] = partial_report(results)
     save()
     print(f"\nresults: {out_file} (total {results['total_seconds']:.0f} s)")
     if args.clean:

@@ -483,3 +483,48 @@ def test_history_json_shape(small: Path, cli) -> None:
     assert [r["status"] for r in rows] == ["rejected", "champion"]
     text = cli("history", cwd=small, check=True).stdout
     assert "* v1" in text
+
+
+def test_snapshot_validation_and_training_share_one_read_of_each_file(
+    small: Path, monkeypatch
+) -> None:
+    from workbench.core import profile
+
+    profile.clear_caches()
+    lines = (small / "data" / "batch_000.csv").read_text().splitlines(keepends=True)
+    write_csv(small / "data" / "batch_001.csv", "".join(lines[:2001]))
+    reads: list[str] = []
+    real = profile._read
+    monkeypatch.setattr(
+        profile, "_read", lambda path, label: reads.append(label) or real(path, label)
+    )
+    out = train(small)  # snapshot (profile), validation, training: one process
+    assert out.version is not None and out.version.status == "champion"
+    assert sorted(reads) == ["data/batch_000.csv", "data/batch_001.csv"]
+    with store_of(small).read() as s:
+        kinds = [e.kind for e in s.events()]
+    # a passed validation is recorded with the version it let through, before it
+    assert kinds.index("validated") > kinds.index("trained")  # newest first
+
+
+def test_split_positions_match_an_independent_split(small: Path) -> None:
+    import dataclasses
+    import math
+
+    from workbench.core.train import split_indices
+
+    frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
+    n_hold = math.ceil(frame.height * 0.2)
+    n_valid = math.ceil((frame.height - n_hold) * 0.1)
+    settings = config.load(small)  # split = "time"
+    fit, valid, hold = split_indices(frame, settings)
+    ordered = frame.sort("event_time", maintain_order=True)
+    assert frame[hold].equals(ordered.tail(n_hold))
+    assert frame[valid].equals(ordered.head(frame.height - n_hold).tail(n_valid))
+    assert frame[fit].equals(ordered.head(frame.height - n_hold - n_valid))
+    rand = dataclasses.replace(settings, train=dataclasses.replace(settings.train, split="random"))
+    fit, valid, hold = split_indices(frame, rand)
+    perm = np.random.default_rng(rand.train.seed).permutation(frame.height)
+    assert hold.tolist() == perm[:n_hold].tolist()
+    assert valid.tolist() == sorted(perm[n_hold : n_hold + n_valid].tolist())
+    assert fit.tolist() == sorted(perm[n_hold + n_valid :].tolist())

@@ -341,18 +341,19 @@ def test_profile_of_an_unchanged_file_is_reused(project: Path, monkeypatch) -> N
     take(project)
     profile_mod.clear_caches()  # as a new process: only the store knows the first profile
     _two_batches(project)
-    profiled: list[int] = []
-    real = profile_mod.profile_frame
+    profiled: list[int] = []  # rows of every file profiled (sketched) from its data
+    real = profile_mod.sketch_frame
 
-    def counting(lf):
-        result = real(lf)
-        profiled.append(result["rows"])
-        return result
+    def counting(df):
+        profiled.append(df.height)
+        return real(df)
 
-    monkeypatch.setattr(profile_mod, "profile_frame", counting)
+    monkeypatch.setattr(profile_mod, "sketch_frame", counting)
     second = take(project)
     assert second.created
-    assert profiled == [700]  # only the new file; batch_000's profile came from the store
+    # the new file, and batch_000 once more for the merge (its profile came from the store,
+    # but a new process has no sketch of it); never the 30,700 rows together
+    assert profiled == [700, 30_000]
     with Store(project / ".workbench").read() as s:
         stored = s.file_profiles(
             [profile_mod.profile_key(f["path"], f["hash"]) for f in second.summary["files"]]
@@ -369,5 +370,5 @@ def test_profile_of_an_unchanged_file_is_reused(project: Path, monkeypatch) -> N
     )
     third = take(project)
     assert third.created and third.summary["rows"] == 30_702
-    assert profiled == [700, 2]
+    assert profiled == [700, 30_000, 2]
     assert sessions == ["w"]

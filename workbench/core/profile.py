@@ -259,7 +259,6 @@ def profile_files(
     profile is merged from the files (see the module docstring). Every per-file profile used
     is returned under ``file_profiles`` (profile key -> profile) for the caller to store.
     """
-    import polars as pl
 
     if hashes is None:
         return _profile_together(files)
@@ -271,10 +270,7 @@ def profile_files(
         key = keys[label]
         found = (known or {}).get(key) or _PROFILES.get(key)
         if found is None:
-            try:
-                found = profile_frame(frame(label, path, hashes[label]).lazy())
-            except pl.exceptions.PolarsError as e:
-                raise _wrap(e, path, label) from e
+            found = _profile_one(label, path, hashes[label], key)
         _PROFILES.put(key, found)
         per_file[label] = found
     if len(files) == 1:
@@ -284,6 +280,22 @@ def profile_files(
     profile["file_rows"] = {label: int(per_file[label]["rows"]) for label, _ in files}
     profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
     return profile
+
+
+def _profile_one(label: str, path: Path, digest: str, key: str) -> dict[str, Any]:
+    """One file's profile: from its sketch (kept for later merges), or streamed if huge.
+
+    The sketch is one query (sorts and counts, columns in parallel) and the statistics are
+    numpy on sorted arrays: about half the time of ``profile_frame``'s two passes.
+    """
+    import polars as pl
+
+    if path.stat().st_size > IN_MEMORY_BYTES:
+        return _profile_lazy(scan(path, label), [(label, path)])
+    try:
+        return merge_sketches([sketch_of(key, lambda: frame(label, path, digest))])
+    except pl.exceptions.PolarsError as e:
+        raise _wrap(e, path, label) from e
 
 
 def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
@@ -444,13 +456,16 @@ def merge_sketches(sketches: Sequence[Sketch]) -> dict[str, Any]:
         col: dict[str, Any] = {"name": name, "dtype": str(first.dtype), "kind": kind}
         col["nulls"] = int(nulls)
         if kind in ("numeric", "datetime"):
-            distinct = pl.concat([p.distinct for p in parts if p.distinct is not None])
-            col["unique"] = int(distinct.n_unique()) + (1 if nulls else 0)
+            distinct = [p.distinct for p in parts if p.distinct is not None]
+            n_distinct = len(distinct[0]) if len(distinct) == 1 else pl.concat(distinct).n_unique()
+            col["unique"] = int(n_distinct) + (1 if nulls else 0)
         else:
             counts = _merged_counts([p.counts for p in parts if p.counts is not None], name)
             col["unique"] = counts.height + (1 if nulls else 0)
         if kind == "numeric":
-            values = np.sort(np.concatenate([p.values for p in parts if p.values is not None]))
+            arrays = [p.values for p in parts if p.values is not None]
+            # each part is sorted already: one part needs nothing, several a merge sort
+            values = arrays[0] if len(arrays) == 1 else np.sort(np.concatenate(arrays))
             _numeric_stats(col, values)
         elif kind in ("datetime", "boolean"):
             present = [p for p in parts if p.min is not None]
@@ -469,7 +484,9 @@ def _merged_counts(parts: list[pl.DataFrame], name: str) -> pl.DataFrame:
     import polars as pl
 
     if not parts:
-        return pl.DataFrame({name: [], "count": []}, schema={name: pl.String, "count": pl.UInt32})
+        return pl.DataFrame({name: [], "count": []}, schema={name: pl.String, "count": pl.Int64})
+    if len(parts) == 1:  # one file: its counts are the counts
+        return parts[0].with_columns(pl.col("count").cast(pl.Int64))
     return pl.concat(parts).group_by(name).agg(pl.col("count").cast(pl.Int64).sum())
 
 

@@ -4,8 +4,9 @@ Threads and messages (the rule: the UI thread never touches the store, polars or
 
 - **The watch loop** runs in a thread worker: the same ``workbench.watch.watch`` generator as
   ``workbench watch``, holding ``.workbench/watcher.lock``. Its events and progress callbacks
-  come back to the UI thread with ``call_from_thread``. ``t`` asks it for a forced cycle
-  through its ``requests`` queue, so a requested training never runs beside a change-driven one.
+  come back to the UI thread as posted messages (``_later``: never blocks the worker). ``t``
+  asks it for a forced cycle through its ``requests`` queue, so a requested training never
+  runs beside a change-driven one.
 - **Attached mode**: if another process (a headless ``workbench watch``) already holds the
   watcher lock, the app does not start a second loop; it follows that watcher instead.
 - **One refresh path for both modes**: a timer polls the store every ``poll_s`` in a thread
@@ -20,18 +21,21 @@ Threads and messages (the rule: the UI thread never touches the store, polars or
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
@@ -55,12 +59,24 @@ from workbench.tui.widgets import (
 )
 
 PROGRESS_REFRESH_S = 0.1
+QUIT_WAIT_S = 15.0  # at most this long for a cycle to reach a point where it can stop
+_W = TypeVar("_W", bound=Widget)
+
+
+class _Call(Message):
+    """A function for the UI thread, posted by a worker thread (see ``_later``)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.fn, self.args = fn, args
+
+
 COMPACT_WIDTH = 100
 COMPACT_HEIGHT = 30
 
 
 class WorkbenchApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "workbench"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "train", "Train"),
@@ -87,6 +103,8 @@ class WorkbenchApp(App[None]):
         self.store = store or Store(settings.store_dir, on_wait=self._waiting)
         self.live, self.poll_s, self.page = live, poll_s, page
         self.stop = threading.Event()
+        self.watch_done = threading.Event()
+        self.watch_done.set()  # no loop running yet
         self.requests: queue.Queue[str] = queue.Queue()
         self.view: View | None = None
         self.versions: list[VersionRecord] = []
@@ -122,8 +140,8 @@ class WorkbenchApp(App[None]):
             "#events": "Events",
         }
         for selector, title in titles.items():
-            self.query_one(selector).border_title = title
-        self.query_one(HistoryTable).focus()
+            self.screen.query_one(selector).border_title = title
+        self._pane(HistoryTable).focus()
         self._fit(self.size.width, self.size.height)
         self._paint_status()
         self.load_view(first=True)
@@ -131,11 +149,17 @@ class WorkbenchApp(App[None]):
         if self.live:
             self.watch_loop()
 
+    def _pane(self, kind: type[_W]) -> _W:
+        """A pane of the main screen (``query_one`` would search a dialog on top instead)."""
+        return self.screen_stack[0].query_one(kind)
+
     def on_resize(self, event: Any) -> None:
+        if self.closing:
+            return
         self._fit(event.size.width, event.size.height)
 
     def _fit(self, width: int, height: int) -> None:
-        self.screen.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "compact")
+        self.screen_stack[0].set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "compact")
 
     # ------------------------------------------------------------------ loading
 
@@ -145,20 +169,20 @@ class WorkbenchApp(App[None]):
             view = view_mod.load(self.project, self.store, limit=max(self.page, len(self.versions)))
             events = view_mod.new_events(self.store, self.last_event_id if not first else 0)
         except WorkbenchError as e:
-            self.call_from_thread(self._error, e)
+            self._later(self._error, e)
             return
-        self.call_from_thread(self._apply, view, events)
+        self._later(self._apply, view, events)
 
     def _apply(self, view: View, events: list[Any]) -> None:
         self.view = view
         self.store_wait = None
         self.versions = list(view.versions)
-        self.query_one(HistoryTable).show(view, self.versions)
+        self._pane(HistoryTable).show(view, self.versions)
         self._subtitle()
-        self.query_one(MetricChart).show(view)
-        self.query_one(DriftPane).show(view.drift)
+        self._pane(MetricChart).show(view)
+        self._pane(DriftPane).show(view.drift)
         fresh = [e for e in events if e.id > self.last_event_id]
-        self.query_one(EventsLog).add(fresh)
+        self._pane(EventsLog).add(fresh)
         if fresh:
             self.last_event_id = max(e.id for e in fresh)
         self.last_event_id = max(self.last_event_id, view.last_event_id)
@@ -169,7 +193,7 @@ class WorkbenchApp(App[None]):
             self.watch_loop()  # the other watcher went away: take over
 
     def _subtitle(self) -> None:
-        table = self.query_one(HistoryTable)
+        table = self._pane(HistoryTable)
         total = self.view.total_versions if self.view else 0
         shown = len(self.versions)
         table.border_subtitle = (
@@ -192,7 +216,7 @@ class WorkbenchApp(App[None]):
             progress = read_progress(self.store) if self.mode == "attached" else None
         except WorkbenchError:
             events, watcher, progress = [], "stopped", None  # busy store: try next tick
-        self.call_from_thread(self._polled, events, watcher, progress)
+        self._later(self._polled, events, watcher, progress)
 
     def _polled(self, events: list[Any], watcher: str, progress: dict[str, Any] | None) -> None:
         self._polling = False
@@ -209,9 +233,10 @@ class WorkbenchApp(App[None]):
     def watch_loop(self) -> None:
         from workbench.watch import watch, watcher_lock
 
+        self.watch_done.clear()
         try:
             with watcher_lock(self.store):
-                self.call_from_thread(self._set_mode, "own")
+                self._later(self._set_mode, "own")
                 for ev in watch(
                     self.root,
                     self.store,
@@ -221,19 +246,31 @@ class WorkbenchApp(App[None]):
                 ):
                     if self.stop.is_set():
                         break
-                    self.call_from_thread(self._on_cycle_event, ev)
+                    self._later(self._on_cycle_event, ev)
         except UsageError:  # a headless watcher holds the lock: follow it
             self._later(self._set_mode, "attached")
         except WorkbenchError as e:
             self._later(self._error, e)
             self._later(self._set_mode, "off")
+        finally:
+            self.watch_done.set()
 
-    def _later(self, fn: Any, *args: Any) -> None:
-        """``call_from_thread`` that is quiet when the app has already closed."""
-        if self.stop.is_set():
-            return
-        with contextlib.suppress(RuntimeError):  # the app is gone
-            self.call_from_thread(fn, *args)
+    def _later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the UI thread, from any thread, without waiting for it.
+
+        Unlike ``call_from_thread`` this never blocks the calling worker (training is not
+        slowed by painting), and after the app has closed it does nothing instead of hanging.
+        """
+        self.post_message(_Call(fn, args))
+
+    def on__call(self, message: _Call) -> None:
+        if self.closing:
+            return  # a worker's late news while the app shuts down
+        message.fn(*message.args)
+
+    @property
+    def closing(self) -> bool:
+        return not self.screen_stack or (self.stop.is_set() and not self.is_running)
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -268,7 +305,7 @@ class WorkbenchApp(App[None]):
     def _paint_status(self) -> None:
         view = self.view
         if view is None:
-            self.query_one(StatusBar).update(Text(f" {self.project}  loading…"))
+            self._pane(StatusBar).update(Text(f" {self.project}  loading…"))
             return
         style = ""
         p = self.progress
@@ -291,14 +328,16 @@ class WorkbenchApp(App[None]):
             style = "bold red"
         if self.store_wait:
             state += f" · {self.store_wait}"
-        self.query_one(StatusBar).show(view, state, style)
+        self._pane(StatusBar).show(view, state, style)
 
     # ------------------------------------------------------------------ selection
 
     @on(DataTable.RowHighlighted, "#history")
     def _history_moved(self, event: DataTable.RowHighlighted) -> None:
+        if self.closing:
+            return
         self._selected_changed()
-        table = self.query_one(HistoryTable)
+        table = self._pane(HistoryTable)
         if (
             self.view is not None
             and event.cursor_row >= table.row_count - 5
@@ -306,39 +345,55 @@ class WorkbenchApp(App[None]):
             and not self._loading_more
         ):
             self._loading_more = True
-            self._more(len(self.versions))
+            self._more(len(self.versions), self.page)
+
+    @on(HistoryTable.WantsAll)
+    def _load_all(self) -> None:
+        """End: the oldest version, loading the rest of the history first if needed."""
+        if self.closing:
+            return
+        if self.view is not None and len(self.versions) < self.view.total_versions:
+            self._loading_more = True
+            self._more(len(self.versions), None, True)
 
     @work(thread=True, group="more", exit_on_error=False)
-    def _more(self, offset: int) -> None:
+    def _more(self, offset: int, limit: int | None = None, to_end: bool = False) -> None:
         try:
-            more = view_mod.more_versions(self.store, offset, self.page)
+            more = view_mod.more_versions(self.store, offset, limit)
         except WorkbenchError as e:
-            self.call_from_thread(self._error, e)
+            self._later(self._error, e)
             more = []
-        self.call_from_thread(self._add_more, more)
+        self._later(self._add_more, more, to_end)
 
-    def _add_more(self, more: list[VersionRecord]) -> None:
+    def _add_more(self, more: list[VersionRecord], to_end: bool = False) -> None:
         self._loading_more = False
         if self.view is None:
             return
+        known = {v.number for v in self.versions}
+        more = [v for v in more if v.number not in known]
         self.versions.extend(more)
-        self.query_one(HistoryTable).add_rows_for(self.view, more)
+        table = self._pane(HistoryTable)
+        table.add_rows_for(self.view, more)
         self._subtitle()
+        if to_end:
+            table.action_scroll_bottom()
 
     @on(DataTable.RowSelected, "#history")
     def _history_selected(self, _event: DataTable.RowSelected) -> None:
+        if self.closing:
+            return
         v = self.selected()
         if v is not None:
             self._open_details(v)
 
     def selected(self) -> VersionRecord | None:
-        number = self.query_one(HistoryTable).selected_number()
+        number = self._pane(HistoryTable).selected_number()
         return next((v for v in self.versions if v.number == number), None)
 
     def _selected_changed(self) -> None:
         v = self.selected()
         if v is None:
-            self.query_one(Details).show(None, None)
+            self._pane(Details).show(None, None)
         else:
             self._details(v)
 
@@ -347,25 +402,27 @@ class WorkbenchApp(App[None]):
         try:
             info = view_mod.details(self.store, v)
         except WorkbenchError as e:
-            self.call_from_thread(self._error, e)
+            self._later(self._error, e)
             return
-        self.call_from_thread(self.query_one(Details).show, v, info)
+        self._later(self._pane(Details).show, v, info)
 
     @work(thread=True, group="details", exit_on_error=False)
     def _open_details(self, v: VersionRecord) -> None:
         try:
             info = view_mod.details(self.store, v)
         except WorkbenchError as e:
-            self.call_from_thread(self._error, e)
+            self._later(self._error, e)
             return
-        self.call_from_thread(self.push_screen, TextScreen(v.name, details_text(v, info)))
+        self._later(self.push_screen, TextScreen(v.name, details_text(v, info)))
 
     @on(DataTable.RowHighlighted, "#drift-table")
     def _feature_moved(self, _event: DataTable.RowHighlighted) -> None:
+        if self.closing:
+            return
         self._feature_changed()
 
     def _feature_changed(self) -> None:
-        pane = self.query_one(DriftPane)
+        pane = self._pane(DriftPane)
         name = pane.selected_feature()
         drift = self.view.drift if self.view else None
         feature = next((f for f in (drift or {}).get("features") or [] if f["name"] == name), None)
@@ -380,7 +437,7 @@ class WorkbenchApp(App[None]):
             history = view_mod.drift_history(self.store, feature["name"])
         except WorkbenchError:
             history = []
-        self.call_from_thread(self.query_one(DriftPane).show_feature, feature, history)
+        self._later(self._pane(DriftPane).show_feature, feature, history)
 
     # ------------------------------------------------------------------ actions
 
@@ -487,8 +544,15 @@ class WorkbenchApp(App[None]):
         self.push_screen(TextScreen("help", help_text()))
 
     async def action_quit(self) -> None:
-        self.stop.set()  # the watch loop abandons a running cycle at its next progress point
+        """Stop the watch loop (a running cycle ends as ``cancelled``, recorded), then exit."""
+        self.stop.set()  # the loop abandons a running cycle at its next progress point
+        if not self.watch_done.is_set():
+            self._pane(StatusBar).update(Text(" stopping the watcher…", style="bold yellow"))
+            await asyncio.to_thread(self.watch_done.wait, QUIT_WAIT_S)
         self.exit()
+
+    def on_unmount(self) -> None:
+        self.stop.set()  # however the app ends, the watch thread ends with it
 
     # ------------------------------------------------------------------ errors
 

@@ -84,7 +84,8 @@ def load(project: str, store: Store, *, limit: int = PAGE) -> View:
     )
 
 
-def more_versions(store: Store, offset: int, limit: int = PAGE) -> list[VersionRecord]:
+def more_versions(store: Store, offset: int, limit: int | None = PAGE) -> list[VersionRecord]:
+    """Older versions after the first ``offset`` (all of them with ``limit=None``)."""
     with store.read() as s:
         return s.versions(limit=limit, offset=offset)
 

@@ -5,10 +5,12 @@ beyond what it shows. Nothing here touches the store: the app loads, the panes p
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, RichLog, Static
 from textual.widgets.data_table import CellDoesNotExist
 from textual_plotext import PlotextPlot
@@ -69,6 +71,11 @@ class StatusBar(Static):
 class HistoryTable(DataTable[Any]):
     """Model versions newest first; row keys are version numbers."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "Newest", show=False),
+        Binding("end", "oldest", "Oldest", show=False),
+    ]
+
     # the columns people scan first come first: narrow terminals cut (and scroll) the rest
     COLUMNS = ("", "version", "status", "metric", "Δ champ", "time", "rows", "commit", "snapshot")
 
@@ -76,6 +83,13 @@ class HistoryTable(DataTable[Any]):
         self.cursor_type = "row"
         self.zebra_stripes = True
         self.add_columns(*self.COLUMNS)
+
+    class WantsAll(Message):
+        """End was pressed while older versions are not loaded yet."""
+
+    def action_oldest(self) -> None:
+        self.post_message(self.WantsAll())
+        self.action_scroll_bottom()
 
     def show(self, view: View, versions: list[VersionRecord]) -> None:
         """Replace the rows, keeping the highlighted version highlighted."""
@@ -203,6 +217,8 @@ class MetricChart(PlotextPlot):
 def drift_summary(drift: dict[str, Any] | None) -> Text:
     if drift is None:
         return Text("no drift result yet (needs a champion and newer data)", style="dim")
+    if not drift.get("features") and drift.get("note"):
+        return Text(f"{drift['note']} (reference {drift.get('reference_version')})", style="dim")
     text = Text()
     flag = drift.get("dataset_drift")
     text.append(

@@ -1,0 +1,421 @@
+"""The TUI under ``App.run_test()``: real store, real training, real watchfiles events.
+
+A module template holds a small trained project: v1 (the first model, champion), v2 (the same
+snapshot retrained: a tie, so rejected) and v3 (failed: the training part had one class).
+Each test gets a copy. ``live=False`` tests look at the panes and keys; ``live=True`` tests run
+the real watch loop in the app's worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from textual.widgets import DataTable, Static
+
+from tests.conftest import SAMPLE
+from tests.helpers import configure, cut_sample, store_of, train
+from workbench import config
+from workbench.core import serving
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens import KEYS, RollbackScreen, TextScreen
+from workbench.tui.widgets import DriftPane, EventsLog, HistoryTable, StatusBar
+
+ROWS = 2000
+
+
+class RecordingApp(WorkbenchApp):
+    """The real app, also keeping the notifications it showed (message, severity)."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.notes: list[tuple[str, str]] = []
+
+    def notify(self, message: str, *a: Any, **kw: Any) -> None:
+        self.notes.append((str(message), str(kw.get("severity", "information"))))
+        super().notify(message, *a, **kw)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tui") / "proj"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".workbench", "__pycache__"))
+    configure(cut_sample(root, ROWS), rounds=20)
+    with open(root / "workbench.toml", "a") as f:
+        f.write("\n[watch]\ndebounce_ms = 100\n")
+    train(root)  # v1: champion
+    train(root, force=True)  # v2: same snapshot, a tie: rejected
+    data = root / "data" / "batch_000.csv"
+    original = data.read_bytes()
+    frame = pl.read_csv(data).sort("event_time")
+    newest = frame.height - int(frame.height * 0.15)
+    keep = pl.int_range(pl.len()) >= newest
+    frame.with_columns(pl.when(keep).then(pl.col("churned")).otherwise(0)).write_csv(data)
+    with pytest.raises(Exception, match="1 class"):
+        train(root)  # v3: failed
+    data.write_bytes(original)
+    return root
+
+
+@pytest.fixture
+def proj(template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(template, root, symlinks=True)
+    return root
+
+
+def app_for(root: Path, **kw: Any) -> RecordingApp:
+    kw.setdefault("live", False)
+    kw.setdefault("poll_s", 0.2)
+    return RecordingApp(config.load(root), **kw)
+
+
+async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what or cond}")
+
+
+def status_text(app: WorkbenchApp) -> str:
+    return str(app.query_one(StatusBar).content)
+
+
+def events_text(app: WorkbenchApp) -> str:
+    log = app.query_one(EventsLog)
+    return "\n".join("".join(seg.text for seg in strip) for strip in log.lines)
+
+
+def history_rows(app: WorkbenchApp) -> list[list[str]]:
+    table = app.query_one(HistoryTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def loaded(app: WorkbenchApp) -> bool:
+    return app.view is not None and app.query_one(HistoryTable).row_count > 0
+
+
+def champion(root: Path) -> int | None:
+    with store_of(root).read() as s:
+        return s.champion_number()
+
+
+# ---------------------------------------------------------------------------- panes
+
+
+async def test_first_paint_shows_history_champion_status_and_events(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app), what="history")
+        rows = history_rows(app)
+        assert [r[1] for r in rows] == ["v3", "v2", "v1"]  # newest first
+        assert [r[2] for r in rows] == ["failed", "rejected", "champion"]
+        assert rows[2][0] == "★" and rows[0][0] == rows[1][0] == ""
+        with store_of(proj).read() as s:
+            v1, v2 = s.version(1), s.version(2)
+        assert rows[2][3] == f"{v1.metrics['auc']:.4f}"
+        assert rows[1][4] == f"{v2.metrics['auc'] - v1.metrics['auc']:+.4f}"
+        status = status_text(app)
+        assert "v1" in status and f"auc={v1.metrics['auc']:.4f}" in status
+        assert "3 versions" in status and "not watching" in status
+        text = events_text(app)
+        assert "promoted" in text and "v3" in text and "1 class" in text
+        assert app.focused is app.query_one(HistoryTable)
+
+
+async def test_arrow_keys_move_and_details_follow(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await until(pilot, lambda: "v3" in str(app.query_one("#details", Static).content))
+        assert "1 class" in str(app.query_one("#details", Static).content)
+        await pilot.press("end")
+        details = await until(
+            pilot,
+            lambda: "v1" in (t := str(app.query_one("#details", Static).content)) and t,
+            what="details of v1",
+        )
+        assert "first model" in details and "importance" in details
+        assert "champion" in details and "num_leaves=15" in details
+        await pilot.press("up")
+        await until(pilot, lambda: str(app.query_one("#details", Static).content).startswith("v2"))
+        await pilot.press("home")
+        assert app.selected() is not None and app.selected().name == "v3"  # type: ignore[union-attr]
+
+
+async def test_enter_opens_the_details_of_the_selected_version(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("end", "enter")
+        screen = await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen)
+        assert screen.title_text == "v1" and "first model" in str(screen.body)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TextScreen)
+
+
+async def test_help_lists_every_key_binding(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("question_mark")
+        screen = await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen)
+        body = str(screen.body)
+        for binding in WorkbenchApp.BINDINGS:
+            key = getattr(binding, "key_display", None) or binding.key  # type: ignore[union-attr]
+            assert any(k.split()[0].startswith(key) for k, _ in KEYS), key
+        for key, what in KEYS:
+            assert key in body and what in body
+        await pilot.press("escape")
+
+
+# ---------------------------------------------------------------------------- rollback
+
+
+async def test_rollback_confirm_changes_champion_everywhere(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("down")  # v2
+        await pilot.press("r")
+        dialog = await until(pilot, lambda: isinstance(app.screen, RollbackScreen) and app.screen)
+        assert dialog.target.name == "v2" and dialog.champion.name == "v1"
+        await pilot.press(*"v1 drifts on new data")
+        await pilot.press("enter")
+        await until(pilot, lambda: champion(proj) == 2, what="store champion v2")
+        await until(pilot, lambda: history_rows(app)[1][0] == "★", what="star on v2")
+        rows = history_rows(app)
+        assert rows[1][2] == "champion" and rows[2][0] == "" and rows[2][2] == "retired"
+        assert "v2" in status_text(app).split("│")[0]
+        await until(pilot, lambda: "rolled back to v2" in events_text(app))
+    with store_of(proj).read() as s:
+        last = s.champion_history(limit=1)[0]
+    assert last.kind == "rollback" and last.reason == "rollback: v1 drifts on new data"
+    assert serving.served_version(store_of(proj)) == "v2"
+
+
+async def test_rollback_escape_cancels_and_nothing_changes(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("down", "r")
+        await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
+        await pilot.press(*"never mind")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
+        await pilot.pause(0.3)
+        assert ("rollback cancelled", "information") in app.notes
+    assert champion(proj) == 1
+    with store_of(proj).read() as s:
+        assert len(s.champion_history()) == 1
+
+
+async def test_rollback_needs_a_reason(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("down", "r")
+        dialog = await until(pilot, lambda: isinstance(app.screen, RollbackScreen) and app.screen)
+        await pilot.press("space", "enter")
+        assert app.screen is dialog  # still asking
+        assert "needs a reason" in str(dialog.query_one("#dialog-error", Static).content)
+        await pilot.press("escape")
+    assert champion(proj) == 1
+
+
+async def test_rollback_to_failed_or_current_champion_is_refused(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("r")  # v3: failed
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, RollbackScreen)
+        assert any("failed to train" in m and sev == "error" for m, sev in app.notes)
+        await pilot.press("end", "r")  # v1: the champion already
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, RollbackScreen)
+        assert any("already the champion" in m for m, _ in app.notes)
+    assert champion(proj) == 1
+
+
+async def test_rollback_made_elsewhere_appears_within_the_poll(proj: Path, cli: Any) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        proc = await asyncio.to_thread(cli, "rollback", "v2", "--reason", "from the CLI", cwd=proj)
+        assert proc.returncode == 0, proc.stderr
+        t0 = time.monotonic()
+        await until(pilot, lambda: history_rows(app)[1][0] == "★", timeout=10)
+        assert time.monotonic() - t0 < 2.0
+        assert "from the CLI" in events_text(app)
+
+
+# ---------------------------------------------------------------------------- other keys
+
+
+async def test_diff_key_shows_selected_version_against_champion(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        assert app.selected().name == "v3"  # type: ignore[union-attr]
+        await pilot.press("d")
+        screen = await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen)
+        body = str(screen.body)
+        assert screen.title_text == "diff v1 (champion) → v3"
+        assert "batch_000.csv" in body  # v3 trained on a changed file (one-class target)
+
+
+async def test_snapshot_key_records_new_inputs(proj: Path) -> None:
+    with store_of(proj).read() as s:
+        before = s.snapshot_count()
+    (proj / "data" / "batch_009.csv").write_text(
+        pl.read_csv(SAMPLE / "data" / "batch_000.csv").slice(ROWS, 200).write_csv()
+    )
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await until(pilot, lambda: any("snapshot" in m and "(new)" in m for m, _ in app.notes))
+    with store_of(proj).read() as s:
+        assert s.snapshot_count() == before + 1
+
+
+async def test_an_error_in_an_action_is_a_notification_not_a_crash(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        (proj / "workbench.toml").write_text("[modle]\nname = 1\n")
+        await pilot.press("s")
+        await until(pilot, lambda: any(sev == "error" for _, sev in app.notes))
+        message = next(m for m, sev in app.notes if sev == "error")
+        assert "workbench.toml" in message and "[model]" in message
+        assert app.is_running
+
+
+# ---------------------------------------------------------------------------- live
+
+
+async def test_train_key_runs_a_cycle_in_the_watcher_and_shows_it(proj: Path) -> None:
+    app = app_for(proj, live=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.mode == "own", what="own watcher")
+        await until(pilot, lambda: "watching" in status_text(app))
+        await pilot.press("t")
+        await until(pilot, lambda: history_rows(app)[0][1] == "v4", timeout=60, what="v4")
+        assert "training requested" in events_text(app) or any(
+            "training requested" in m for m, _ in app.notes
+        )
+        await until(pilot, lambda: "v4 auc=" in events_text(app))
+    with store_of(proj).read() as s:
+        assert s.version(4).snapshot_id == s.version(1).snapshot_id  # forced: same inputs
+
+
+async def test_a_broken_batch_is_a_failure_event_live_and_the_champion_stays(proj: Path) -> None:
+    app = app_for(proj, live=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.mode == "own" and "watching" in status_text(app))
+        await pilot.pause(0.3)  # the watcher is waiting for changes
+        bad = proj / "data" / ".batch_bad.tmp"
+        bad.write_bytes(b"customer_id,event_time\n\x00\x01\x02garbage\xff\xfe\n")
+        os.replace(bad, proj / "data" / "batch_bad.csv")
+        await until(
+            pilot,
+            lambda: "batch_bad.csv" in events_text(app) and "failed" in events_text(app),
+            timeout=30,
+            what="failure event",
+        )
+        await until(pilot, lambda: "last cycle failed" in status_text(app))
+        assert any(sev == "error" and "batch_bad.csv" in m for m, sev in app.notes)
+        assert history_rows(app)[2][0] == "★"
+    assert champion(proj) == 1
+
+
+async def test_follows_a_headless_watcher_instead_of_starting_a_second(proj: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "watch", "--json"],
+        cwd=proj,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:  # the start cycle, then watching
+            if '"watching"' in line:
+                break
+        app = app_for(proj, live=True)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.mode == "attached", what="attached")
+            await until(pilot, lambda: "following" in status_text(app))
+            tmp = proj / "data" / ".b.tmp"
+            frame = pl.read_csv(SAMPLE / "data" / "batch_000.csv").slice(ROWS, 400)
+            frame.write_csv(tmp)
+            os.replace(tmp, proj / "data" / "batch_001.csv")
+            await until(pilot, lambda: history_rows(app)[0][1] == "v4", timeout=60)
+            with store_of(proj).read() as s:
+                recorded = s.version(4).created_at
+            assert "v4 auc=" in events_text(app) or "v4" in events_text(app)
+        assert recorded
+    finally:
+        watcher.terminate()
+        assert watcher.wait(timeout=20) == 0
+
+
+async def test_quit_stops_the_watch_loop_and_releases_the_watcher_lock(proj: Path) -> None:
+    from workbench.core.status import watcher_state
+
+    app = app_for(proj, live=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.mode == "own")
+        assert watcher_state(store_of(proj)) == "running"
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, timeout=10)
+    deadline = time.monotonic() + 10
+    while watcher_state(store_of(proj)) == "running" and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert watcher_state(store_of(proj)) == "stopped"
+
+
+# ---------------------------------------------------------------------------- drift
+
+
+async def test_drift_pane_sorts_features_and_shows_the_dataset_summary(proj: Path) -> None:
+    from workbench.core.drift import run_drift
+
+    subprocess.run(
+        [sys.executable, str(proj / "generate.py"), "--drift", "--rows", "600"],
+        cwd=proj,
+        check=True,
+        capture_output=True,
+    )
+    settings = config.load(proj)
+    result = run_drift(settings, store_of(proj)).result
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(
+            pilot, lambda: loaded(app) and app.query_one("#drift-table", DataTable).row_count > 0
+        )
+        table = app.query_one("#drift-table", DataTable)
+        shown = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        drifted = [f for f in result["features"] if f["drifted"]]
+        # drifted features first; among them the most drifted (largest distance, smallest p)
+        assert set(shown[: len(drifted)]) == {f["name"] for f in drifted}
+        assert len(shown) == len(result["features"])
+        summary = str(app.query_one("#drift-summary", Static).content)
+        assert ("DATASET DRIFT" in summary) == bool(result["dataset_drift"])
+        assert f"{result['drifted_features']}/{len(result['features'])}" in summary
+        assert app.query_one(DriftPane).selected_feature() == shown[0]

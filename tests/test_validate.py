@@ -129,3 +129,35 @@ def test_validation_failure_blocks_training_and_keeps_the_champion(small: Path) 
     (small / "data" / "batch_001.csv").unlink()
     batch(small, "batch_001.csv", lambda f: f)
     assert train(small).version is not None  # fixed input: training goes on
+
+
+def test_stored_files_are_checked_once_per_rule_set(small: Path, monkeypatch) -> None:
+    """Per-file numbers of a stored (content-addressed) file are reused across validations
+    with the same column rules, and computed afresh when the rules change."""
+    from workbench.core import snapshot
+
+    batch(small, "batch_001.csv", lambda f: f.with_columns(pl.lit(-5.0).alias("monthly_charges")))
+    settings = config.load(small)
+    store = store_of(small)
+    snap = snapshot.take(settings, store)
+    files = [(f["path"], store.objects.path(f["hash"])) for f in snap.summary["files"]]
+    hashes = {f["path"]: f["hash"] for f in snap.summary["files"]}
+    computed: list[int] = []
+    real = v._per_file_numbers
+    monkeypatch.setattr(
+        v,
+        "_per_file_numbers",
+        lambda *a: computed.append(1) or real(*a),
+    )
+    v._PER_FILE.clear()
+    first = v.validate(settings, files, hashes=hashes)
+    again = v.validate(settings, files, hashes=hashes)
+    assert len(computed) == 2  # two files, once each
+    assert statuses(first) == statuses(again) and first.ok
+    add_rules(small, "[data.validation.columns.monthly_charges]\nmin = 0\n")
+    strict = config.load(small)
+    checked = v.validate(strict, files, hashes=hashes)
+    assert len(computed) == 4  # the rule changed: both files computed again
+    assert [c.message for c in checked.failures] == [
+        "data/batch_001.csv: 400 value(s) of 'monthly_charges' below 0.0"
+    ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.features import FeatureSpec, encode
+from workbench.core.profile import LRU
 from workbench.errors import StoreError
 
 if TYPE_CHECKING:
@@ -46,12 +47,21 @@ class LoadedModel:
         return self.booster.predict(x, num_threads=0)  # type: ignore[return-value]
 
 
+_LOADED = LRU(8)  # models by (model hash, meta hash): content addressed, so never stale
+
+
 def load_version(objects: ObjectStore, version: VersionRecord) -> LoadedModel:
+    """The version's model; parsed once per process (a watcher's drift and gate reuse it)."""
     if not version.model_hash or not version.meta_hash:
         raise StoreError(
             f"{version.name} has no model (status {version.status})",
             "pick a version that trained successfully: workbench history",
         )
-    text = objects.read(version.model_hash).decode("utf-8")
-    meta = objects.read_json(version.meta_hash)
-    return LoadedModel.from_text(text, meta)
+    key = f"{version.model_hash}:{version.meta_hash}"
+    loaded = _LOADED.get(key)
+    if loaded is None or not objects.has(version.model_hash):
+        text = objects.read(version.model_hash).decode("utf-8")
+        meta = objects.read_json(version.meta_hash)
+        loaded = LoadedModel.from_text(text, meta)
+        _LOADED.put(key, loaded)
+    return loaded

@@ -108,7 +108,7 @@ def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(casts) if casts else lf
 
 
-class _LRU:
+class LRU:
     """A small thread-safe LRU bounded by a total size (bytes or entries)."""
 
     def __init__(self, budget: int) -> None:
@@ -144,9 +144,9 @@ class _LRU:
             self.used = 0
 
 
-_FRAMES = _LRU(FRAME_CACHE_BYTES)
-_SKETCHES = _LRU(SKETCH_CACHE_BYTES)
-_PROFILES = _LRU(PROFILE_CACHE_ENTRIES)
+_FRAMES = LRU(FRAME_CACHE_BYTES)
+_SKETCHES = LRU(SKETCH_CACHE_BYTES)
+_PROFILES = LRU(PROFILE_CACHE_ENTRIES)
 
 
 def clear_caches() -> None:

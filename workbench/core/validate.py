@@ -23,6 +23,7 @@ training and is recorded as a ``validation_failed`` event by the caller.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,13 +31,14 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.core.inputs import discover
-from workbench.core.profile import column_kind, combine, lazy_frames
+from workbench.core.profile import LRU, column_kind, combine, lazy_frames, profile_key
 from workbench.errors import DataError
 from workbench.store import Session, Store, now_iso
 from workbench.store.registry import VersionRecord
 from workbench.store.session import SnapshotRecord
 
 SEP = "\x00"  # separates column name and statistic in aggregate aliases
+_PER_FILE = LRU(4096)  # per-file aggregate rows by (content, column rules), this process
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def validate(
                     file=label,
                     column=column,
                 )
-        _per_file(report, settings, label, lf, schema, kinds)
+        digest = (hashes or {}).get(label)
+        _per_file(report, settings, label, lf, schema, kinds, digest)
     _combined(report, settings, combine(frames), len(files))
     if not report.checks or all(c.status == "pass" for c in report.checks):
         report.add("all", "pass", f"{len(files)} file(s) passed every check")
@@ -171,7 +174,25 @@ def _per_file(
     lf: Any,
     schema: dict[str, str],
     kinds: dict[str, str],
+    digest: str | None = None,
 ) -> None:
+    rules = settings.data.validation
+    # a stored file's numbers depend only on its bytes and the column rules: computed once
+    key = None
+    if digest is not None:
+        rule_text = json.dumps({c: asdict(r) for c, r in sorted(rules.columns.items())})
+        key = f"{profile_key(label, digest)}|{rule_text}"
+    row = _PER_FILE.get(key) if key is not None else None
+    if row is None:
+        row = _per_file_numbers(settings, lf, schema, kinds)
+        if key is not None:
+            _PER_FILE.put(key, row)
+    _per_file_checks(report, settings, label, schema, row)
+
+
+def _per_file_numbers(
+    settings: Settings, lf: Any, schema: dict[str, str], kinds: dict[str, str]
+) -> dict[str, Any]:
     import polars as pl
 
     rules = settings.data.validation
@@ -192,7 +213,13 @@ def _per_file(
             )
             exprs.append(bad.len().alias(f"{column}{SEP}unexpected"))
             exprs.append(bad.unique().sort().head(5).implode().alias(f"{column}{SEP}examples"))
-    row = lf.select(exprs).collect().row(0, named=True)
+    return lf.select(exprs).collect().row(0, named=True)
+
+
+def _per_file_checks(
+    report: Report, settings: Settings, label: str, schema: dict[str, str], row: dict[str, Any]
+) -> None:
+    rules = settings.data.validation
     rows = max(int(row["__rows"]), 1)
     for column in schema:
         share = row[f"{column}{SEP}nulls"] / rows

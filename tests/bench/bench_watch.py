@@ -1,6 +1,7 @@
 """Benchmark of the watch loop (issue: continuous training). Not part of the test run.
 
     python tests/bench/bench_watch.py [--cycles 500] [--idle-seconds 30] [--workdir DIR]
+    python tests/bench/bench_watch.py --in-process 10
 
 Prints three figures:
 
@@ -15,6 +16,11 @@ Prints three figures:
    loading and encoding inside the train step.
 2. idle CPU: the same watcher left alone for --idle-seconds; CPU seconds from /proc/PID/stat
    divided by wall seconds.
+   With ``--in-process N`` (and then nothing else runs): batches fed to ``run_cycle`` in this
+   process, N times,
+   timing cycle start -> LightGBM start (wall and CPU seconds) from the progress callback;
+   no process start, file watching or settle wait, so it shows the cycle's own cost, and
+   its minimum is the figure least disturbed by other load on a shared machine.
 3. memory growth: the in-process loop (`workbench.watch.watch` with a fed change source, real
    cycles on a tiny project: 300 rows, 5 boosting rounds) run for --cycles cycles; resident
    memory (VmRSS) after cycle 10 and after the last, and their ratio (target <= 1.2).
@@ -148,6 +154,38 @@ def latency_and_idle(work: Path, batches: int, idle_s: float) -> dict[str, objec
     return {"batches": results, "idle_cpu_share": idle}
 
 
+def in_process(work: Path, batches: int) -> list[dict[str, float]]:
+    """Cycle start -> LightGBM start of ``batches`` cycles run in this process."""
+    from workbench import config
+    from workbench.core.cycle import run_cycle
+    from workbench.store import Store
+
+    proj = work / "inproc-proj"
+    shutil.copytree(SAMPLE, proj, ignore=shutil.ignore_patterns(".workbench"))
+    store = Store(proj / ".workbench")
+    source = pl.read_csv(SAMPLE / "data" / "batch_000.csv")
+    out = []
+    for i in range(batches + 1):  # the first cycle trains v1 (no champion, no drift): not timed
+        if i:
+            frame = source.slice(1000 * (i - 1) % 29_000, 1000).with_columns(
+                pl.col("customer_id").str.replace("C0", f"I{i:02d}")
+            )
+            write_batch(proj / "data", f"batch_{i:03d}.csv", frame)
+        marks: dict[str, tuple[float, float]] = {}
+        t0, c0 = time.perf_counter(), time.process_time()
+
+        def progress(step: str, info: dict, marks=marks, t0=t0, c0=c0) -> None:
+            if step not in marks:
+                marks[step] = (time.perf_counter() - t0, time.process_time() - c0)
+
+        for _ in run_cycle(config.load(proj), store, progress=progress):
+            pass
+        if i and "train" in marks:
+            out.append({"wall_s": marks["train"][0], "cpu_s": marks["train"][1]})
+            print(f"  in-process batch {i}: {marks['train'][0]:.3f} s", flush=True)
+    return out
+
+
 def memory_growth(work: Path, cycles: int) -> dict[str, float]:
     from workbench.store import Store
     from workbench.watch import watch
@@ -191,9 +229,21 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--idle-seconds", type=float, default=30)
     ap.add_argument("--cycles", type=int, default=500)
+    ap.add_argument("--in-process", type=int, default=0, metavar="N")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wb-bench-watch."))
     work.mkdir(parents=True, exist_ok=True)
+    if args.in_process:
+        runs = in_process(work, args.in_process)
+        walls = [r["wall_s"] for r in runs]
+        cpus = [r["cpu_s"] for r in runs]
+        print(
+            f"in-process cycle start -> LightGBM start over {len(runs)} batches:"
+            f" wall min {min(walls):.3f} s, median {statistics.median(walls):.3f} s;"
+            f" CPU min {min(cpus):.3f} s, median {statistics.median(cpus):.3f} s"
+        )
+        shutil.rmtree(work, ignore_errors=True)
+        return
     live = latency_and_idle(work, args.batches, args.idle_seconds)
     print(json.dumps({"live": live}, indent=1), flush=True)
     mem = memory_growth(work, args.cycles)

@@ -9,6 +9,11 @@ seed give the same model text and predictions.
 Split: rows with a null target are dropped; the holdout is the latest ``holdout_fraction`` of
 rows by ``time_column`` (``split = "time"``) or a seeded random share; early stopping watches a
 validation part carved from the rest the same way (the latest / a random 10%), never the holdout.
+
+Cost: the labelled rows are encoded once into one float64 matrix; the split works on row
+positions (``split_indices``) and the train, validation and holdout matrices are row takes
+from it. The holdout is scored from its matrix; its frame (every column, for a champion
+that may use other features) is only gathered when the gate asks for it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,15 @@ session that references them; the serving link is swapped after the commit (and
 ``serving.reconcile`` repairs a crash in between).
 
 A training failure is recorded as a ``failed`` version with its reason plus an event; the
-champion is untouched.
+champion is untouched. A failed validation is recorded at once (a ``validation_failed`` event);
+a passed one is recorded in the same transaction as the version it let through (or its
+failure), so the store is not opened once more between validation and training.
+
+Store sessions before LightGBM starts: none when the caller passes a snapshot taken in this
+process (``SnapshotResult.seen`` holds the champion, the snapshot and the version already
+trained on it, read in the snapshot's own session), else one read. The data files come from
+the process's frame cache (``profile.frame``), so a snapshot, its validation and its training
+read each file once.
 """
 
 from __future__ import annotations

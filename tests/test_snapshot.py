@@ -372,3 +372,14 @@ def test_profile_of_an_unchanged_file_is_reused(project: Path, monkeypatch) -> N
     assert third.created and third.summary["rows"] == 30_702
     assert profiled == [700, 30_000, 2]
     assert sessions == ["w"]
+
+
+def test_process_caches_hold_only_the_newest_snapshots_files(project: Path) -> None:
+    """A watcher whose batch file is rewritten every cycle does not accumulate frames."""
+    take(project)
+    lines = (project / "data" / "batch_000.csv").read_text().splitlines(keepends=True)
+    for i in range(5):
+        write_csv(project / "data" / "batch_001.csv", "".join(lines[:1] + lines[1 + i : 40 + i]))
+        assert take(project).created
+        for cache in (profile_mod._FRAMES, profile_mod._SKETCHES, profile_mod._PROFILES):
+            assert len(cache.items) <= 2  # batch_000 and this batch_001, nothing older

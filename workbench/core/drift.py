@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.config import Settings
 from workbench.core import drift_stats, snapshot
 from workbench.core.model import LoadedModel, load_version
-from workbench.core.profile import frame as read_object
-from workbench.core.profile import remember_frame
+from workbench.core.profile import LRU
 from workbench.core.train import load_frame
 from workbench.errors import UsageError
 from workbench.store import Store, now_iso
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
     from workbench.store.session import SnapshotRecord
 
 PREDICTION = "__prediction"
-REFERENCE_LABEL = "drift-reference.parquet"  # how the cached reference object is read
+_REFERENCES = LRU(2)  # reference frames by object hash (immutable), this process
 
 
 @dataclass(frozen=True)
@@ -159,9 +158,14 @@ def _reference(
     model: LoadedModel,
     cached: DriftReference | None,
 ) -> tuple[pl.DataFrame, DriftReference]:
+    import polars as pl
+
     if cached is not None and store.objects.has(cached.object_hash):
-        path = store.objects.path(cached.object_hash)
-        return read_object(REFERENCE_LABEL, path, cached.object_hash), cached
+        hit = _REFERENCES.get(cached.object_hash)
+        if hit is None:
+            hit = pl.read_parquet(store.objects.path(cached.object_hash))
+            _REFERENCES.put(cached.object_hash, hit)
+        return hit, cached
     frame = load_frame(store, snap)
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))
@@ -174,7 +178,7 @@ def _reference(
         digest, _ = store.objects.put_file(tmp)
     finally:
         tmp.unlink(missing_ok=True)
-    remember_frame(REFERENCE_LABEL, digest, ref)
+    _REFERENCES.put(digest, ref)
     record = DriftReference(version.number, snap.id, digest, ref.height, max_time)
     with store.write("drift reference") as s:
         s.put_drift_reference(record, ts=now_iso())

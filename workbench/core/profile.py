@@ -53,7 +53,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 FRAME_CACHE_BYTES = 1 << 30  # eager frames of store objects kept per process (LRU)
 SKETCH_CACHE_BYTES = 512 << 20  # per-file column sketches kept per process (LRU)
-PROFILE_CACHE_ENTRIES = 4096  # per-file profiles kept per process (small JSON)
+PROFILE_CACHE_ENTRIES = 1024  # per-file profiles kept per process (small JSON)
 PROFILE_FORMAT = 1  # part of every per-file profile key: bump when the profile changes
 
 
@@ -143,6 +143,12 @@ class LRU:
             self.items.clear()
             self.used = 0
 
+    def keep_only(self, keep: Any) -> None:
+        """Drop every entry whose key ``keep(key)`` rejects."""
+        with self.lock:
+            for key in [k for k in self.items if not keep(k)]:
+                self.used -= self.items.pop(key)[1]
+
 
 _FRAMES = LRU(FRAME_CACHE_BYTES)
 _SKETCHES = LRU(SKETCH_CACHE_BYTES)
@@ -200,11 +206,6 @@ def _read(path: Path, label: str) -> pl.DataFrame:
         return _parse_dates(eager.lazy()).collect()
     except Exception as e:
         raise _wrap(e, path, label) from e
-
-
-def remember_frame(label: str, digest: str, df: pl.DataFrame) -> None:
-    """Cache ``df`` as the frame of the store object ``digest`` (just written from it)."""
-    _FRAMES.put(f"{file_format(label)}:{digest}", df, int(df.estimated_size()))
 
 
 def lazy_frames(
@@ -279,7 +280,19 @@ def profile_files(
         profile = _merged(files, hashes, per_file)
     profile["file_rows"] = {label: int(per_file[label]["rows"]) for label, _ in files}
     profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
+    _retain({hashes[label] for label, _ in files})
     return profile
+
+
+def _retain(digests: set[str]) -> None:
+    """Keep frames, sketches and profiles of the newest snapshot's files only.
+
+    A watcher re-uses what the next snapshot shares with this one; files that left the data
+    folder (a rewritten batch) are dropped at once, so memory does not grow cycle by cycle.
+    Their profiles stay in the store; other frames (not data files) are not touched.
+    """
+    for cache in (_FRAMES, _SKETCHES, _PROFILES):
+        cache.keep_only(lambda key: key.rsplit(":", 1)[-1] in digests)
 
 
 def _profile_one(label: str, path: Path, digest: str, key: str) -> dict[str, Any]:

@@ -243,6 +243,15 @@ def test_parquet_and_csv_together(project: Path) -> None:
     frame.write_parquet(project / "data" / "extra.parquet")
     result = take(project)
     assert result.summary["rows"] == 30_100
+    # event_time is text in the Parquet file and a datetime in the CSV: the combined read
+    # widens it, so the profile comes from the combined rows, not from per-file sketches
+    with Store(project / ".workbench").read() as s:
+        snap = s.snapshot(result.id)
+    direct = profile_mod.profile_files([(f.path, project / f.path) for f in snap.data_files])
+    direct.pop("file_rows")
+    assert _close({k: v for k, v in snap.profile.items() if k != "git_note"}, direct)
+    cols = {c["name"]: c for c in snap.profile["columns"]}
+    assert cols["event_time"]["dtype"] == "String"
 
 
 def test_snapshot_json_cli_shape(project: Path, cli) -> None:

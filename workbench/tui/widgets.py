@@ -8,6 +8,7 @@ import math
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.app import RenderResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -77,12 +78,24 @@ class HistoryTable(DataTable[Any]):
     ]
 
     # the columns people scan first come first: narrow terminals cut (and scroll) the rest
-    COLUMNS = ("", "version", "status", "metric", "Δ champ", "time", "rows", "commit", "snapshot")
+    # fixed widths: columns do not jump as live rows arrive
+    COLUMNS = (
+        ("", 1),
+        ("version", 7),
+        ("status", 9),
+        ("metric", 6),
+        ("Δ champ", 7),
+        ("time", 11),
+        ("rows", 9),
+        ("commit", 8),
+        ("snapshot", 8),
+    )
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_columns(*self.COLUMNS)
+        for label, width in self.COLUMNS:
+            self.add_column(label, width=width)
 
     class WantsAll(Message):
         """End was pressed while older versions are not loaded yet."""
@@ -179,19 +192,42 @@ class Details(Static):
             self.update(details_text(v, info or {}))
 
 
-class MetricChart(PlotextPlot):
-    """The gate metric per version, champions marked, the champion's level as a line."""
+class Chart(PlotextPlot):
+    """A plot drawn from scratch on every render: a pure function of its data and its size.
 
-    def show(self, view: View) -> None:
+    (Plotext keeps tick and size state between builds; redrawing everything each time keeps
+    a resized or repainted chart identical to a fresh one.)
+    """
+
+    def render(self) -> RenderResult:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        self.draw(plt, self.size.width)
+        return super().render()
+
+    def draw(self, plt: Any, width: int) -> None:
+        raise NotImplementedError
+
+
+class MetricChart(Chart):
+    """The gate metric per version, champions marked, the champion's level as a line."""
+
+    view: View | None = None
+
+    def show(self, view: View) -> None:
+        self.view = view
+        self.refresh()
+
+    def draw(self, plt: Any, width: int) -> None:
+        view = self.view
+        if view is None:
+            return
         ok = [v for v in reversed(view.versions) if view.metric_of(v) is not None]
         if view.champion is not None:
             ok = [v for v in ok if v.metric == view.champion.metric]
         if not ok:
             plt.title("no trained versions yet")
-            self.refresh()
             return
         metric = ok[-1].metric
         xs = [v.number for v in ok]
@@ -208,10 +244,87 @@ class MetricChart(PlotextPlot):
             )
         if view.champion is not None and view.metric_of(view.champion) is not None:
             plt.hline(view.metric_of(view.champion) or 0.0, "green")
-        step = max(1, len(xs) // 6)
+        fits = max(2, (width - 10) // 7)  # tick labels like "v123" with room between them
+        step = max(1, -(-len(xs) // fits))
         plt.xticks([float(x) for x in xs[::step]], [f"v{x}" for x in xs[::step]])
         plt.title(f"{metric} per version")
-        self.refresh()
+
+
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float], top: float) -> str:
+    """One character per value, its height relative to ``top``."""
+    if top <= 0:
+        return " " * len(values)
+    return "".join(SPARK[min(8, round(8 * max(v, 0.0) / top))] for v in values)
+
+
+def histogram_text(feature: dict[str, Any], width: int) -> Text:
+    """Reference vs current share of rows per bin (or category) for one feature.
+
+    Few bins: one bar pair per bin with its label; many: two sparklines on the same scale.
+    Text, not a plot, so it reads at 7 lines and renders identically every time.
+    """
+    h = feature.get("histogram") or {}
+    labels = [str(x) for x in h.get("labels", [])]
+    ref = [float(x) for x in h.get("reference", [])]
+    cur = [float(x) for x in h.get("current", [])]
+    top = max([*ref, *cur, 0.0])
+    text = Text(f"{feature['name']}: share of rows\n", style="bold")
+    if len(labels) <= 3:
+        room = max(4, width - 20)
+        for label, r, c in zip(labels, ref, cur, strict=False):
+            text.append(f"{label[:8]:>8} ")
+            text.append("█" * max(0, round(room * r / (top or 1))), style="cyan")
+            text.append(f" {r:.0%}\n")
+            text.append(" " * 9)
+            text.append("█" * max(0, round(room * c / (top or 1))), style="magenta")
+            text.append(f" {c:.0%}\n")
+        return text
+    n = min(len(labels), max(4, width - 5))
+    text.append("ref ", style="cyan")
+    text.append(spark(ref[:n], top) + "\n", style="cyan")
+    text.append("cur ", style="magenta")
+    text.append(spark(cur[:n], top) + "\n", style="magenta")
+    first, last = labels[0], labels[n - 1]
+    text.append(f"    {first[:12]}{' ' * max(1, n - len(first[:12]) - len(last[:12]))}{last[:12]}")
+    if n < len(labels):
+        text.append(f"\n    (+{len(labels) - n} more)", style="dim")
+    return text
+
+
+class FeatureHistogram(Static):
+    """Reference vs current distribution of the selected feature (see ``histogram_text``)."""
+
+    feature: dict[str, Any] | None = None
+
+    def render(self) -> RenderResult:
+        if self.feature is None or not self.feature.get("histogram"):
+            return Text("")
+        return histogram_text(self.feature, self.size.width)
+
+
+class FeatureOverTime(Chart):
+    """One feature's drift score over the stored results, with its threshold."""
+
+    feature: dict[str, Any] | None = None
+    history: list[dict[str, Any]] | None = None
+
+    def draw(self, plt: Any, width: int) -> None:
+        feature = self.feature
+        points = [
+            float(h["feature"]["score"])
+            for h in self.history or []
+            if h.get("feature") and h["feature"].get("score") is not None
+        ]
+        if feature is None or len(points) < 2:
+            plt.title("drift over time: needs two results")
+            return
+        plt.plot(list(range(1, len(points) + 1)), points, marker="braille")
+        if feature.get("threshold") is not None:
+            plt.hline(float(feature["threshold"]), "red")
+        plt.title(f"{feature['name']} score, last {len(points)} results")
 
 
 def drift_summary(drift: dict[str, Any] | None) -> Text:
@@ -261,12 +374,19 @@ class DriftPane(Vertical):
         yield DataTable(id="drift-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="drift-plots"):
             yield Static(id="drift-note")
-            yield PlotextPlot(id="drift-hist")
-            yield PlotextPlot(id="drift-time")
+            yield FeatureHistogram(id="drift-hist")
+            yield FeatureOverTime(id="drift-time")
 
     def on_mount(self) -> None:
         table = self.query_one("#drift-table", DataTable)
-        table.add_columns("feature", "method", "score", "thresh", "drift")
+        for label, width in (
+            ("feature", 18),
+            ("method", 13),
+            ("score", 6),
+            ("thresh", 6),
+            ("drift", 5),
+        ):
+            table.add_column(label, width=width)
 
     def show(self, drift: dict[str, Any] | None) -> None:
         self.query_one("#drift-summary", Static).update(drift_summary(drift))
@@ -299,10 +419,6 @@ class DriftPane(Vertical):
         self, feature: dict[str, Any] | None, history: list[dict[str, Any]] | None
     ) -> None:
         """The selected feature: reference vs current histogram, and its score over time."""
-        hist = self.query_one("#drift-hist", PlotextPlot)
-        plt = hist.plt
-        plt.clear_data()
-        plt.clear_figure()
         histogram = (feature or {}).get("histogram")
         note = self.query_one("#drift-note", Static)
         if feature is None or not histogram:
@@ -310,38 +426,19 @@ class DriftPane(Vertical):
                 Text(
                     "select a feature"
                     if feature is None
-                    else f"{feature['name']}: "
-                    "this result has no histogram (recompute with `workbench drift --force`)",
+                    else f"{feature['name']}: this result has no histogram "
+                    "(recompute with `workbench drift --force`)",
                     style="dim",
                 )
             )
         else:
             note.update("")
-            labels = [str(x) for x in histogram.get("labels", [])]
-            plt.multiple_bar(
-                labels,
-                [histogram.get("reference", []), histogram.get("current", [])],
-                labels=["reference", "current"],  # type: ignore[call-arg]  # the stub says label
-            )
-            plt.title(f"{feature['name']}: share of rows")
+        hist = self.query_one(FeatureHistogram)
+        hist.feature = feature
         hist.display = bool(histogram)
         hist.refresh()
-        over = self.query_one("#drift-time", PlotextPlot)
-        plt = over.plt
-        plt.clear_data()
-        plt.clear_figure()
-        points = [
-            (i, float(h["feature"]["score"]))
-            for i, h in enumerate(history or [])
-            if h.get("feature") and h["feature"].get("score") is not None
-        ]
-        if len(points) >= 2 and feature is not None:
-            plt.plot([p[0] for p in points], [p[1] for p in points], marker="braille")
-            if feature.get("threshold") is not None:
-                plt.hline(float(feature["threshold"]), "red")
-            plt.title(f"{feature['name']} score over {len(points)} results")
-        else:
-            plt.title("drift over time: needs two results")
+        over = self.query_one(FeatureOverTime)
+        over.feature, over.history = feature, history
         over.refresh()
 
 

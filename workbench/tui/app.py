@@ -166,14 +166,18 @@ class WorkbenchApp(App[None]):
     @work(thread=True, group="load", exit_on_error=False)
     def load_view(self, first: bool = False) -> None:
         try:
-            view = view_mod.load(self.project, self.store, limit=max(self.page, len(self.versions)))
-            events = view_mod.new_events(self.store, self.last_event_id if not first else 0)
+            view = view_mod.load(
+                self.project,
+                self.store,
+                limit=max(self.page, len(self.versions)),
+                events_after=0 if first else self.last_event_id,
+            )
         except WorkbenchError as e:
             self._later(self._error, e)
             return
-        self._later(self._apply, view, events)
+        self._later(self._apply, view)
 
-    def _apply(self, view: View, events: list[Any]) -> None:
+    def _apply(self, view: View) -> None:
         self.view = view
         self.store_wait = None
         self.versions = list(view.versions)
@@ -181,7 +185,7 @@ class WorkbenchApp(App[None]):
         self._subtitle()
         self._pane(MetricChart).show(view)
         self._pane(DriftPane).show(view.drift)
-        fresh = [e for e in events if e.id > self.last_event_id]
+        fresh = [e for e in view.events if e.id > self.last_event_id]
         self._pane(EventsLog).add(fresh)
         if fresh:
             self.last_event_id = max(e.id for e in fresh)

@@ -33,7 +33,7 @@ class View:
     watcher: str  # running | stopped (another process's watcher, from watcher.lock)
     snapshots: int = 0
     last_failure: EventRecord | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    events: list[EventRecord] = field(default_factory=list)  # after ``events_after``, oldest first
 
     def metric_of(self, v: VersionRecord) -> float | None:
         value = v.metrics.get(v.metric)
@@ -56,7 +56,8 @@ class View:
         return (d > 0) == higher_is_better(v.metric)
 
 
-def load(project: str, store: Store, *, limit: int = PAGE) -> View:
+def load(project: str, store: Store, *, limit: int = PAGE, events_after: int = 0) -> View:
+    """Everything one paint needs, in one store session (each session opens DuckDB)."""
     with store.read() as s:
         versions = s.versions(limit=limit)
         total = s.version_count()
@@ -66,6 +67,7 @@ def load(project: str, store: Store, *, limit: int = PAGE) -> View:
         last = s.events(limit=1)
         failure = s.last_event("cycle_finished")
         snapshots = s.snapshot_count()
+        events = s.events(after_id=events_after, limit=200)
     if failure is not None and failure.level != "error":
         failure = None
     return View(
@@ -81,6 +83,7 @@ def load(project: str, store: Store, *, limit: int = PAGE) -> View:
         watcher=watcher_state(store),
         snapshots=snapshots,
         last_failure=failure,
+        events=sorted(events, key=lambda e: e.id),
     )
 
 

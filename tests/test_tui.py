@@ -388,6 +388,24 @@ async def test_quit_stops_the_watch_loop_and_releases_the_watcher_lock(proj: Pat
     while watcher_state(store_of(proj)) == "running" and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert watcher_state(store_of(proj)) == "stopped"
+    with store_of(proj).read() as s:
+        assert s.unfinished_cycles() == []  # the start cycle finished or was recorded cancelled
+
+
+async def test_quit_in_the_middle_of_training_records_the_cycle_cancelled(proj: Path) -> None:
+    app = app_for(proj, live=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.mode == "own" and "watching" in status_text(app))
+        await pilot.press("t")
+        await until(pilot, lambda: "round" in status_text(app), timeout=60, what="training")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, timeout=20)
+    with store_of(proj).read() as s:
+        assert s.unfinished_cycles() == []
+        last = s.last_event("cycle_finished")
+        assert s.version_count() == 3  # the abandoned training left no version
+    assert last is not None and last.data["outcome"] == "cancelled"
+    assert champion(proj) == 1
 
 
 # ---------------------------------------------------------------------------- drift

@@ -248,8 +248,8 @@ class WorkbenchApp(App[None]):
                     progress=self._on_progress,
                     requests=self.requests,
                 ):
-                    if self.stop.is_set():
-                        break
+                    # no break on stop: the loop ends by itself once a running cycle has
+                    # recorded its end (``cancelled`` at the next progress point)
                     self._later(self._on_cycle_event, ev)
         except UsageError:  # a headless watcher holds the lock: follow it
             self._later(self._set_mode, "attached")

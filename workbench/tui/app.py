@@ -14,6 +14,11 @@ Threads and messages (the rule: the UI thread never touches the store, polars or
   ``.workbench/progress.json``); when anything new arrived it reloads the ``View`` (paged
   history, champion, drift) and the panes repaint. So a cycle of a headless watcher appears
   within ``poll_s`` (+ a read), and an in-process cycle's events trigger a reload at once.
+- **Training does not starve the keys**: LightGBM and polars release the GIL while they
+  compute, so the UI thread answers a key in a few ms while a cycle trains (measured by
+  ``tests/bench/bench_tui.py``). Lowering the training threads' priority was measured too: it
+  trimmed the latency tail but cost training throughput on a busy machine, so cycles run at
+  normal priority.
 - **Actions** (snapshot, rollback, diff, details) run in thread workers and answer with a
   notification; a ``WorkbenchError`` becomes an error notification with its hint, anything
   else an error notification naming the bug — the app keeps running.

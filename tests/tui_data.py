@@ -110,9 +110,16 @@ def build(root: Path, versions: int, *, champion: int | None = None) -> Path:
                         "threshold": thr,
                         "drifted": score < thr if method in ("ks", "chisquare") else score > thr,
                         "histogram": {
-                            "labels": ["<10", "10-20", "20-30", ">30"],
-                            "reference": [0.1, 0.4, 0.4, 0.1],
-                            "current": [0.05, 0.15, 0.4, 0.4],
+                            "labels": ["0", "10", "20", "30", "40", "50"],
+                            "edges": [0, 10, 20, 30, 40, 50, 60],
+                            "reference": [0.05, 0.2, 0.35, 0.25, 0.1, 0.05],
+                            "current": [0.0, 0.05, 0.15, 0.3, 0.3, 0.2],
+                        }
+                        if method != "jensenshannon"
+                        else {
+                            "labels": ["north", "south", "east", "west", "(other)"],
+                            "reference": [0.4, 0.3, 0.15, 0.1, 0.05],
+                            "current": [0.2, 0.2, 0.3, 0.25, 0.05],
                         },
                     }
                     for name, method, score, thr in FEATURES

@@ -260,37 +260,40 @@ def spark(values: list[float], top: float) -> str:
     return "".join(SPARK[min(8, round(8 * max(v, 0.0) / top))] for v in values)
 
 
-def histogram_text(feature: dict[str, Any], width: int) -> Text:
+def histogram_text(feature: dict[str, Any], width: int, height: int = 7) -> Text:
     """Reference vs current share of rows per bin (or category) for one feature.
 
-    Few bins: one bar pair per bin with its label; many: two sparklines on the same scale.
-    Text, not a plot, so it reads at 7 lines and renders identically every time.
+    Numerical bins: two sparklines on one scale with the range under them. Categories: one
+    line per level, a reference bar then a current bar. Text, not a plot, so it reads in a
+    few lines and renders identically every time.
     """
     h = feature.get("histogram") or {}
     labels = [str(x) for x in h.get("labels", [])]
     ref = [float(x) for x in h.get("reference", [])]
     cur = [float(x) for x in h.get("current", [])]
     top = max([*ref, *cur, 0.0])
-    text = Text(f"{feature['name']}: share of rows\n", style="bold")
-    if len(labels) <= 3:
-        room = max(4, width - 20)
-        for label, r, c in zip(labels, ref, cur, strict=False):
-            text.append(f"{label[:8]:>8} ")
-            text.append("█" * max(0, round(room * r / (top or 1))), style="cyan")
-            text.append(f" {r:.0%}\n")
-            text.append(" " * 9)
-            text.append("█" * max(0, round(room * c / (top or 1))), style="magenta")
-            text.append(f" {c:.0%}\n")
+    text = Text()
+    text.append(f"{feature['name']}", style="bold")
+    text.append("  share of rows: ")
+    text.append("reference", style="cyan")
+    text.append(" / ")
+    text.append("current\n", style="magenta")
+    edges = h.get("edges")
+    if edges:
+        n = min(len(ref), max(4, width - 5))
+        k = max(1, min(4, (width - 5) // max(n, 1)))  # characters per bin
+        text.append("ref ", style="cyan")
+        text.append("".join(ch * k for ch in spark(ref[:n], top)) + "\n", style="cyan")
+        text.append("cur ", style="magenta")
+        text.append("".join(ch * k for ch in spark(cur[:n], top)) + "\n", style="magenta")
+        lo, hi = f"{float(edges[0]):.3g}", f"{float(edges[n]):.3g}"
+        text.append(f"    {lo}{' ' * max(1, n * k - len(lo) - len(hi))}{hi}")
         return text
-    n = min(len(labels), max(4, width - 5))
-    text.append("ref ", style="cyan")
-    text.append(spark(ref[:n], top) + "\n", style="cyan")
-    text.append("cur ", style="magenta")
-    text.append(spark(cur[:n], top) + "\n", style="magenta")
-    first, last = labels[0], labels[n - 1]
-    text.append(f"    {first[:12]}{' ' * max(1, n - len(first[:12]) - len(last[:12]))}{last[:12]}")
-    if n < len(labels):
-        text.append(f"\n    (+{len(labels) - n} more)", style="dim")
+    room = max(2, (width - 14) // 2)
+    for label, r, c in list(zip(labels, ref, cur, strict=False))[: max(1, height - 1)]:
+        text.append(f"{label[:10]:>10} ")
+        text.append(f"{'█' * round(room * r / (top or 1)):<{room}} ", style="cyan")
+        text.append(f"{'█' * round(room * c / (top or 1))}\n", style="magenta")
     return text
 
 
@@ -302,7 +305,7 @@ class FeatureHistogram(Static):
     def render(self) -> RenderResult:
         if self.feature is None or not self.feature.get("histogram"):
             return Text("")
-        return histogram_text(self.feature, self.size.width)
+        return histogram_text(self.feature, self.size.width, self.size.height)
 
 
 class FeatureOverTime(Chart):
@@ -390,6 +393,7 @@ class DriftPane(Vertical):
 
     def show(self, drift: dict[str, Any] | None) -> None:
         self.query_one("#drift-summary", Static).update(drift_summary(drift))
+        self.query_one("#drift-plots").display = bool((drift or {}).get("features"))
         table = self.query_one("#drift-table", DataTable)
         selected = self.selected_feature()
         table.clear()

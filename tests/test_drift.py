@@ -76,6 +76,16 @@ def test_drifted_batch_is_flagged_with_scipy_equal_numbers(trained: Path) -> Non
     assert region["score"] == pytest.approx(distance.jensenshannon(p / p.sum(), q / q.sum()))
     assert result["prediction_drift"]["drifted"] is True
     assert result["target_drift"]["name"] == "churned"
+    # the drift pane's histograms: shared bins for numbers, level shares for categories
+    hist = mc["histogram"]
+    edges = np.linspace(min(r.min(), c.min()), max(r.max(), c.max()), len(hist["edges"]))
+    np.testing.assert_allclose(hist["edges"], edges)
+    np.testing.assert_allclose(hist["reference"], np.histogram(r, edges)[0] / r.size, atol=1e-6)
+    np.testing.assert_allclose(hist["current"], np.histogram(c, edges)[0] / c.size, atol=1e-6)
+    shares = dict(zip(region["histogram"]["labels"], region["histogram"]["current"], strict=True))
+    for level, count in zip(levels, q, strict=True):
+        if level in shares:
+            assert shares[level] == pytest.approx(count / q.sum(), abs=1e-6)
 
 
 def test_normal_batch_has_no_dataset_drift(trained: Path) -> None:

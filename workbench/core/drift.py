@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
-from workbench.core import drift_stats, snapshot
+from workbench.core import drift_hist, drift_stats, snapshot
 from workbench.core.model import LoadedModel, load_version
 from workbench.core.profile import LRU
 from workbench.core.train import load_frame
@@ -275,8 +275,14 @@ def compare_frames(
     def one(name: str) -> dict[str, Any]:
         kind = kinds[name]
         method, threshold = overrides.get(name, (None, None))
-        r, c = _pair(ref, cur, name, kind)
-        return drift_stats.feature_drift(name, kind, r, c, method=method, threshold=threshold)
+        r, c, levels = _pair_with_levels(ref, cur, name, kind)
+        result = drift_stats.feature_drift(name, kind, r, c, method=method, threshold=threshold)
+        result["histogram"] = (
+            drift_hist.numerical(r, c)
+            if kind == drift_stats.NUMERICAL
+            else drift_hist.categorical(r, c, levels)
+        )
+        return result
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return list(pool.map(one, kinds))
@@ -290,6 +296,14 @@ def _pair(
     ref: pl.DataFrame, cur: pl.DataFrame, name: str, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Null-free values of ``name`` in both frames: floats, or shared categorical codes."""
+    r, c, _levels = _pair_with_levels(ref, cur, name, kind)
+    return r, c
+
+
+def _pair_with_levels(
+    ref: pl.DataFrame, cur: pl.DataFrame, name: str, kind: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``_pair`` plus the sorted levels the categorical codes index (empty for numbers)."""
     import numpy as np
     import polars as pl
 
@@ -297,11 +311,15 @@ def _pair(
     r = ref[name] if name in ref.columns else empty
     c = cur[name] if name in cur.columns else empty
     if kind == drift_stats.NUMERICAL:
-        return _floats(r), _floats(c)
+        return _floats(r), _floats(c), []
     r, c = r.cast(pl.String).drop_nulls(), c.cast(pl.String).drop_nulls()
     levels = pl.concat([r.unique(), c.unique()]).unique().sort()
     index = pl.Series(np.arange(len(levels), dtype=np.int64))
-    return r.replace_strict(levels, index).to_numpy(), c.replace_strict(levels, index).to_numpy()
+    return (
+        r.replace_strict(levels, index).to_numpy(),
+        c.replace_strict(levels, index).to_numpy(),
+        levels.to_list(),
+    )
 
 
 def _floats(col: pl.Series) -> np.ndarray:

@@ -39,6 +39,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
@@ -275,7 +276,11 @@ class WorkbenchApp(App[None]):
     def on__call(self, message: _Call) -> None:
         if self.closing:
             return  # a worker's late news while the app shuts down
-        message.fn(*message.args)
+        try:
+            message.fn(*message.args)
+        except NoMatches:
+            if self.is_running and self.screen_stack:
+                raise  # a real bug; during shutdown the panes may already be gone
 
     @property
     def closing(self) -> bool:
@@ -413,7 +418,13 @@ class WorkbenchApp(App[None]):
         except WorkbenchError as e:
             self._later(self._error, e)
             return
-        self._later(self._pane(Details).show, v, info)
+        self._later(self._show_details, v, info)
+
+    def _show_details(self, v: VersionRecord, info: dict[str, Any]) -> None:
+        """Paint a details result unless the selection moved on meanwhile (workers race)."""
+        selected = self.selected()
+        if selected is not None and selected.number == v.number:
+            self._pane(Details).show(v, info)
 
     @work(thread=True, group="details", exit_on_error=False)
     def _open_details(self, v: VersionRecord) -> None:
@@ -446,7 +457,12 @@ class WorkbenchApp(App[None]):
             history = view_mod.drift_history(self.store, feature["name"])
         except WorkbenchError:
             history = []
-        self._later(self._pane(DriftPane).show_feature, feature, history)
+        self._later(self._show_feature, feature, history)
+
+    def _show_feature(self, feature: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        pane = self._pane(DriftPane)
+        if pane.selected_feature() == feature["name"]:
+            pane.show_feature(feature, history)
 
     # ------------------------------------------------------------------ actions
 

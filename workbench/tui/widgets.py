@@ -48,6 +48,16 @@ def commit_label(v: VersionRecord) -> str:
     return v.git_commit[:7] + ("*" if v.git_dirty else "")
 
 
+def cursor_key(table: DataTable[Any]) -> str | None:
+    """The row key under a table's cursor, or None for an empty table."""
+    if table.row_count == 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except CellDoesNotExist:
+        return None
+
+
 class StatusBar(Static):
     """Project, champion and its gate metric, watcher state, last event time."""
 
@@ -139,13 +149,8 @@ class HistoryTable(DataTable[Any]):
         ]
 
     def selected_number(self) -> int | None:
-        if self.row_count == 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return int(key.value) if key.value is not None else None
+        key = cursor_key(self)
+        return int(key) if key is not None else None
 
 
 def details_text(v: VersionRecord, info: dict[str, Any]) -> Text:
@@ -410,14 +415,7 @@ class DriftPane(Vertical):
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 
     def selected_feature(self) -> str | None:
-        table = self.query_one("#drift-table", DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return str(key.value) if key.value is not None else None
+        return cursor_key(self.query_one("#drift-table", DataTable))
 
     def show_feature(
         self, feature: dict[str, Any] | None, history: list[dict[str, Any]] | None

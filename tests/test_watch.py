@@ -263,3 +263,30 @@ def test_kill_9_at_random_moments_leaves_a_working_store(small: Path, cli) -> No
         for v in s.versions():
             if v.model_hash:
                 assert store_of(small).objects.has(v.model_hash)
+
+
+def test_a_cycle_with_nothing_to_do_writes_no_events(small: Path) -> None:
+    with store_of(small).read() as s:
+        before = [e.id for e in s.events(limit=1000)]
+    events = cycles(small, [])  # the start cycle: the inputs are already trained
+    assert [e.event for e in events if e.event != "watching"] == [
+        "cycle_started",
+        "step",
+        "cycle_finished",
+    ]
+    assert finished(events)[-1]["outcome"] == "nothing to do"
+    with store_of(small).read() as s:
+        assert [e.id for e in s.events(limit=1000)] == before
+
+
+def test_a_working_cycle_records_its_start_and_snapshot_before_training(small: Path) -> None:
+    new_batch(small, "batch_101.csv")
+    events = cycles(small, [])  # the start cycle sees the new batch
+    assert finished(events)[0]["outcome"] in ("promoted", "kept")
+    with store_of(small).read() as s:
+        recorded = sorted(s.events(limit=1000), key=lambda e: e.id)
+    cycle = next(e.data["cycle"] for e in recorded if e.kind == "cycle_started")
+    mine = [e for e in recorded if e.data.get("cycle") == cycle]
+    kinds = [e.kind if e.kind != "step" else f"step:{e.data['step']}" for e in mine]
+    assert kinds[:2] == ["cycle_started", "step:snapshot"]
+    assert kinds[-1] == "cycle_finished" and "step:train" in kinds

@@ -5,6 +5,12 @@ inputs settle. It yields ``CycleEvent``s as it goes — the front ends print or 
 records every step in the store as an event with its timing and outcome, between a
 ``cycle_started`` and a ``cycle_finished`` event that share a cycle id.
 
+Recording: the ``cycle_started`` and snapshot events are held back until the snapshot shows
+there is work to do, then written together in one store session (one fewer session before
+training); a cycle that finds its inputs already trained ("nothing to do") yields its events to
+the front end and writes nothing, so opening a TUI or restarting a watcher does not fill the
+history with empty cycles. A failure in the snapshot step writes the held events with it.
+
 Failure handling: a ``WorkbenchError`` in any step ends the cycle with ``cycle_finished``
 (outcome ``failed``, the message and hint); the champion and history stay as they were, since
 every earlier step only wrote whole records. A cycle whose process died (``kill -9``) leaves a
@@ -74,20 +80,21 @@ def run_cycle(
             progress(name, info or {})
 
     cycle = uuid.uuid4().hex[:12]
+    journal = _Journal(store, cycle)
     started = time.perf_counter()
-    yield _record(store, cycle, CycleEvent("cycle_started", f"cycle {cycle} started"))
+    yield journal.hold(CycleEvent("cycle_started", f"cycle {cycle} started"))
     step = "snapshot"
     try:
         report(step)
         t = time.perf_counter()
         snap = snapshot.take(settings, store)
-        yield _step(
-            store,
-            cycle,
-            step,
-            t,
-            f"snapshot {snap.id}" + (" (new)" if snap.created else " (unchanged)"),
-            {"snapshot": snap.id},
+        yield journal.hold(
+            _step_event(
+                step,
+                t,
+                f"snapshot {snap.id}" + (" (new)" if snap.created else " (unchanged)"),
+                {"snapshot": snap.id},
+            )
         )
         if snap.seen is not None:  # read in the snapshot's own session
             has_champion = snap.seen.champion is not None
@@ -97,14 +104,12 @@ def run_cycle(
                 has_champion = s.champion_number() is not None
                 done = s.version_for_snapshot(snap.id)
         if done is not None and not force:
-            yield _finish(
-                store,
-                cycle,
-                started,
-                "nothing to do",
-                f"snapshot {snap.id} is already trained as {done.name}",
+            journal.drop()
+            yield _finish_event(
+                started, "nothing to do", f"snapshot {snap.id} is already trained as {done.name}"
             )
             return
+        journal.flush()  # the cycle does work from here on: make its start durable
         if has_champion:
             step = "drift"
             report(step)
@@ -112,8 +117,7 @@ def run_cycle(
             drift = run_drift(settings, store, taken=snap).result
             share = drift["drift_share"]
             yield _step(
-                store,
-                cycle,
+                journal,
                 step,
                 t,
                 f"drift share {share:.2f}" + (" — dataset drift" if drift["dataset_drift"] else ""),
@@ -128,8 +132,7 @@ def run_cycle(
         assert v is not None
         gate = v.gate or {}
         yield _step(
-            store,
-            cycle,
+            journal,
             "train",
             t,
             f"{v.name} {v.metric}={v.metrics.get(v.metric, float('nan')):.4f}:"
@@ -137,16 +140,14 @@ def run_cycle(
             {"version": v.name, "status": v.status, "metrics": v.metrics},
         )
         yield _finish(
-            store,
-            cycle,
+            journal,
             started,
             "promoted" if v.status == "champion" else "kept",
             f"{v.name} is {v.status}",
         )
     except Cancelled:
         yield _finish(
-            store,
-            cycle,
+            journal,
             started,
             "cancelled",
             f"stopped during {step}; nothing was recorded for it",
@@ -155,8 +156,7 @@ def run_cycle(
         )
     except WorkbenchError as e:
         yield _finish(
-            store,
-            cycle,
+            journal,
             started,
             "failed",
             f"{step} failed: {e.message}",
@@ -170,36 +170,65 @@ def run_cycle(
         )
 
 
-def _record(store: Store, cycle: str, ev: CycleEvent) -> CycleEvent:
-    """Store the event; if the store itself fails, the front end still gets it, saying so."""
-    try:
-        with store.write(ev.event) as s:
-            s.add_event(
-                ev.event, ev.message, ts=ev.ts, level=ev.level, data={"cycle": cycle, **ev.data}
-            )
-    except WorkbenchError as e:
-        return replace(ev, level="error", data={**ev.data, "not_recorded": e.message})
-    return ev
+class _Journal:
+    """Writes a cycle's events to the store; events can be held and written with the next."""
+
+    def __init__(self, store: Store, cycle: str) -> None:
+        self.store, self.cycle = store, cycle
+        self.held: list[CycleEvent] = []
+
+    def hold(self, ev: CycleEvent) -> CycleEvent:
+        self.held.append(ev)
+        return ev
+
+    def drop(self) -> None:
+        self.held = []
+
+    def flush(self) -> None:
+        if self.held:
+            self._write([])
+
+    def record(self, ev: CycleEvent) -> CycleEvent:
+        """Store the held events and ``ev`` in one session; if the store itself fails, the
+        front end still gets the event, saying so."""
+        return self._write([ev])[0]
+
+    def _write(self, new: list[CycleEvent]) -> list[CycleEvent]:
+        events, self.held = [*self.held, *new], []
+        try:
+            with self.store.write(events[-1].event) as s:
+                for ev in events:
+                    s.add_event(
+                        ev.event,
+                        ev.message,
+                        ts=ev.ts,
+                        level=ev.level,
+                        data={"cycle": self.cycle, **ev.data},
+                    )
+        except WorkbenchError as e:
+            return [
+                replace(ev, level="error", data={**ev.data, "not_recorded": e.message})
+                for ev in new
+            ]
+        return new
 
 
-def _step(
-    store: Store, cycle: str, step: str, t0: float, message: str, data: dict[str, Any]
-) -> CycleEvent:
+def _step_event(step: str, t0: float, message: str, data: dict[str, Any]) -> CycleEvent:
     seconds = round(time.perf_counter() - t0, 3)
-    return _record(
-        store,
-        cycle,
-        CycleEvent(
-            "step",
-            f"{step}: {message} ({seconds:.2f}s)",
-            data={"step": step, "seconds": seconds, "outcome": "ok", **data},
-        ),
+    return CycleEvent(
+        "step",
+        f"{step}: {message} ({seconds:.2f}s)",
+        data={"step": step, "seconds": seconds, "outcome": "ok", **data},
     )
 
 
-def _finish(
-    store: Store,
-    cycle: str,
+def _step(
+    journal: _Journal, step: str, t0: float, message: str, data: dict[str, Any]
+) -> CycleEvent:
+    return journal.record(_step_event(step, t0, message, data))
+
+
+def _finish_event(
     started: float,
     outcome: str,
     message: str,
@@ -207,16 +236,23 @@ def _finish(
     data: dict[str, Any] | None = None,
 ) -> CycleEvent:
     seconds = round(time.perf_counter() - started, 3)
-    return _record(
-        store,
-        cycle,
-        CycleEvent(
-            "cycle_finished",
-            f"cycle {outcome}: {message}",
-            level=level,
-            data={"outcome": outcome, "seconds": seconds, **(data or {})},
-        ),
+    return CycleEvent(
+        "cycle_finished",
+        f"cycle {outcome}: {message}",
+        level=level,
+        data={"outcome": outcome, "seconds": seconds, **(data or {})},
     )
+
+
+def _finish(
+    journal: _Journal,
+    started: float,
+    outcome: str,
+    message: str,
+    level: str = "info",
+    data: dict[str, Any] | None = None,
+) -> CycleEvent:
+    return journal.record(_finish_event(started, outcome, message, level, data))
 
 
 def mark_interrupted(store: Store) -> list[str]:

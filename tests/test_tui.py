@@ -437,3 +437,16 @@ async def test_drift_pane_sorts_features_and_shows_the_dataset_summary(proj: Pat
         assert ("DATASET DRIFT" in summary) == bool(result["dataset_drift"])
         assert f"{result['drifted_features']}/{len(result['features'])}" in summary
         assert app.query_one(DriftPane).selected_feature() == shown[0]
+
+
+async def test_mouse_click_selects_a_version_and_a_footer_key_acts(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        table = app.query_one(HistoryTable)
+        # inside the border: line 1 the header, lines 2-4 v3, v2, v1
+        await pilot.click(HistoryTable, offset=(10, 4))
+        await until(pilot, lambda: table.cursor_row == 2, what="click on v1")
+        assert app.selected() is not None and app.selected().name == "v1"
+        await pilot.click("FooterKey")  # the first footer key: t Train
+        await until(pilot, lambda: history_rows(app)[0][1] == "v4", timeout=60, what="v4")

@@ -447,6 +447,7 @@ async def test_mouse_click_selects_a_version_and_a_footer_key_acts(proj: Path) -
         # inside the border: line 1 the header, lines 2-4 v3, v2, v1
         await pilot.click(HistoryTable, offset=(10, 4))
         await until(pilot, lambda: table.cursor_row == 2, what="click on v1")
-        assert app.selected() is not None and app.selected().name == "v1"
+        selected = app.selected()
+        assert selected is not None and selected.name == "v1"
         await pilot.click("FooterKey")  # the first footer key: t Train
         await until(pilot, lambda: history_rows(app)[0][1] == "v4", timeout=60, what="v4")

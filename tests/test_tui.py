@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -392,12 +393,27 @@ async def test_quit_stops_the_watch_loop_and_releases_the_watcher_lock(proj: Pat
         assert s.unfinished_cycles() == []  # the start cycle finished or was recorded cancelled
 
 
+class HeldTraining(RecordingApp):
+    """Holds the first boosting round for a second, so a test can act mid-training."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.mid_training = threading.Event()
+
+    def _on_progress(self, step: str, info: dict[str, Any]) -> None:
+        super()._on_progress(step, info)
+        if "round" in info and not self.mid_training.is_set():
+            self.mid_training.set()
+            time.sleep(1.0)  # in the training thread: LightGBM waits for its callback
+
+
 async def test_quit_in_the_middle_of_training_records_the_cycle_cancelled(proj: Path) -> None:
-    app = app_for(proj, live=True)
+    app = HeldTraining(config.load(proj), live=True, poll_s=0.2)
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: app.mode == "own" and "watching" in status_text(app))
         await pilot.press("t")
-        await until(pilot, lambda: "round" in status_text(app), timeout=60, what="training")
+        await until(pilot, app.mid_training.is_set, timeout=60, what="training")
+        assert "round 1/" in status_text(app)
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, timeout=20)
     with store_of(proj).read() as s:

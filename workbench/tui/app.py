@@ -122,6 +122,8 @@ class WorkbenchApp(App[None]):
         self._polling = False
         self._loading_more = False
         self.store_wait: str | None = None
+        self._load_seq = 0
+        self._applied_seq = 0
 
     # ------------------------------------------------------------------ layout
 
@@ -169,8 +171,13 @@ class WorkbenchApp(App[None]):
 
     # ------------------------------------------------------------------ loading
 
-    @work(thread=True, group="load", exit_on_error=False)
     def load_view(self, first: bool = False) -> None:
+        """Reload the view off the UI thread; of loads that overlap, the newest one wins."""
+        self._load_seq += 1
+        self._load(self._load_seq, first)
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _load(self, seq: int, first: bool) -> None:
         try:
             view = view_mod.load(
                 self.project,
@@ -181,9 +188,12 @@ class WorkbenchApp(App[None]):
         except WorkbenchError as e:
             self._later(self._error, e)
             return
-        self._later(self._apply, view)
+        self._later(self._apply, view, seq)
 
-    def _apply(self, view: View) -> None:
+    def _apply(self, view: View, seq: int = 0) -> None:
+        if seq < self._applied_seq:
+            return  # an older load finished after a newer one: its view is stale
+        self._applied_seq = seq
         self.view = view
         self.store_wait = None
         self.versions = list(view.versions)
@@ -296,7 +306,8 @@ class WorkbenchApp(App[None]):
         """Called in the watch thread for every step and boosting round."""
         self.progress = {"step": step, **info}
         now = time.monotonic()
-        if now - self._progress_painted >= PROGRESS_REFRESH_S or "round" not in info:
+        edge = info.get("round") in (1, info.get("total"))  # always show the first and last
+        if now - self._progress_painted >= PROGRESS_REFRESH_S or "round" not in info or edge:
             self._progress_painted = now
             self._later(self._paint_status)
 

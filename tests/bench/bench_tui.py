@@ -84,9 +84,14 @@ async def latency(root: Path, n: int) -> tuple[list[float], list[float], int]:
         await pilot.press("t")
         while not (app.progress and app.progress.get("step") == "train"):
             await pilot.pause(0.01)
-        rounds0 = int((app.progress or {}).get("round", 0))
-        busy = await presses(pilot, app, n, busy=lambda: app.cycle_running)
-        rounds = int((app.progress or {}).get("round", 0)) - rounds0
+        seen: list[int] = []
+
+        def training() -> bool:
+            seen.append(int((app.progress or {}).get("round", 0)))
+            return app.cycle_running
+
+        busy = await presses(pilot, app, n, busy=training)
+        rounds = max(seen) - min(seen)
         app.stop.set()
         return idle, busy, rounds
 
@@ -111,12 +116,12 @@ def main() -> None:
     big = build(work / "history", args.versions)
     tiny = build(work / "tiny", 3)
     runs: dict[str, list[float]] = {"tiny": [], "paged": [], "whole": []}
-    for _ in range(3):
+    for _ in range(5):
         runs["tiny"].append(asyncio.run(first_paint(tiny, 200)))
         runs["paged"].append(asyncio.run(first_paint(big, 200)))
         runs["whole"].append(asyncio.run(first_paint(big, args.versions)))
     med = {k: statistics.median(v) for k, v in runs.items()}
-    print(f"first paint (3 interleaved runs each, median; target <= 1 s at {args.versions}):")
+    print(f"first paint (5 interleaved runs each, median; target <= 1 s at {args.versions}):")
     print(f"  3 versions (floor)             {med['tiny']:6.3f} s")
     print(
         f"  {args.versions} versions, paged       {med['paged']:6.3f} s"

@@ -238,6 +238,8 @@ class MetricChart(Chart):
         xs = [v.number for v in ok]
         ys = [view.metric_of(v) or 0.0 for v in ok]
         plt.plot(xs, ys, marker="braille", label=metric)
+        if max(ys) - min(ys) < 1e-9:  # one level: a readable band around it, not 0.4 to 1.25
+            plt.ylim(ys[0] - 0.01, ys[0] + 0.01)
         champs = [v for v in ok if v.number in view.ever_champion]
         if champs:
             plt.scatter(

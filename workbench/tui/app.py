@@ -178,16 +178,12 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="load", exit_on_error=False)
     def _load(self, seq: int, first: bool) -> None:
-        try:
-            view = view_mod.load(
-                self.project,
-                self.store,
-                limit=max(self.page, len(self.versions)),
-                events_after=0 if first else self.last_event_id,
-            )
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return
+        view = view_mod.load(
+            self.project,
+            self.store,
+            limit=max(self.page, len(self.versions)),
+            events_after=0 if first else self.last_event_id,
+        )
         self._later(self._apply, view, seq)
 
     def _apply(self, view: View, seq: int = 0) -> None:
@@ -424,12 +420,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="details", exclusive=True, exit_on_error=False)
     def _details(self, v: VersionRecord) -> None:
-        try:
-            info = view_mod.details(self.store, v)
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return
-        self._later(self._show_details, v, info)
+        self._later(self._show_details, v, view_mod.details(self.store, v))
 
     def _show_details(self, v: VersionRecord, info: dict[str, Any]) -> None:
         """Paint a details result unless the selection moved on meanwhile (workers race)."""
@@ -439,11 +430,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="details", exit_on_error=False)
     def _open_details(self, v: VersionRecord) -> None:
-        try:
-            info = view_mod.details(self.store, v)
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return
+        info = view_mod.details(self.store, v)
         self._later(self.push_screen, TextScreen(v.name, details_text(v, info)))
 
     @on(DataTable.RowHighlighted, "#drift-table")
@@ -490,9 +477,7 @@ class WorkbenchApp(App[None]):
     def _train_here(self) -> None:
         from workbench.core.cycle import run_cycle
 
-        settings = self._settings()
-        if settings is None:
-            return
+        settings = config_mod.load(self.root)
         self._later(self._on_cycle_event, CycleEvent("cycle_started", "training requested"))
         for ev in run_cycle(settings, self.store, force=True, progress=self._on_progress):
             if ev.event == "cycle_finished":
@@ -505,14 +490,7 @@ class WorkbenchApp(App[None]):
     def _snapshot(self) -> None:
         from workbench.core import snapshot
 
-        settings = self._settings()
-        if settings is None:
-            return
-        try:
-            snap = snapshot.take(settings, self.store)
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return
+        snap = snapshot.take(config_mod.load(self.root), self.store)
         state = "new" if snap.created else "unchanged, already recorded"
         self._later(self.notify, f"snapshot {snap.id} ({state})")
         self._later(self.load_view)
@@ -545,14 +523,7 @@ class WorkbenchApp(App[None]):
     def _rollback(self, version: str, reason: str) -> None:
         from workbench.core.rollback import rollback
 
-        settings = self._settings()
-        if settings is None:
-            return
-        try:
-            result = rollback(settings, self.store, version, reason=reason)
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return
+        result = rollback(config_mod.load(self.root), self.store, version, reason=reason)
         self._later(self.notify, f"{result.version.name} is the champion (was {result.previous})")
         self._later(self.load_view)
 
@@ -569,11 +540,7 @@ class WorkbenchApp(App[None]):
         from workbench.core.diff import diff
         from workbench.render import diff_text
 
-        try:
-            text = diff_text(diff(self.store, b, a))
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return
+        text = diff_text(diff(self.store, b, a))
         self._later(self.push_screen, TextScreen(f"diff {b} (champion) → {a}", Text(text)))
 
     def action_help(self) -> None:
@@ -592,13 +559,6 @@ class WorkbenchApp(App[None]):
 
     # ------------------------------------------------------------------ errors
 
-    def _settings(self) -> Settings | None:
-        try:
-            return config_mod.load(self.root)
-        except WorkbenchError as e:
-            self._later(self._error, e)
-            return None
-
     def _error(self, e: WorkbenchError) -> None:
         self.notify(
             e.message + (f"\n{e.hint}" if e.hint else ""),
@@ -613,7 +573,9 @@ class WorkbenchApp(App[None]):
         self._later(self._paint_status)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """An unexpected exception in a worker is a notification, never a crash."""
+        """Every error a worker raises ends here (workers run with ``exit_on_error=False``): a
+        ``WorkbenchError`` is a notification with its hint, anything else a notification naming
+        the bug; never a crash. Workers catch only what they handle differently."""
         worker = event.worker
         if event.state != WorkerState.ERROR or worker.error is None:
             return

@@ -116,12 +116,14 @@ def run_cycle(
             t = time.perf_counter()
             drift = run_drift(settings, store, taken=snap).result
             share = drift["drift_share"]
-            yield _step(
-                journal,
-                step,
-                t,
-                f"drift share {share:.2f}" + (" — dataset drift" if drift["dataset_drift"] else ""),
-                {"dataset_drift": drift["dataset_drift"], "drift_share": share},
+            yield journal.record(
+                _step_event(
+                    step,
+                    t,
+                    f"drift share {share:.2f}"
+                    + (" — dataset drift" if drift["dataset_drift"] else ""),
+                    {"dataset_drift": drift["dataset_drift"], "drift_share": share},
+                )
             )
             if drift["dataset_drift"]:
                 act_on_drift(settings, store, drift, retrain=False)  # training follows anyway
@@ -131,42 +133,46 @@ def run_cycle(
         v = outcome.version or outcome.previous
         assert v is not None
         gate = v.gate or {}
-        yield _step(
-            journal,
-            "train",
-            t,
-            f"{v.name} {v.metric}={v.metrics.get(v.metric, float('nan')):.4f}:"
-            f" {gate.get('decision', 'kept')} ({gate.get('reason', '')})",
-            {"version": v.name, "status": v.status, "metrics": v.metrics},
+        yield journal.record(
+            _step_event(
+                "train",
+                t,
+                f"{v.name} {v.metric}={v.metrics.get(v.metric, float('nan')):.4f}:"
+                f" {gate.get('decision', 'kept')} ({gate.get('reason', '')})",
+                {"version": v.name, "status": v.status, "metrics": v.metrics},
+            )
         )
-        yield _finish(
-            journal,
-            started,
-            "promoted" if v.status == "champion" else "kept",
-            f"{v.name} is {v.status}",
+        yield journal.record(
+            _finish_event(
+                started,
+                "promoted" if v.status == "champion" else "kept",
+                f"{v.name} is {v.status}",
+            )
         )
     except Cancelled:
-        yield _finish(
-            journal,
-            started,
-            "cancelled",
-            f"stopped during {step}; nothing was recorded for it",
-            level="warning",
-            data={"step": step},
+        yield journal.record(
+            _finish_event(
+                started,
+                "cancelled",
+                f"stopped during {step}; nothing was recorded for it",
+                level="warning",
+                data={"step": step},
+            )
         )
     except WorkbenchError as e:
-        yield _finish(
-            journal,
-            started,
-            "failed",
-            f"{step} failed: {e.message}",
-            level="error",
-            data={
-                "step": step,
-                "hint": e.hint,
-                "error": type(e).__name__,
-                "exit_code": int(e.exit_code),
-            },
+        yield journal.record(
+            _finish_event(
+                started,
+                "failed",
+                f"{step} failed: {e.message}",
+                level="error",
+                data={
+                    "step": step,
+                    "hint": e.hint,
+                    "error": type(e).__name__,
+                    "exit_code": int(e.exit_code),
+                },
+            )
         )
 
 
@@ -222,12 +228,6 @@ def _step_event(step: str, t0: float, message: str, data: dict[str, Any]) -> Cyc
     )
 
 
-def _step(
-    journal: _Journal, step: str, t0: float, message: str, data: dict[str, Any]
-) -> CycleEvent:
-    return journal.record(_step_event(step, t0, message, data))
-
-
 def _finish_event(
     started: float,
     outcome: str,
@@ -242,17 +242,6 @@ def _finish_event(
         level=level,
         data={"outcome": outcome, "seconds": seconds, **(data or {})},
     )
-
-
-def _finish(
-    journal: _Journal,
-    started: float,
-    outcome: str,
-    message: str,
-    level: str = "info",
-    data: dict[str, Any] | None = None,
-) -> CycleEvent:
-    return journal.record(_finish_event(started, outcome, message, level, data))
 
 
 def mark_interrupted(store: Store) -> list[str]:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import pyte
 
@@ -72,7 +73,44 @@ def wait_until(
         time.sleep(0.05)
 
 
-class PtyTerminal:
+class _Terminal:
+    """What both terminals share: a screen read as text, bounded waits on it, ``with`` use."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def dump(self) -> str:
+        raise NotImplementedError
+
+    def wait_for(self, *needles: str, timeout: float = WAIT_S) -> str:
+        """Wait until every needle is on the screen; return the screen text."""
+        wait_until(
+            lambda: all(n in self.text() for n in needles),
+            self.dump,
+            f"{needles!r} on the screen",
+            timeout,
+        )
+        return self.text()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PtyTerminal(_Terminal):
     """``python -m workbench.cli ARGS`` in a COLSxROWS pseudo-terminal, emulated by pyte."""
 
     def __init__(self, cwd: Path, cols: int = 120, rows: int = 36, args: Sequence[str] = ()):
@@ -90,7 +128,7 @@ class PtyTerminal:
 
     # ------------------------------------------------------------------ process
 
-    def start(self) -> PtyTerminal:
+    def start(self) -> Self:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _LAUNCH, *self.args],
             cwd=self.cwd,
@@ -141,17 +179,6 @@ class PtyTerminal:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def __enter__(self) -> PtyTerminal:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # ------------------------------------------------------------------ screen
 
     @property
@@ -173,16 +200,6 @@ class PtyTerminal:
             f"screen {self.cols}x{self.rows} (process exit code: {code}):\n"
             f"{border}\n{self.text()}\n{border}"
         )
-
-    def wait_for(self, *needles: str, timeout: float = WAIT_S) -> str:
-        """Wait until every needle is on the screen; return the screen text."""
-        wait_until(
-            lambda: all(n in self.text() for n in needles),
-            self.dump,
-            f"{needles!r} on the screen",
-            timeout,
-        )
-        return self.text()
 
     def wait_gone(self, *needles: str, timeout: float = WAIT_S) -> str:
         """Wait until none of the needles is on the screen."""
@@ -215,7 +232,7 @@ class PtyTerminal:
         os.write(self.master, text.encode())
 
 
-class TmuxTerminal:
+class TmuxTerminal(_Terminal):
     """``python -m workbench.cli`` in a detached tmux session on a private server (its socket in
     a short-named temporary folder of its own, removed on close; no user config is read)."""
 
@@ -238,7 +255,7 @@ class TmuxTerminal:
             raise AssertionError(f"tmux {' '.join(args)} failed: {proc.stderr}")
         return proc
 
-    def start(self) -> TmuxTerminal:
+    def start(self) -> Self:
         python = shlex.quote(sys.executable)
         rc = shlex.quote(str(self.rc_file))
         # the shell records the TUI's exit code, then the session ends with it
@@ -257,15 +274,6 @@ class TmuxTerminal:
     def dump(self) -> str:
         return f"tmux pane {self.cols}x{self.rows}:\n{self.text()}"
 
-    def wait_for(self, *needles: str, timeout: float = WAIT_S) -> str:
-        wait_until(
-            lambda: all(n in self.text() for n in needles),
-            self.dump,
-            f"{needles!r} in the tmux pane",
-            timeout,
-        )
-        return self.text()
-
     def send(self, *keys: str) -> None:
         self.run("send-keys", "-t", "wb", *keys)
 
@@ -281,14 +289,3 @@ class TmuxTerminal:
     def close(self) -> None:
         self.run("kill-server", check=False)
         shutil.rmtree(self.socket_dir, ignore_errors=True)
-
-    def __enter__(self) -> TmuxTerminal:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

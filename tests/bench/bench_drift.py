@@ -110,6 +110,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from benchlib import fmt_s, fmt_x, last_json, ratio, read_through
 
 DATA_SEED = 20240917
 DATA_FORMAT = 1  # bump when make_chunk changes: the cached Parquet is then rebuilt
@@ -372,36 +373,8 @@ def run(
     return Run(wall, user + system, maxrss_kb / 1024, stdout, stderr, proc.returncode)
 
 
-def last_json(text: str) -> Any:
-    """The JSON document a command printed (workbench --json: the whole stdout)."""
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return json.loads(text.splitlines()[-1])
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
-def fmt_s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} s"
-
-
-def fmt_x(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}x"
-
-
 def fmt_mb(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} MiB"
-
-
-def read_through(path: Path) -> None:
-    """Bring a file into the page cache."""
-    with open(path, "rb", buffering=0) as f:
-        while f.read(32 << 20):
-            pass
 
 
 def mem_total_mb() -> float | None:
@@ -862,20 +835,20 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
             ok = speed is not None and speed >= SPEED_TARGET
             row(
                 f"  {name} speed-up: Evidently run / compute",
-                fmt_x(speed),
+                fmt_x(speed, 1),
                 *verdict(is_main, speed, f">= {SPEED_TARGET:.0f}x", ok),
             )
             speed_wall = ratio(ev["wall"], wb["wall"])
             ok = speed_wall is not None and speed_wall >= SPEED_TARGET
             row(
                 f"  {name} speed-up: whole process walls",
-                fmt_x(speed_wall),
+                fmt_x(speed_wall, 1),
                 *verdict(is_main, speed_wall, f">= {SPEED_TARGET:.0f}x", ok),
             )
             row(
                 f"  {name} speed-up, CPU time: run/compute; processes",
-                f"{fmt_x(ratio(ev['run_cpu'], wb['compute_cpu']))};"
-                f" {fmt_x(ratio(ev['cpu'], wb['cpu']))}",
+                f"{fmt_x(ratio(ev['run_cpu'], wb['compute_cpu']), 1)};"
+                f" {fmt_x(ratio(ev['cpu'], wb['cpu']), 1)}",
             )
             mem = ratio(wb["rss_mb"], ev["rss_mb"])
             row(

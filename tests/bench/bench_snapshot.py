@@ -79,6 +79,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import xxhash  # workbench's own hash (a dependency of the package)
+from benchlib import fmt_s, fmt_x, ratio
 
 from workbench import config as wb_config
 from workbench.core import gitinfo
@@ -696,18 +697,6 @@ def bench_cli(project: Path, plan: Plan) -> dict[str, Any]:
 # ---------------------------------------------------------------- report
 
 
-def fmt_s(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds:.3f} s"
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b == 0 else a / b
-
-
-def fmt_x(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
 def rate(size: int, seconds: float) -> str:
     return f"{size / MIB / seconds:,.0f} MiB/s"
 
@@ -744,26 +733,28 @@ def report(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
         ("md5", "md5 pass (in-process, DVC's hash)"),
     ]:
         s = big["baselines"][key]["seconds"]
-        row(label, fmt_s(s), rate(size, s))
+        row(label, fmt_s(s, 3), rate(size, s))
     hs = big["hash_store"]["seconds"]
     cli = big["snapshot_cli"]["seconds"]
     prof = big["profile"]["seconds"]
     dvc_add = get(big, "dvc_add", "seconds")
-    row("workbench hash+store (put_file)", fmt_s(hs), rate(size, hs))
+    row("workbench hash+store (put_file)", fmt_s(hs, 3), rate(size, hs))
     n_cli, n_prof = len(big["snapshot_cli"]["runs"]), len(big["profile"]["runs"])
-    row("workbench snapshot (CLI, whole command)", fmt_s(cli), f"{rate(size, cli)}, {n_cli} runs")
+    row(
+        "workbench snapshot (CLI, whole command)", fmt_s(cli, 3), f"{rate(size, cli)}, {n_cli} runs"
+    )
     row(
         "profile_files alone",
-        fmt_s(prof),
+        fmt_s(prof, 3),
         f"peak RSS {big['profile']['peak_rss_mib']:,.0f} MiB, {n_prof} runs",
     )
-    row("dvc add (CLI, whole command)", fmt_s(dvc_add), rate(size, dvc_add) if dvc_add else "")
-    row("dvc --version (DVC start-up)", fmt_s(get(big, "dvc_startup", "seconds")))
+    row("dvc add (CLI, whole command)", fmt_s(dvc_add, 3), rate(size, dvc_add) if dvc_add else "")
+    row("dvc --version (DVC start-up)", fmt_s(get(big, "dvc_startup", "seconds"), 3))
     row("ratio dvc add / workbench hash+store", fmt_x(ratio(dvc_add, hs)))
     row("ratio dvc add / workbench snapshot", fmt_x(ratio(dvc_add, cli)))
     lines.append("  in-process snapshot.take() on a fresh project, by phase:")
     for label, seconds in big["breakdown"].items():
-        row(f"  {label}", fmt_s(seconds))
+        row(f"  {label}", fmt_s(seconds, 3))
 
     prof_res = results.get("profile", {})
     lines.append("\n2. profile_files, 30 columns (median; child process, import excluded)")
@@ -771,7 +762,7 @@ def report(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
         rows, kind = key.split(":")
         row(
             f"{int(rows):,} rows, {kind} ({entry['bytes'] / MIB:,.0f} MiB)",
-            fmt_s(entry["seconds"]),
+            fmt_s(entry["seconds"], 3),
             f"{int(rows) / entry['seconds'] / 1e6:.2f} M rows/s, "
             f"peak RSS {entry['peak_rss_mib']:,.0f} MiB, {len(entry['runs'])} runs",
         )
@@ -785,11 +776,11 @@ def report(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     wb_nc = nc["nochange_cli"]["seconds"]
     dvc_status = get(nc, "dvc_status", "seconds")
     lines.append(f"\n3. no-change check over {nc['files']:,} small CSVs (median of {plan.light})")
-    row("first workbench snapshot (CLI)", fmt_s(nc["first_snapshot_cli"]))
-    row("workbench snapshot, no change (CLI)", fmt_s(wb_nc), "created: false")
-    row("snapshot.take, no change (in-process)", fmt_s(nc["nochange_inproc"]["seconds"]))
-    row("dvc add data (once)", fmt_s(nc.get("dvc_add_dir")))
-    row("dvc status", fmt_s(dvc_status))
+    row("first workbench snapshot (CLI)", fmt_s(nc["first_snapshot_cli"], 3))
+    row("workbench snapshot, no change (CLI)", fmt_s(wb_nc, 3), "created: false")
+    row("snapshot.take, no change (in-process)", fmt_s(nc["nochange_inproc"]["seconds"], 3))
+    row("dvc add data (once)", fmt_s(nc.get("dvc_add_dir"), 3))
+    row("dvc status", fmt_s(dvc_status, 3))
     row("ratio dvc status / workbench no-change", fmt_x(ratio(dvc_status, wb_nc)))
     lines.append("  top functions of the in-process check (cProfile, by own time):")
     lines += [f"    {t}" for t in nc["nochange_top"]]
@@ -799,10 +790,10 @@ def report(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     lines.append(f"\n4. append {ap['appended_rows']:,} rows to the big file ({ap['files']} files)")
     row(
         "first snapshot (in-process)",
-        fmt_s(ap["first"]["seconds"]),
+        fmt_s(ap["first"]["seconds"], 3),
         f"{ap['first']['put_file_calls']} put_file calls",
     )
-    row("snapshot after append (in-process)", fmt_s(second["seconds"]))
+    row("snapshot after append (in-process)", fmt_s(second["seconds"], 3))
     row(
         "  put_file calls",
         str(len(second["put_file_calls"])),
@@ -813,16 +804,19 @@ def report(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
         f"{second['bytes_rehashed'] / MIB:,.1f} MiB",
         f"appended {ap['appended_bytes'] / MIB:,.1f} MiB",
     )
-    row("  hash+store time", fmt_s(second["hash_seconds"]))
-    row("  profile time (whole data again)", fmt_s(second["profile_seconds"]))
+    row("  hash+store time", fmt_s(second["hash_seconds"], 3))
+    row("  profile time (whole data again)", fmt_s(second["profile_seconds"], 3))
     row("unchanged third snapshot: put_file calls", str(ap["third_put_file_calls"]))
 
     cl = results["cli"]
     lines.append(f"\n5. CLI wall time on the step-1 project (median of {plan.light})")
-    row("python -c pass", fmt_s(cl["python_pass"]["seconds"]))
-    row("workbench --help", fmt_s(cl["help"]["seconds"]))
-    row("workbench status", fmt_s(cl["status"]["seconds"]))
-    row("workbench snapshot, no change (1 big file)", fmt_s(cl["snapshot_nochange_big"]["seconds"]))
+    row("python -c pass", fmt_s(cl["python_pass"]["seconds"], 3))
+    row("workbench --help", fmt_s(cl["help"]["seconds"], 3))
+    row("workbench status", fmt_s(cl["status"]["seconds"], 3))
+    row(
+        "workbench snapshot, no change (1 big file)",
+        fmt_s(cl["snapshot_nochange_big"]["seconds"], 3),
+    )
 
     summary = targets(results, plan)
     lines.append("\nSUMMARY")
@@ -848,18 +842,20 @@ def partial_report(results: dict[str, Any]) -> dict[str, Any]:
             ("workbench snapshot (CLI)", big["snapshot_cli"]["seconds"]),
             ("dvc add", get(big, "dvc_add", "seconds")),
         ):
-            out[f"big {big['bytes'] / GIB:.2f} GiB: {label}"] = fmt_s(value)
+            out[f"big {big['bytes'] / GIB:.2f} GiB: {label}"] = fmt_s(value, 3)
         dvc = get(big, "dvc_add", "seconds")
         out["ratio dvc add / hash+store"] = fmt_x(ratio(dvc, big["hash_store"]["seconds"]))
         out["ratio dvc add / snapshot CLI"] = fmt_x(ratio(dvc, big["snapshot_cli"]["seconds"]))
         floor = base["copy_fdatasync"]["seconds"]
         out["ratio dvc add / copy+fdatasync (the ceiling)"] = fmt_x(ratio(dvc, floor))
     if nc:
-        out[f"{nc['files']:,} small files: first snapshot (CLI)"] = fmt_s(nc["first_snapshot_cli"])
-        out["no-change snapshot (CLI)"] = fmt_s(nc["nochange_cli"]["seconds"])
-        out["no-change take() in-process"] = fmt_s(nc["nochange_inproc"]["seconds"])
-        out["dvc add of the folder"] = fmt_s(nc.get("dvc_add_dir"))
-        out["dvc status"] = fmt_s(get(nc, "dvc_status", "seconds"))
+        out[f"{nc['files']:,} small files: first snapshot (CLI)"] = fmt_s(
+            nc["first_snapshot_cli"], 3
+        )
+        out["no-change snapshot (CLI)"] = fmt_s(nc["nochange_cli"]["seconds"], 3)
+        out["no-change take() in-process"] = fmt_s(nc["nochange_inproc"]["seconds"], 3)
+        out["dvc add of the folder"] = fmt_s(nc.get("dvc_add_dir"), 3)
+        out["dvc status"] = fmt_s(get(nc, "dvc_status", "seconds"), 3)
         out["ratio dvc status / no-change"] = fmt_x(
             ratio(get(nc, "dvc_status", "seconds"), nc["nochange_cli"]["seconds"])
         )
@@ -882,20 +878,24 @@ def targets(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     r = ratio(get(big, "dvc_add", "seconds"), big["snapshot_cli"]["seconds"])
     out.append({"target": "  (whole snapshot vs dvc add)", "measured": fmt_x(r), "verdict": "INFO"})
     wb_nc = nc["nochange_cli"]["seconds"]
-    add(f"no-change check <= 0.2 s ({nc['files']:,} files)", fmt_s(wb_nc), wb_nc <= 0.2)
+    add(f"no-change check <= 0.2 s ({nc['files']:,} files)", fmt_s(wb_nc, 3), wb_nc <= 0.2)
     dvc_status = get(nc, "dvc_status", "seconds")
     r = ratio(dvc_status, wb_nc)
     add("  no-change check faster than dvc status", fmt_x(r), None if r is None else r > 1)
     n = len(ap["second"]["put_file_calls"])
     add("append re-hashes only that file", f"{n} file(s) re-hashed", ap["ok"])
-    add("workbench --help <= 0.3 s", fmt_s(cl["help"]["seconds"]), cl["help"]["seconds"] <= 0.3)
-    add("workbench status <= 0.6 s", fmt_s(cl["status"]["seconds"]), cl["status"]["seconds"] <= 0.6)
+    add("workbench --help <= 0.3 s", fmt_s(cl["help"]["seconds"], 3), cl["help"]["seconds"] <= 0.3)
+    add(
+        "workbench status <= 0.6 s",
+        fmt_s(cl["status"]["seconds"], 3),
+        cl["status"]["seconds"] <= 0.6,
+    )
     for key, entry in results.get("profile", {}).items():
         rows, kind = key.split(":")
         out.append(
             {
                 "target": f"profile {int(rows) / 1e6:g}M rows x 30 cols, {kind}",
-                "measured": fmt_s(entry["seconds"]),
+                "measured": fmt_s(entry["seconds"], 3),
                 "verdict": "INFO",
             }
         )

@@ -118,6 +118,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from benchlib import fmt_s, fmt_x, last_json, ratio, read_through
 
 DATA_SEED = 20240601
 FLOATS = [f"f{i:02d}" for i in range(20)]
@@ -308,36 +309,8 @@ def run(cmd: Sequence[str | Path], cwd: Path | None = None) -> Run:
     return Run(wall, usage.ru_maxrss / 1024, stdout, stderr)
 
 
-def last_json(text: str) -> Any:
-    """The JSON document a command printed (workbench --json: the whole stdout)."""
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return json.loads(text.splitlines()[-1])
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
-def fmt_s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} s"
-
-
-def fmt_x(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
 def fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def read_through(path: Path) -> None:
-    """Bring a file into the page cache."""
-    with open(path, "rb", buffering=0) as f:
-        while f.read(32 << 20):
-            pass
 
 
 # ---------------------------------------------------------------- data

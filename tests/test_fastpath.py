@@ -76,6 +76,111 @@ def test_no_change_snapshot_imports_nothing_heavy(tmp_path: Path) -> None:
     assert "duckdb" in _top(modules_first)  # sanity: the check can see heavy imports
 
 
+def _cli(root: Path, *args: str, full: bool = False) -> subprocess.CompletedProcess[str]:
+    """The real CLI: through the console-script entry (``entry.run``) or, with ``full``,
+    straight into the click CLI (``cli.run``), which never takes the early answer."""
+    code = (
+        "from workbench.cli import run; run()" if full else "from workbench.entry import run; run()"
+    )
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def _imported(proc: subprocess.CompletedProcess[str]) -> set[str]:
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+@pytest.mark.parametrize("args", [("snapshot",), ("snapshot", "--json")])
+def test_early_answer_prints_what_the_full_path_prints(tmp_path: Path, args: tuple) -> None:
+    root = _project(tmp_path / "p", 12)
+    assert json.loads(_cli(root, "snapshot", "--json").stdout)["created"] is True
+    early = _cli(root, *args)
+    full = _cli(root, *args, full=True)
+    assert early.stdout == full.stdout
+    assert "unchanged" in early.stdout or '"created": false' in early.stdout
+    # the early answer loads neither the CLI toolkit, the config, nor the store
+    for module in ("click", "workbench.cli", "workbench.config", "workbench.store", "tomllib"):
+        assert module not in _imported(early), module
+    assert "click" in _imported(full)  # sanity: the check sees what the full path loads
+
+
+def test_early_answer_with_project_option_from_elsewhere(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 3)
+    first = json.loads(_cli(root, "snapshot", "--json").stdout)
+    for argv in (["--project", str(root)], [f"--project={root}"]):
+        proc = _cli(tmp_path, *argv, "snapshot", "--json")
+        assert json.loads(proc.stdout) == {**first, "created": False}
+        assert "click" not in _imported(proc)
+
+
+def test_any_moved_input_takes_the_full_path(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 4)
+    first = json.loads(_cli(root, "snapshot", "--json").stdout)
+    part = root / "data" / "part-001.csv"
+
+    # same bytes, new mtime: the full path re-hashes it, answers the same snapshot, and the
+    # next check is early again (the listing was recorded anew)
+    st = part.stat()
+    os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    touched = _cli(root, "snapshot", "--json")
+    assert "click" in _imported(touched)
+    assert json.loads(touched.stdout) == {**first, "created": False}
+    assert "click" not in _imported(_cli(root, "snapshot", "--json"))
+
+    # new bytes of the same size: a new snapshot
+    part.write_text(part.read_text().replace("1,1", "1,0", 1))
+    assert part.stat().st_size == st.st_size
+    changed = json.loads(_cli(root, "snapshot", "--json").stdout)
+    assert changed["created"] is True and changed["id"] != first["id"]
+
+    # an added file, a removed file, and an edited config: each a full-path answer
+    (root / "data" / "part-new.csv").write_text("x,y\n5,1\n")
+    added = _cli(root, "snapshot", "--json")
+    assert "click" in _imported(added) and json.loads(added.stdout)["created"] is True
+    (root / "data" / "part-new.csv").unlink()
+    removed = _cli(root, "snapshot", "--json")
+    assert "click" in _imported(removed)
+    assert json.loads(removed.stdout) == {**changed, "created": False}
+    with (root / "workbench.toml").open("a") as f:
+        f.write("# a comment changes the config bytes\n")
+    config = _cli(root, "snapshot", "--json")
+    assert "click" in _imported(config) and json.loads(config.stdout)["created"] is True
+
+
+def test_a_damaged_last_snapshot_record_only_costs_the_full_path(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 3)
+    first = json.loads(_cli(root, "snapshot", "--json").stdout)
+    last = root / ".workbench" / inputs.LAST_SNAPSHOT
+    for damage in (b"", b"{not json", b'{"v": 1, "listing": 5}', json.dumps({"v": 99}).encode()):
+        last.write_bytes(damage)
+        proc = _cli(root, "snapshot", "--json")
+        assert "click" in _imported(proc)
+        assert json.loads(proc.stdout) == {**first, "created": False}
+        assert inputs.read_last(root / ".workbench") is not None  # written whole again
+
+
+def test_early_answer_declines_other_command_lines(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", 3)
+    _cli(root, "snapshot")
+    for args in (("status", "--json"), ("snapshot", "--help"), ("snapshot", "--json", "x")):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "workbench", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert "click" in _imported(proc), args
+
+
 def test_inputs_suffixes_match_what_profile_reads() -> None:
     assert set(inputs.DATA_SUFFIXES) == set(profile.DATA_SUFFIXES)
 
@@ -92,9 +197,10 @@ def test_stat_cache_version_1_is_read_and_rewritten(tmp_path: Path) -> None:
     sid = json.loads(out.stdout)["id"]
     cache = root / ".workbench" / "cache" / "stat.json"
     raw = json.loads(cache.read_text())
-    assert raw["v"] == 2
+    assert raw["v"] == 3
     old = {k: [*map(int, v.split(":")[:3]), v.split(":")[3]] for k, v in raw["entries"].items()}
-    cache.write_text(json.dumps({"v": 1, "entries": old, "last": raw["last"]}))
+    cache.write_text(json.dumps({"v": 1, "entries": old, "last": None}))
+    (root / ".workbench" / inputs.LAST_SNAPSHOT).unlink()  # so the stat cache is consulted
     store = Store(root / ".workbench")
     stat_cache = inputs.StatCache(store)
     assert stat_cache.dirty  # converted: the next save writes version 2
@@ -103,7 +209,7 @@ def test_stat_cache_version_1_is_read_and_rewritten(tmp_path: Path) -> None:
 
     result = snapshot.take(config.load(root), store)
     assert (result.id, result.created) == (sid, False)
-    assert json.loads(cache.read_text())["v"] == 2
+    assert json.loads(cache.read_text())["v"] == 3
 
 
 def test_stat_cache_sees_size_mtime_and_inode(tmp_path: Path) -> None:

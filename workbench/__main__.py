@@ -1,5 +1,5 @@
-"""`python -m workbench` runs the CLI."""
+"""`python -m workbench` runs the CLI (through the same entry point as the console script)."""
 
-from workbench.cli import run
+from workbench.entry import run
 
 run()

@@ -134,31 +134,11 @@ def snapshot(obj: Ctx, as_json: bool) -> None:
     from workbench.core import snapshot as snap
 
     settings = obj.settings()
+    from workbench import render
+
     result = snap.take(settings, obj.store(settings))
-    if as_json:
-        # Same JSON as _emit_json, laid out for speed: the top-level keys indented, each file
-        # compact on its own line, all through the C encoder (`indent` would make json use its
-        # pure-Python encoder: 60 ms for 10,000 files on the no-change path).
-        encode = json.JSONEncoder(default=str, ensure_ascii=True).encode
-        lines = []
-        for key, value in result.to_json().items():
-            if isinstance(value, list) and value:
-                items = ",\n    ".join(map(encode, value))
-                lines.append(f"  {encode(key)}: [\n    {items}\n  ]")
-            else:
-                lines.append(f"  {encode(key)}: {encode(value)}")
-        sys.stdout.write("{\n" + ",\n".join(lines) + "\n}\n")
-        return
-    s = result.to_json()
-    verb = "created" if result.created else "unchanged, already"
-    click.echo(f"snapshot {result.id} ({verb})")
-    git = s.get("git_commit")
-    if git:
-        dirty = " (dirty)" if s.get("git_dirty") else ""
-        click.echo(f"  git {git[:10]}{dirty} {s.get('git_branch') or ''}")
-    elif not s.get("in_git", True):
-        click.echo("  not in a git repository")
-    click.echo(f"  {len(s['files'])} data files, {s.get('rows')} rows, {s.get('bytes')} bytes")
+    text = render.snapshot_json if as_json else render.snapshot_text
+    sys.stdout.write(text(result.to_json()))
 
 
 @main.command()

@@ -22,10 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from workbench.errors import ConfigError, ProjectNotFoundError
-
-CONFIG_NAME = "workbench.toml"
-PYPROJECT_NAME = "pyproject.toml"
+from workbench.errors import ConfigError
+from workbench.errors import ProjectNotFoundError as ProjectNotFoundError  # re-exported
+from workbench.project import (
+    CONFIG_NAME,
+    PYPROJECT_NAME,
+    STORE_NAME,
+    config_path,
+    inside,
+)
+from workbench.project import find_project as find_project  # re-exported
 
 Scalar = str | int | float | bool
 
@@ -195,7 +201,7 @@ class Settings:
 
     @property
     def store_dir(self) -> Path:
-        return self.root / ".workbench"
+        return self.root / STORE_NAME
 
 
 SECTIONS: dict[str, type] = {
@@ -220,27 +226,6 @@ GATE_METRICS = (
 
 
 # ---------------------------------------------------------------- discovery
-
-
-def find_project(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` holding workbench.toml or [tool.workbench]."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
-        pyproject = folder / PYPROJECT_NAME
-        if pyproject.is_file() and "[tool.workbench" in pyproject.read_text(errors="replace"):
-            return folder
-    raise ProjectNotFoundError(
-        f"no {CONFIG_NAME} found in {here} or any folder above it",
-        "run `workbench init` to create one, or pass --project DIR",
-    )
-
-
-def config_path(root: Path) -> Path:
-    """The file that holds the config of the project at ``root``."""
-    toml = root / CONFIG_NAME
-    return toml if toml.is_file() else root / PYPROJECT_NAME
 
 
 def load(root: Path) -> Settings:
@@ -425,15 +410,6 @@ class _Validator:
                 f"{key} = {value!r} points outside the project folder {self.root}",
                 'use a path relative to the project, inside it (for example: path = "data")',
             )
-
-
-def inside(root: Path, path: Path) -> bool:
-    """True when ``path`` (after resolving .. and symlinks) stays inside ``root``."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def _suggest(word: str, choices: Any, kind: str) -> str | None:

@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+
+def snapshot_json(data: dict[str, Any]) -> str:
+    """``snapshot --json``: the top-level keys indented, each file compact on its own line.
+
+    Everything goes through json's C encoder (``indent`` would make json use its pure-Python
+    encoder: 60 ms for 10,000 files on the no-change path).
+    """
+    encode = json.JSONEncoder(default=str, ensure_ascii=True).encode
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n    ".join(map(encode, value))
+            lines.append(f"  {encode(key)}: [\n    {items}\n  ]")
+        else:
+            lines.append(f"  {encode(key)}: {encode(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def snapshot_text(data: dict[str, Any]) -> str:
+    verb = "created" if data["created"] else "unchanged, already"
+    out = [f"snapshot {data['id']} ({verb})"]
+    git = data.get("git_commit")
+    if git:
+        dirty = " (dirty)" if data.get("git_dirty") else ""
+        out.append(f"  git {git[:10]}{dirty} {data.get('git_branch') or ''}")
+    elif not data.get("in_git", True):
+        out.append("  not in a git repository")
+    files, rows, size = len(data["files"]), data.get("rows"), data.get("bytes")
+    out.append(f"  {files} data files, {rows} rows, {size} bytes")
+    return "\n".join(out) + "\n"
 
 
 def _num(value: Any) -> str:

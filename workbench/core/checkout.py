@@ -15,10 +15,9 @@ from pathlib import Path
 import xxhash
 
 from workbench.config import Settings, inside
-from workbench.core.inputs import InputFile, StatCache, discover
+from workbench.core.inputs import FileSig, InputFile, StatCache, discover
 from workbench.errors import ConflictError, DataError, StoreError
 from workbench.store import Store, now_iso
-from workbench.store.objects import FileSig
 from workbench.store.session import FileRecord, SnapshotRecord
 
 
@@ -62,7 +61,7 @@ def checkout(settings: Settings, store: Store, ref: str, *, force: bool = False)
         path = settings.root / record.path
         sig = FileSig.of(path.stat())
         cache.remember(InputFile(record.path, str(path), record.kind, sig), record.hash)
-    cache.save({r.path for r in snap.files}, {"id": snap.id, "summary": snap.to_json()})
+    cache.save({r.path for r in snap.files})
     with store.write("checkout") as s:
         s.add_event(
             "checkout",

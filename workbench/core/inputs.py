@@ -11,9 +11,17 @@ appending to one large file re-hashes only that file. The cache is a file rather
 so the no-change path never opens (or even imports) DuckDB; it is written after the objects it
 names are stored (and synced), and deleting it only costs one re-hash.
 
-Format (``"v": 2``): ``{"entries": {path: "size:mtime_ns:inode:hash"}, "last": {"id", "summary"}}``.
-One string per file rather than a list parses about 5x faster (the no-change path reads the
-whole file); a version-1 cache (lists) is still read and rewritten as version 2 on next save.
+Format (``"v": 3``): ``{"entries": {path: "size:mtime_ns:inode:hash"}}``. One string per file
+rather than a list parses about 5x faster; version-1 (lists) and version-2 caches are still
+read and rewritten as version 3 on next save.
+
+The last snapshot (``.workbench/cache/last.json``): ``{"v": 1, "listing", "id", "summary"}``,
+where ``listing`` is the xxh3-128 of every input's (kind, path, size, mtime_ns, inode) when the
+snapshot was taken (``listing_digest``). It makes the no-change check one comparison: walk the
+inputs, digest the listing, and if it equals the recorded one the inputs are those of the last
+snapshot (the same per-file rule as the stat cache, applied to all files at once), so neither
+the per-file cache nor DuckDB is read. Any moved, added or removed file changes the digest and
+takes the per-file path.
 
 The no-change path is the hot one: ``discover`` walks with ``os.scandir`` (one ``stat`` per
 file, from the directory entry), builds plain tuples, and computes relative paths by slicing.
@@ -22,23 +30,40 @@ file, from the directory entry), builds plain tuples, and computes relative path
 from __future__ import annotations
 
 import glob
+import json
 import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from workbench.config import Settings, config_path, inside
+import xxhash
+
 from workbench.errors import DataError
-from workbench.store.objects import FileSig
+from workbench.project import config_path, inside
 
 if TYPE_CHECKING:
+    from workbench.config import Settings
     from workbench.store import Store
 
 STAT_CACHE = "cache/stat.json"
+LAST_SNAPSHOT = "cache/last.json"
 # the suffixes profile.py reads (equal to profile.DATA_SUFFIXES, which a test checks); spelled
 # out here so the no-change path does not import the profiling module
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+HIDDEN_PREFIXES = (".", "#", "~$")
 IGNORED_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", ".part", ".crdownload", ".partial", "~")
+
+
+class FileSig(NamedTuple):
+    """What the stat cache compares before reading any bytes (a tuple: cheap to build)."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileSig:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 class InputFile(NamedTuple):
@@ -55,21 +80,26 @@ class InputFile(NamedTuple):
 def is_ignored(name: str) -> bool:
     """Hidden, temp and editor swap files are never inputs."""
     return (
-        name.startswith((".", "#", "~$"))
+        name.startswith(HIDDEN_PREFIXES)
         or name.endswith(IGNORED_SUFFIXES)
         or not name.lower().endswith(DATA_SUFFIXES)
     )
 
 
 def discover(settings: Settings) -> list[InputFile]:
-    """The data files (sorted) followed by the config file.
+    """The data files (sorted) followed by the config file."""
+    return list_inputs(settings.root, settings.data.path, settings.source.name)
+
+
+def list_inputs(project: Path, pattern: str, config_name: str) -> list[InputFile]:
+    """The data files under ``[data] path`` = ``pattern`` (sorted), then the config file.
 
     Hot path of the no-change check: plain strings and one ``stat`` per file (``os.scandir``
     entries), no ``Path.resolve()``; only symlinked files are resolved, to refuse those that
     point outside the project (the data folder itself was checked when the config loaded).
+    ``config_name`` only words the errors.
     """
-    root = str(settings.root.resolve())
-    pattern = settings.data.path
+    root = str(project.resolve())
     base = os.path.normpath(os.path.join(root, pattern))
     candidates: list[tuple[str, os.DirEntry[str] | None]] = []
     files: list[InputFile] = []
@@ -83,7 +113,7 @@ def discover(settings: Settings) -> list[InputFile]:
         raise DataError(
             f"the data folder {pattern!r} does not exist in {root}",
             f"create {pattern}/ and put CSV or Parquet files in it, or fix [data] path in "
-            f"{settings.source.name}",
+            f"{config_name}",
         )
     if candidates:  # globbed, a single file, or symlinks found by the walk: the slow path
         files += filter(None, (_data_file(root, p, e) for p, e in candidates))
@@ -91,9 +121,9 @@ def discover(settings: Settings) -> list[InputFile]:
     if not files:
         raise DataError(
             f"no CSV or Parquet files under {pattern!r}",
-            f"add data files to {pattern}/ (or fix [data] path in {settings.source.name})",
+            f"add data files to {pattern}/ (or fix [data] path in {config_name})",
         )
-    cfg = str(config_path(settings.root))
+    cfg = str(config_path(project))
     files.append(InputFile(_rel(root, cfg), cfg, "config", FileSig.of(_stat(cfg))))
     return files
 
@@ -115,27 +145,32 @@ def _walk(
     cut = len(root) + 1
     slash = os.sep != "/"
     stack = [folder]
-    data, new, sig, is_reg = "data", InputFile, FileSig, stat.S_ISREG
+    data, new, sig = "data", InputFile, FileSig
+    is_reg, is_link, is_dir = stat.S_ISREG, stat.S_ISLNK, stat.S_ISDIR
+    suffixes, skip = DATA_SUFFIXES, HIDDEN_PREFIXES
     while stack:
         with os.scandir(stack.pop()) as it:
             for entry in it:
-                if entry.is_dir(follow_symlinks=False):
-                    if not entry.name.startswith("."):
+                name = entry.name
+                if not name.lower().endswith(suffixes) or name.startswith(skip):
+                    # not an input by name (that covers swap and temp files too); a folder
+                    # is known from the directory entry, without a stat
+                    if entry.is_dir(follow_symlinks=False) and not name.startswith("."):
                         stack.append(entry.path)
                     continue
-                if is_ignored(entry.name):
-                    continue
-                if entry.is_symlink():
-                    links.append((entry.path, entry))
-                    continue
                 try:
-                    st = entry.stat()
+                    st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # vanished between listing and stat: the next change brings it
-                if is_reg(st.st_mode):
+                mode = st.st_mode
+                if is_reg(mode):
                     path = entry.path
                     rel = path[cut:].replace(os.sep, "/") if slash else path[cut:]
                     files.append(new(rel, path, data, sig(st.st_size, st.st_mtime_ns, st.st_ino)))
+                elif is_link(mode):
+                    links.append((entry.path, entry))
+                elif is_dir(mode) and not name.startswith("."):  # a folder named like a file
+                    stack.append(entry.path)
     files.sort(key=_by_rel)
     return files, links
 
@@ -169,21 +204,76 @@ def _stat(path: str) -> os.stat_result:
         raise DataError(f"{path} disappeared while listing inputs", "try again") from e
 
 
+def listing_digest(inputs: list[InputFile]) -> str:
+    """The xxh3-128 of every input's (kind, path, size, mtime_ns, inode), in order."""
+    return xxhash.xxh3_128_hexdigest(
+        "\n".join([f"{f.kind}\0{f.rel}\0{f.sig[0]}:{f.sig[1]}:{f.sig[2]}" for f in inputs]).encode()
+    )
+
+
+class LastSnapshot(NamedTuple):
+    listing: str
+    id: str
+    summary: dict[str, Any]
+
+
+def last_snapshot(store: Store) -> LastSnapshot | None:
+    """The last snapshot taken here and the listing its inputs had (None if unknown)."""
+    raw = read_last(store.root)
+    return None if raw is None else LastSnapshot(raw["listing"], raw["id"], raw["summary"])
+
+
+def read_last(store_dir: Path) -> dict[str, Any] | None:
+    """``cache/last.json`` when it is whole and of this version, else None."""
+    try:
+        raw = json.loads((store_dir / LAST_SNAPSHOT).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (
+        isinstance(raw, dict)
+        and raw.get("v") == 1
+        and isinstance(raw.get("data_path"), str)
+        and isinstance(raw.get("listing"), str)
+        and isinstance(raw.get("id"), str)
+        and isinstance(raw.get("summary"), dict)
+    ):
+        return raw
+    return None
+
+
+def remember_last(
+    store: Store, settings: Settings, listing: str, sid: str, summary: dict[str, Any]
+) -> None:
+    """Record the last snapshot, the listing of its inputs, and where they were listed from.
+
+    ``data_path`` lets ``entry`` list the inputs without loading the config: the config file
+    is in the listing, so while the listing matches, ``[data] path`` is still this one.
+    """
+    store.write_json(
+        LAST_SNAPSHOT,
+        {
+            "v": 1,
+            "data_path": settings.data.path,
+            "listing": listing,
+            "id": sid,
+            "summary": summary,
+        },
+    )
+
+
 class StatCache:
-    """path -> (FileSig, hash), plus the id and summary of the last snapshot taken."""
+    """path -> (FileSig, hash) for every input hashed so far."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         raw = store.read_json(STAT_CACHE)
         raw = raw if isinstance(raw, dict) else {}
         version = raw.get("v")
-        entries = raw.get("entries") if version in (1, 2) else None
-        self.dirty = False  # entries changed since read
+        entries = raw.get("entries") if version in (1, 2, 3) else None
+        self.dirty = version != 3  # entries changed since read, or an older format
         if version == 1 and isinstance(entries, dict):  # lists: [size, mtime_ns, inode, hash]
             entries = {k: ":".join(map(str, v)) for k, v in entries.items()}
-            self.dirty = True  # rewritten as version 2 by the next save
         self.entries: dict[str, str] = entries if isinstance(entries, dict) else {}
-        self.last: dict[str, Any] | None = raw.get("last") if version in (1, 2) else None
 
     def hash_of(self, f: InputFile) -> str | None:
         entry = self.entries.get(f.rel)
@@ -203,8 +293,8 @@ class StatCache:
         self.entries[f.rel] = f"{size}:{mtime_ns}:{inode}:{digest}"
         self.dirty = True
 
-    def save(self, keep: set[str], last: dict[str, Any] | None) -> None:
+    def save(self, keep: set[str]) -> None:
         """Write the cache for the inputs named in ``keep`` (others are dropped)."""
         entries = {k: v for k, v in self.entries.items() if k in keep}
-        self.last = last
-        self.store.write_json(STAT_CACHE, {"v": 2, "entries": entries, "last": last})
+        self.store.write_json(STAT_CACHE, {"v": 3, "entries": entries})
+        self.dirty = False

@@ -2,8 +2,10 @@
 
 ``take(settings, store)`` is the one entry point (the CLI, the watch loop and the TUI call it):
 
-1. list the inputs and compare each with the stat cache; only files whose (size, mtime_ns,
-   inode) moved are read — hashed and stored in one pass (``ObjectStore.put_file``);
+1. list the inputs; when no input moved since the last snapshot (the listing digest in
+   ``cache/last.json`` matches, see ``inputs``) that snapshot is the answer, read from that
+   one file. Otherwise compare each input with the stat cache; only files whose (size,
+   mtime_ns, inode) moved are read — hashed and stored in one pass (``ObjectStore.put_file``);
 2. the snapshot id is derived from the (kind, path, hash) of every input, so the same inputs
    always give the same id; if that id is the last one taken or already in the store, nothing
    is written (``created: false``) and DuckDB is not even opened in the common case;
@@ -32,11 +34,18 @@ import xxhash
 from workbench import config as config_mod
 from workbench.config import Settings
 from workbench.core import gitinfo
-from workbench.core.inputs import InputFile, StatCache, discover
+from workbench.core.inputs import (
+    FileSig,
+    InputFile,
+    StatCache,
+    discover,
+    last_snapshot,
+    listing_digest,
+    remember_last,
+)
 from workbench.errors import FileChangedError, StoreError, WorkbenchError
 from workbench.store import Store, now_iso, os_user
 from workbench.store.drift import DriftReference
-from workbench.store.objects import FileSig
 from workbench.store.registry import VersionRecord
 from workbench.store.session import FileRecord, Session, SnapshotRecord
 
@@ -104,13 +113,18 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
     from workbench.core import profile as profile_mod
 
     inputs = discover(settings)
+    listing = listing_digest(inputs)
+    last = last_snapshot(store)
+    if last is not None and last.listing == listing:  # no input moved: nothing else to read
+        return SnapshotResult(last.id, False, last.summary)
     cache = StatCache(store)
     hashes = _hash_inputs(inputs, cache, store)
+    if cache.dirty:
+        cache.save({f.rel for f in inputs})
     sid = snapshot_id([(f.kind, f.rel, hashes[f.rel]) for f in inputs])
-    if cache.last and cache.last.get("id") == sid:
-        if cache.dirty:  # re-hashed a touched file: remember its new stat
-            cache.save({f.rel for f in inputs}, cache.last)
-        return SnapshotResult(sid, False, cache.last["summary"])
+    if last is not None and last.id == sid:  # files moved but their bytes did not
+        remember_last(store, settings, listing, sid, last.summary)
+        return SnapshotResult(sid, False, last.summary)
     keys = [profile_mod.profile_key(f.rel, hashes[f.rel]) for f in inputs if f.kind == "data"]
     known: dict[str, dict[str, Any]] = {}
     if not profile_mod.any_profile_in_memory(keys):  # a cold process: ask the store first
@@ -120,7 +134,7 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
             seen = _seen(s, existing) if existing is not None else None
         if existing is not None:
             summary = existing.to_json()
-            cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
+            remember_last(store, settings, listing, sid, summary)
             return SnapshotResult(sid, False, summary, seen)
     _ensure_stored(inputs, hashes, store)
     record, new_profiles = _build(settings, store, inputs, hashes, sid, known)
@@ -139,7 +153,7 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
         stored = record if created else s.snapshot(sid)
         seen = _seen(s, stored)
     summary = stored.to_json()
-    cache.save({f.rel for f in inputs}, {"id": sid, "summary": summary})
+    remember_last(store, settings, listing, sid, summary)
     return SnapshotResult(sid, created, summary, seen)
 
 

@@ -8,6 +8,7 @@ Layout::
       meta.duckdb      metadata (snapshots, files, events; later versions and champions)
       objects/ab/...   content-addressed bytes (see ``objects.py``)
       cache/stat.json  stat cache: path -> size, mtime_ns, inode, hash (a cache, safe to delete)
+      cache/last.json  the last snapshot + the stat listing of its inputs (``core.inputs``)
       tmp/             temp files of atomic writes
       lock             serialises access to meta.duckdb (flock)
 

@@ -32,7 +32,7 @@ import stat
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import xxhash
 
@@ -64,16 +64,8 @@ def _start_writeback() -> Callable[[int, int, int], None] | None:
     return start_writeback
 
 
-class FileSig(NamedTuple):
-    """What the stat cache compares before reading any bytes (a tuple: cheap to build)."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-
-    @classmethod
-    def of(cls, st: os.stat_result) -> FileSig:
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+def _sig(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def hash_bytes(data: bytes) -> str:
@@ -172,7 +164,7 @@ class ObjectStore:
             finally:
                 os.close(out)
             after = _stat(source)
-            if FileSig.of(before) != FileSig.of(after) or size != after.st_size:
+            if _sig(before) != _sig(after) or size != after.st_size:
                 raise FileChangedError(
                     f"{source} changed while it was being read ({before.st_size} -> "
                     f"{after.st_size} bytes)",

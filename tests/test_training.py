@@ -528,3 +528,28 @@ def test_split_positions_match_an_independent_split(small: Path) -> None:
     assert hold.tolist() == perm[:n_hold].tolist()
     assert valid.tolist() == sorted(perm[n_hold : n_hold + n_valid].tolist())
     assert fit.tolist() == sorted(perm[n_hold + n_valid :].tolist())
+
+
+def test_fit_on_row_positions_equals_fit_on_the_gathered_rows(small: Path) -> None:
+    """Training fits the spec from row positions: same categories and classes as the rows."""
+    from workbench.core import features
+
+    settings = config.load(small)
+    frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
+    frame = frame.with_columns(  # a level that only a row outside the training rows has
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit("held-out-only"))
+        .otherwise(pl.col("region"))
+        .alias("region")
+    )
+    rows = np.arange(0, frame.height, 2)
+    by_rows = features.fit(frame, settings, rows=rows)
+    assert by_rows == features.fit(frame[rows], settings)
+    assert "held-out-only" in frame["region"].to_list()
+    assert "held-out-only" not in by_rows.categories["region"]
+    assert by_rows.categories["region"] == sorted(frame["region"][rows].drop_nulls().unique())
+    x = features.encode(frame, by_rows)
+    j = by_rows.features.index("region")
+    assert np.isnan(x[1, j])  # unseen in training: missing, not a code
+    expected = [by_rows.categories["region"].index(v) for v in frame["region"][rows[:50]]]
+    assert x[rows[:50], j].tolist() == expected

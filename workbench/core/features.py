@@ -86,28 +86,33 @@ def select_features(schema: dict[str, Any], settings: Settings) -> tuple[list[st
     return names, kinds
 
 
-def fit_columns(schema: dict[str, Any], settings: Settings) -> list[str]:
-    """The columns ``fit`` reads: the categorical features and the target."""
-    _, kinds = select_features(schema, settings)
-    wanted = [n for n, k in kinds.items() if k == "categorical"] + [settings.data.target]
-    return list(dict.fromkeys(wanted))
+def fit(frame: pl.DataFrame, settings: Settings, *, rows: np.ndarray | None = None) -> FeatureSpec:
+    """Learn the feature spec from the training rows: ``frame``, or its ``rows`` (positions).
 
-
-def fit(
-    frame: pl.DataFrame, settings: Settings, *, schema: dict[str, Any] | None = None
-) -> FeatureSpec:
-    """Learn the feature spec from the training rows.
-
-    ``schema``: the full data's schema when ``frame`` holds only the ``fit_columns``.
+    With ``rows`` only the numbers are gathered: each categorical column's levels are found
+    over all of ``frame``, coded, and a level is kept when one of ``rows`` has it (the same
+    sorted list as the unique values of the gathered rows, without copying any strings).
     """
+    import numpy as np
     import polars as pl
 
-    names, kinds = select_features(schema if schema is not None else dict(frame.schema), settings)
+    names, kinds = select_features(dict(frame.schema), settings)
     categories = {}
     for name, kind in kinds.items():
         if kind != "categorical":
             continue
-        values = frame[name].cast(pl.String).drop_nulls().unique().sort().to_list()
+        column = frame[name].cast(pl.String)
+        if rows is not None:
+            levels = column.drop_nulls().unique().sort()
+            if len(levels) <= MAX_CATEGORIES:
+                codes = column.cast(pl.Enum(levels), strict=False).to_physical()
+                seen = np.bincount(
+                    codes.gather(rows).drop_nulls().to_numpy(), minlength=len(levels)
+                )
+                categories[name] = levels.filter(pl.Series(seen > 0)).to_list()
+                continue
+            column = column.gather(rows)  # too many levels: count those of the rows exactly
+        values = column.drop_nulls().unique().sort().to_list()
         if len(values) > MAX_CATEGORIES:
             raise TrainingError(
                 f"column {name!r} has {len(values)} categories (more than {MAX_CATEGORIES})",
@@ -117,7 +122,9 @@ def fit(
     task = settings.model.task
     classes: list[Any] = []
     if task != "regression":
-        classes = frame[settings.data.target].drop_nulls().unique().sort().to_list()
+        target = frame[settings.data.target]
+        target = target if rows is None else target.gather(rows)
+        classes = target.drop_nulls().unique().sort().to_list()
         need = 2 if task == "binary" else 3
         if len(classes) < 2 or (task == "binary" and len(classes) != 2) or len(classes) < need:
             raise TrainingError(
@@ -148,15 +155,14 @@ def encode(frame: pl.DataFrame, spec: FeatureSpec) -> np.ndarray:
         col = pl.col(name)
         kind = spec.kinds[name]
         if kind == "categorical":
-            mapping = {v: float(i) for i, v in enumerate(spec.categories[name])}
-            expr = col.cast(pl.String).replace_strict(
-                mapping, default=None, return_dtype=pl.Float64
-            )
+            # code = index in the stored list; a value not in it (unseen) becomes null -> NaN
+            enum = pl.Enum(spec.categories[name])
+            expr = col.cast(pl.String).cast(enum, strict=False).to_physical().cast(pl.Float64)
         elif kind == "datetime":
             expr = col.dt.epoch("s").cast(pl.Float64)
         else:
             expr = col.cast(pl.Float64, strict=False)
-        exprs.append(expr.fill_nan(None).alias(name))
+        exprs.append(expr.alias(name))  # nulls become NaN in to_numpy, as NaN stays NaN
     try:
         out = frame.select(exprs).to_numpy(order="c", writable=False)
     except pl.exceptions.PolarsError as e:

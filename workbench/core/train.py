@@ -186,12 +186,7 @@ def train_snapshot(
             )
     with timer.step("prepare"):
         train_rows, valid_rows, hold_rows = split_indices(frame, settings)
-        # the spec is fitted on the training rows; only its categoricals and target are read
-        spec = features.fit(
-            frame.select(features.fit_columns(dict(frame.schema), settings))[train_rows],
-            settings,
-            schema=dict(frame.schema),
-        )
+        spec = features.fit(frame, settings, rows=train_rows)  # on the training rows
         params = lgb_params(settings, spec)
         names = _safe_names(spec.features)
         cat_idx = [i for i, f in enumerate(spec.features) if f in spec.categories]

@@ -290,3 +290,55 @@ def test_a_working_cycle_records_its_start_and_snapshot_before_training(small: P
     kinds = [e.kind if e.kind != "step" else f"step:{e.data['step']}" for e in mine]
     assert kinds[:2] == ["cycle_started", "step:snapshot"]
     assert kinds[-1] == "cycle_finished" and "step:train" in kinds
+
+
+class _CountingStore(watch_mod.Store):
+    """The real store, counting the DuckDB connections (sessions) it opens."""
+
+    opened = 0
+
+    def _connect(self, *, read_only: bool):  # type: ignore[no-untyped-def]
+        type(self).opened += 1
+        return super()._connect(read_only=read_only)
+
+
+def test_a_cycle_opens_two_sessions_before_training(small: Path) -> None:
+    """A new batch with a champion: the snapshot's transaction also records the held cycle
+    events, and the drift result's transaction the drift step; nothing else opens DuckDB
+    before training starts (each session costs ~20-30 ms on a small machine). The champion's
+    drift reference was built after the cycle that promoted it."""
+    from workbench import config
+    from workbench.core.cycle import run_cycle
+
+    store = _CountingStore(small / ".workbench")
+    with store.read() as s:  # the promoting cycle built the champion's drift reference
+        number = s.champion_number()
+        assert number is not None and s.drift_reference(number) is not None
+    new_batch(small, "batch_102.csv")
+    _CountingStore.opened = 0
+    at: dict[str, int] = {}
+
+    def progress(step: str, info: dict) -> None:
+        at.setdefault(step, _CountingStore.opened)
+
+    events = list(run_cycle(config.load(small), store, progress=progress))
+    steps = [e.data.get("step") for e in events if e.event == "step"]
+    assert steps == ["snapshot", "drift", "train"]
+    assert at["train"] == 2, at  # the snapshot's write and the drift result's write
+    with store.read() as s:
+        recorded = sorted(s.events(limit=1000), key=lambda e: e.id)
+    cycle = events[0].data.get("cycle") or next(
+        e.data["cycle"] for e in reversed(recorded) if e.kind == "cycle_started"
+    )
+    mine = [e for e in recorded if e.data.get("cycle") == cycle]
+    kinds = [e.kind if e.kind != "step" else f"step:{e.data['step']}" for e in mine]
+    assert kinds == [
+        "cycle_started",
+        "step:snapshot",
+        "step:drift",
+        "step:train",
+        "cycle_finished",
+    ]
+    snapshot_event = next(e for e in recorded if e.kind == "snapshot")
+    drift_event = next(e for e in recorded if e.kind == "drift")
+    assert snapshot_event.id < mine[0].id < drift_event.id < mine[2].id

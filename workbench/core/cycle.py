@@ -6,10 +6,15 @@ records every step in the store as an event with its timing and outcome, between
 ``cycle_started`` and a ``cycle_finished`` event that share a cycle id.
 
 Recording: the ``cycle_started`` and snapshot events are held back until the snapshot shows
-there is work to do, then written together in one store session (one fewer session before
-training); a cycle that finds its inputs already trained ("nothing to do") yields its events to
-the front end and writes nothing, so opening a TUI or restarting a watcher does not fill the
-history with empty cycles. A failure in the snapshot step writes the held events with it.
+there is work to do; a cycle that finds its inputs already trained ("nothing to do") yields its
+events to the front end and writes nothing, so opening a TUI or restarting a watcher does not
+fill the history with empty cycles. Sessions are what the time before training goes to (each
+one opens DuckDB: ~20-30 ms here), so the cycle's events ride in the steps' own transactions:
+a new snapshot's transaction also records the held events and the snapshot step, the drift
+result's transaction records the drift step (``also=`` of ``snapshot.take`` and
+``run_drift``). Whatever is still held is flushed before training starts, so a cycle killed
+during training is always found by ``mark_interrupted``. A failure writes the held events
+with it.
 
 Failure handling: a ``WorkbenchError`` in any step ends the cycle with ``cycle_finished``
 (outcome ``failed``, the message and hint); the champion and history stay as they were, since
@@ -17,7 +22,9 @@ every earlier step only wrote whole records. A cycle whose process died (``kill 
 ``cycle_started`` without a finish; ``mark_interrupted`` records ``cycle_interrupted`` for it
 on the next start. Validation and training, gate and promotion run inside
 ``trainer.run_train`` (one place for their rules); drift runs before training when there is a
-champion to compare with.
+champion to compare with. After a promotion, once ``cycle_finished`` is out, the new
+champion's drift reference is built (``drift.prepare_reference``), so the next cycle does not
+build it on its way to training.
 
 Progress: ``progress(step, info)`` is called as each step starts and on every boosting round
 (``info = {"round": r, "total": n}``); the front end shows it. It may raise ``Cancelled`` (the
@@ -27,6 +34,7 @@ nothing half-recorded, the champion as it was.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +48,7 @@ from workbench.store import Store, now_iso
 
 if TYPE_CHECKING:
     from workbench.core.train import Progress
+    from workbench.store.session import Session
 
 
 class Cancelled(Exception):
@@ -72,7 +81,7 @@ def run_cycle(
     progress: Progress | None = None,
 ) -> Iterator[CycleEvent]:
     """Run one cycle, yielding its events; never raises a ``WorkbenchError``."""
-    from workbench.core.drift import act_on_drift, run_drift
+    from workbench.core.drift import act_on_drift, prepare_reference, run_drift
     from workbench.core.trainer import run_train
 
     def report(name: str, info: dict[str, Any] | None = None) -> None:
@@ -87,15 +96,19 @@ def run_cycle(
     try:
         report(step)
         t = time.perf_counter()
-        snap = snapshot.take(settings, store)
-        yield journal.hold(
-            _step_event(
-                step,
-                t,
-                f"snapshot {snap.id}" + (" (new)" if snap.created else " (unchanged)"),
-                {"snapshot": snap.id},
-            )
-        )
+        written: list[CycleEvent] = []
+
+        def snapshot_event(sid: str, created: bool) -> CycleEvent:
+            note = " (new)" if created else " (unchanged)"
+            return _step_event("snapshot", t, f"snapshot {sid}{note}", {"snapshot": sid})
+
+        def with_snapshot(s: Session, sid: str) -> None:  # a new snapshot: work to do
+            written.append(journal.write_in(s, [snapshot_event(sid, True)])[0])
+
+        snap = snapshot.take(settings, store, also=with_snapshot)
+        if written:  # committed with the snapshot
+            journal.committed()
+        yield written[0] if written else journal.hold(snapshot_event(snap.id, snap.created))
         if snap.seen is not None:  # read in the snapshot's own session
             has_champion = snap.seen.champion is not None
             done = snap.seen.trained_as
@@ -109,24 +122,34 @@ def run_cycle(
                 started, "nothing to do", f"snapshot {snap.id} is already trained as {done.name}"
             )
             return
-        journal.flush()  # the cycle does work from here on: make its start durable
         if has_champion:
             step = "drift"
             report(step)
             t = time.perf_counter()
-            drift = run_drift(settings, store, taken=snap).result
-            share = drift["drift_share"]
-            yield journal.record(
-                _step_event(
-                    step,
+
+            def drift_event(result: dict[str, Any]) -> CycleEvent:
+                share = result["drift_share"]
+                return _step_event(
+                    "drift",
                     t,
                     f"drift share {share:.2f}"
-                    + (" — dataset drift" if drift["dataset_drift"] else ""),
-                    {"dataset_drift": drift["dataset_drift"], "drift_share": share},
+                    + (" — dataset drift" if result["dataset_drift"] else ""),
+                    {"dataset_drift": result["dataset_drift"], "drift_share": share},
                 )
-            )
+
+            def with_drift(s: Session, result: dict[str, Any]) -> None:
+                written.append(journal.write_in(s, [drift_event(result)])[0])
+
+            written.clear()
+            drift = run_drift(settings, store, taken=snap, also=with_drift).result
+            if written:  # committed with the drift result
+                journal.committed()
+                yield written[0]
+            else:  # a stored result was returned (nothing written): record the step on its own
+                yield journal.record(drift_event(drift))
             if drift["dataset_drift"]:
                 act_on_drift(settings, store, drift, retrain=False)  # training follows anyway
+        journal.flush()  # the cycle does work from here on: its start is durable before training
         step = "train"
         t = time.perf_counter()
         outcome = run_train(settings, store, force=force, taken=snap, progress=progress)
@@ -149,6 +172,11 @@ def run_cycle(
                 f"{v.name} is {v.status}",
             )
         )
+        if v.status == "champion" and outcome.trained:
+            # after the cycle: the next one's drift step (before its training) finds the new
+            # champion's reference ready. A failure here is the next drift step's to report.
+            with contextlib.suppress(WorkbenchError):
+                prepare_reference(settings, store, v)
     except Cancelled:
         yield journal.record(
             _finish_event(
@@ -199,24 +227,35 @@ class _Journal:
         front end still gets the event, saying so."""
         return self._write([ev])[0]
 
+    def write_in(self, s: Session, new: list[CycleEvent]) -> list[CycleEvent]:
+        """Add the held events and ``new`` to a session (a step's own transaction).
+
+        The held events stay held until that transaction has committed (``committed``).
+        """
+        for ev in [*self.held, *new]:
+            s.add_event(
+                ev.event,
+                ev.message,
+                ts=ev.ts,
+                level=ev.level,
+                data={"cycle": self.cycle, **ev.data},
+            )
+        return new
+
+    def committed(self) -> None:
+        self.held = []
+
     def _write(self, new: list[CycleEvent]) -> list[CycleEvent]:
-        events, self.held = [*self.held, *new], []
         try:
-            with self.store.write(events[-1].event) as s:
-                for ev in events:
-                    s.add_event(
-                        ev.event,
-                        ev.message,
-                        ts=ev.ts,
-                        level=ev.level,
-                        data={"cycle": self.cycle, **ev.data},
-                    )
+            with self.store.write((self.held + new)[-1].event) as s:
+                self.write_in(s, new)
+            self.held = []
+            return new
         except WorkbenchError as e:
             return [
                 replace(ev, level="error", data={**ev.data, "not_recorded": e.message})
                 for ev in new
             ]
-        return new
 
 
 def _step_event(step: str, t0: float, message: str, data: dict[str, Any]) -> CycleEvent:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from workbench.store.session import SnapshotRecord
+    from workbench.store.session import Session, SnapshotRecord
 
 PREDICTION = "__prediction"
 _REFERENCES = LRU(2)  # reference frames by object hash (immutable), this process
@@ -58,8 +58,13 @@ def run_drift(
     version: str | None = None,
     force: bool = False,
     taken: snapshot.SnapshotResult | None = None,
+    also: Callable[[Session, dict[str, Any]], None] | None = None,
 ) -> DriftOutcome:
-    """Drift of ``taken`` (a cycle passes the snapshot it took), or of a snapshot taken now."""
+    """Drift of ``taken`` (a cycle passes the snapshot it took), or of a snapshot taken now.
+
+    ``also(session, result)`` runs inside the transaction that stores a computed result (and
+    only then): a cycle writes its own events there instead of opening another session.
+    """
     snap = taken or snapshot.take(settings, store)
     seen = snap.seen
     if version is None and seen is not None and seen.champion_snapshot is not None:
@@ -79,7 +84,9 @@ def run_drift(
         return DriftOutcome(stored, False)
     started = time.perf_counter()
     model = load_version(store.objects, ref_version)
-    ref_frame, cached = _reference(settings, store, ref_version, reference_snap, model, cached)
+    ref_frame, new_ref = _reference(settings, store, ref_version, reference_snap, model, cached)
+    cached = new_ref or cached
+    assert cached is not None
     cur_frame = _current(settings, store, current, reference_snap, cached)
     result = _compare(settings, model, ref_frame, cur_frame)
     result |= {
@@ -92,6 +99,8 @@ def run_drift(
         "seconds": round(time.perf_counter() - started, 3),
     }
     with store.write("drift") as s:
+        if new_ref is not None:  # built just now: stored with the result, one session
+            s.put_drift_reference(new_ref, ts=now_iso())
         s.put_drift_result(result, ref_version.number, ts=result["computed_at"])
         share, n = result["drift_share"], len(result["features"])
         s.add_event(
@@ -103,7 +112,28 @@ def run_drift(
             snapshot_id=current.id,
             data={k: result[k] for k in ("dataset_drift", "drift_share", "reference_version")},
         )
+        if also is not None:
+            also(s, result)
     return DriftOutcome(result, True)
+
+
+def prepare_reference(settings: Settings, store: Store, version: VersionRecord) -> bool:
+    """Build and store ``version``'s drift reference now, if it has none; True if built.
+
+    A cycle calls it right after a promotion, so that the next cycle's drift step — on the
+    way to training — finds the new champion's reference ready instead of building it.
+    """
+    with store.read() as s:
+        if s.drift_reference(version.number) is not None:
+            return False
+        snap = s.snapshot(version.snapshot_id)
+    model = load_version(store.objects, _checked(version))
+    _, record = _reference(settings, store, version, snap, model, None)
+    if record is None:
+        return False
+    with store.write("drift reference") as s:
+        s.put_drift_reference(record, ts=now_iso())
+    return True
 
 
 def act_on_drift(
@@ -157,7 +187,8 @@ def _reference(
     snap: SnapshotRecord,
     model: LoadedModel,
     cached: DriftReference | None,
-) -> tuple[pl.DataFrame, DriftReference]:
+) -> tuple[pl.DataFrame, DriftReference | None]:
+    """The reference frame, and its record when it was built now (the caller stores it)."""
     import polars as pl
 
     if cached is not None and store.objects.has(cached.object_hash):
@@ -165,7 +196,7 @@ def _reference(
         if hit is None:
             hit = pl.read_parquet(store.objects.path(cached.object_hash))
             _REFERENCES.put(cached.object_hash, hit)
-        return hit, cached
+        return hit, None
     frame = load_frame(store, snap)
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))
@@ -179,10 +210,7 @@ def _reference(
     finally:
         tmp.unlink(missing_ok=True)
     _REFERENCES.put(digest, ref)
-    record = DriftReference(version.number, snap.id, digest, ref.height, max_time)
-    with store.write("drift reference") as s:
-        s.put_drift_reference(record, ts=now_iso())
-    return ref, record
+    return ref, DriftReference(version.number, snap.id, digest, ref.height, max_time)
 
 
 def _columns(frame: pl.DataFrame, model: LoadedModel, settings: Settings) -> list[str]:

@@ -26,6 +26,7 @@ A failure is recorded as a ``snapshot_failed`` event naming the file, and re-rai
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +89,16 @@ def snapshot_id(files: list[tuple[str, str, str]]) -> str:
     return h.hexdigest()[:ID_LENGTH]
 
 
-def take(settings: Settings, store: Store) -> SnapshotResult:
-    """Version the current inputs (see the module docstring); record failures as events."""
+def take(
+    settings: Settings, store: Store, *, also: Callable[[Session, str], None] | None = None
+) -> SnapshotResult:
+    """Version the current inputs (see the module docstring); record failures as events.
+
+    ``also(session, id)`` runs inside the transaction that records a new snapshot (and only
+    then): a cycle writes its own events there instead of opening another session.
+    """
     try:
-        return _take(settings, store)
+        return _take(settings, store, also)
     except WorkbenchError as e:
         if not isinstance(e, StoreError):
             record_failure(store, "snapshot_failed", e)
@@ -109,7 +116,9 @@ def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
         )
 
 
-def _take(settings: Settings, store: Store) -> SnapshotResult:
+def _take(
+    settings: Settings, store: Store, also: Callable[[Session, str], None] | None
+) -> SnapshotResult:
     from workbench.core import profile as profile_mod
 
     inputs = discover(settings)
@@ -150,6 +159,8 @@ def _take(settings: Settings, store: Store) -> SnapshotResult:
                 snapshot_id=sid,
                 data={"files": len(record.data_files), "rows": record.rows},
             )
+            if also is not None:
+                also(s, sid)
         stored = record if created else s.snapshot(sid)
         seen = _seen(s, stored)
     summary = stored.to_json()

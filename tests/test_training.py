@@ -553,3 +553,22 @@ def test_fit_on_row_positions_equals_fit_on_the_gathered_rows(small: Path) -> No
     assert np.isnan(x[1, j])  # unseen in training: missing, not a code
     expected = [by_rows.categories["region"].index(v) for v in frame["region"][rows[:50]]]
     assert x[rows[:50], j].tolist() == expected
+
+
+def test_predict_a_bad_row_past_the_first_batch_fails_cleanly(small: Path, monkeypatch) -> None:
+    """An unreadable row in a later batch: a DataError naming the input, no output left."""
+    from workbench.core import predict
+
+    train(small)
+    lines = (small / "data" / "batch_000.csv").read_text().splitlines()
+    body = (lines[1:] * 4)[:12_000]
+    body[11_500] += ",1,2,3"  # more fields than the header, far past schema inference
+    (small / "in.csv").write_text("\n".join([lines[0], *body]) + "\n")
+    monkeypatch.setattr(predict, "BATCH_ROWS", 1000)  # several batches are written first
+    with pytest.raises(DataError, match=r"cannot read \S*in.csv: found more fields"):
+        predict_file(store_of(small), small / "in.csv", small / "out.parquet")
+    assert sorted(p.name for p in small.iterdir() if p.name.startswith((".out", "out"))) == []
+    result = predict_file(store_of(small), small / "data" / "batch_000.csv", small / "out.tsv")
+    tsv = pl.read_csv(small / "out.tsv", separator="\t")
+    assert result.rows == tsv.height == len(lines) - 1
+    assert tsv["prediction_label"].dtype == pl.Int64

@@ -2,10 +2,12 @@
 
 The input (CSV/TSV/Parquet) is read in batches of ``BATCH_ROWS`` rows through a polars
 streaming scan, so it can be larger than memory; each batch is encoded with the model's stored
-feature spec and scored, and written out as it comes. Output = the input columns unchanged
-(extra columns pass through) plus: ``prediction`` (binary: P(class 1); regression: the value),
-``prediction_label`` (classification: the predicted class) and ``proba_<class>`` per class for
-multiclass. The output is written to a temp file and renamed, so a failed run leaves no half file.
+feature spec and scored, and polars' own CSV/Parquet writer streams the scored batches out
+(``_Scored``: they are the source of a lazy frame that is sunk to the file). Output = the
+input columns unchanged (extra columns pass through) plus: ``prediction`` (binary: P(class 1);
+regression: the value), ``prediction_label`` (classification: the predicted class) and
+``proba_<class>`` per class for multiclass. The output is written to a temp file and renamed,
+so a failed run leaves no half file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from workbench.store import Store
 from workbench.store.registry import VersionRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import numpy as np
     import polars as pl
 
 BATCH_ROWS = 250_000
@@ -47,8 +52,6 @@ def resolve_model(store: Store, ref: str | None) -> tuple[VersionRecord, LoadedM
 def predict_file(
     store: Store, source: Path, output: Path, *, ref: str | None = None
 ) -> PredictResult:
-    import polars as pl
-
     for path in (source, output):
         if path.suffix.lower() not in DATA_SUFFIXES:
             raise UsageError(f"{path} is not .csv, .tsv or .parquet", "name files by their format")
@@ -64,23 +67,70 @@ def predict_file(
             f"{version.name} was trained with: {', '.join(model.spec.features)}",
         )
     tmp = output.with_name(f".{output.name}.wbtmp.{os.getpid()}")
-    rows = 0
+    scored = _Scored(lf, model, str(source))
     try:
-        with _Writer(tmp, output.suffix.lower()) as writer:
-            try:
-                for batch in lf.collect_batches(chunk_size=BATCH_ROWS):
-                    writer.write(_score(batch, model))
-                    rows += batch.height
-            except pl.exceptions.PolarsError as e:
-                raise DataError(f"cannot read {source}: {e}", "check the input file") from e
-            if rows == 0:
-                empty = lf.head(0).collect()
-                writer.write(_score(empty, model))
+        try:
+            sink = scored.frame()
+            if output.suffix.lower() in PARQUET_SUFFIXES:
+                sink.sink_parquet(tmp)
+            else:
+                sink.sink_csv(tmp, separator=separator(output.suffix.lower()))
+        except Exception as e:
+            if scored.error is not None:  # raised while reading or scoring a batch
+                raise scored.error from None
+            raise DataError(
+                f"cannot read {source} or write {output}: {e}",
+                "check the input and the output path",
+            ) from e
+        if scored.error is not None:
+            raise scored.error
+        _fsync(tmp)  # durable before the rename
         os.replace(tmp, output)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    return PredictResult(version.name, rows, output)
+    return PredictResult(version.name, scored.rows, output)
+
+
+class _Scored:
+    """The scored input as a lazy frame: polars' own writer streams it to CSV or Parquet.
+
+    Each ``BATCH_ROWS`` batch of the input is encoded, scored and handed to the sink, which
+    encodes and writes it while the next batch is scored (LightGBM releases the GIL).
+    An error raised while reading or scoring is kept in ``error``: polars reports it as its
+    own, and the caller re-raises the original.
+    """
+
+    def __init__(self, lf: pl.LazyFrame, model: LoadedModel, name: str) -> None:
+        self.lf, self.model, self.name = lf, model, name
+        self.rows = 0
+        self.error: Exception | None = None
+
+    def frame(self) -> pl.LazyFrame:
+        from polars.io.plugins import register_io_source
+
+        schema = _score(self.lf.head(0).collect(), self.model).schema
+        return register_io_source(self._batches, schema=schema)
+
+    def _batches(self, with_columns: list[str] | None, *_: Any) -> Iterator[pl.DataFrame]:
+        import polars as pl
+
+        try:
+            for batch in self.lf.collect_batches(chunk_size=BATCH_ROWS):
+                if not batch.height:
+                    continue
+                self.rows += batch.height
+                out = _score(batch, self.model)
+                yield out if with_columns is None else out.select(with_columns)
+            if self.rows == 0:  # an empty input still gets its header / schema
+                empty = _score(self.lf.head(0).collect(), self.model)
+                yield empty if with_columns is None else empty.select(with_columns)
+        except pl.exceptions.PolarsError as e:
+            self.error = DataError(f"cannot read {self.name}: {e}", "check the input file")
+            raise
+        except Exception as e:
+            self.error = e
+            raise
 
 
 def _score(batch: pl.DataFrame, model: LoadedModel) -> pl.DataFrame:
@@ -93,7 +143,7 @@ def _score(batch: pl.DataFrame, model: LoadedModel) -> pl.DataFrame:
     if spec.task == "binary":
         p = pred.reshape(-1)
         cols["prediction"] = p
-        cols["prediction_label"] = _labels(spec.classes, (p >= 0.5).astype(int))
+        cols["prediction_label"] = _labels(spec.classes, (p >= 0.5).astype(np.int64))
     elif spec.task == "multiclass":
         pred = pred.reshape(-1, len(spec.classes))
         for k, cls in enumerate(spec.classes):
@@ -104,45 +154,16 @@ def _score(batch: pl.DataFrame, model: LoadedModel) -> pl.DataFrame:
     return batch.with_columns(pl.Series(k, v) for k, v in cols.items())
 
 
-def _labels(classes: list[Any], index: Any) -> list[Any]:
-    return [classes[i] for i in index]
+def _labels(classes: list[Any], index: np.ndarray) -> pl.Series:
+    """``classes[i]`` for each i, vectorised (the classes' own dtype, as ``pl.Series(classes)``)."""
+    import polars as pl
+
+    return pl.Series(classes).gather(index)
 
 
-class _Writer:
-    """Appends scored batches to one CSV or Parquet file."""
-
-    def __init__(self, path: Path, suffix: str) -> None:
-        self.path, self.suffix = path, suffix
-        self.handle: Any = None
-        self.parquet: Any = None
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def write(self, frame: pl.DataFrame) -> None:
-        if self.suffix in PARQUET_SUFFIXES:
-            import pyarrow.parquet as pq
-
-            table = frame.to_arrow()
-            if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.path, table.schema)
-            self.parquet.write_table(table)
-            return
-        if self.handle is None:
-            self.handle = open(self.path, "wb")  # noqa: SIM115 - closed in __exit__
-            frame.write_csv(self.handle, separator=separator(self.suffix))
-        else:
-            frame.write_csv(self.handle, include_header=False, separator=separator(self.suffix))
-
-    def __exit__(self, *exc: object) -> None:
-        if self.parquet is not None:
-            self.parquet.close()
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)  # durable before the rename, like the CSV path
-            finally:
-                os.close(fd)
-        if self.handle is not None:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

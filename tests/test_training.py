@@ -260,8 +260,8 @@ def test_gate_redecides_when_the_champion_changes_meanwhile(small: Path, monkeyp
     real = trainer._gate
     calls: list[int | None] = []
 
-    def racing_gate(settings, store, trained):
-        result = real(settings, store, trained)
+    def racing_gate(settings, store, trained, champion):
+        result = real(settings, store, trained, champion)
         if not calls:  # another process rolls back while this one decides
             rollback(config.load(small), store_of(small), "v1", reason="race")
         calls.append(result[0])

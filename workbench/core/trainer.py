@@ -17,7 +17,8 @@ Store sessions before LightGBM starts: none when the caller passes a snapshot ta
 process (``SnapshotResult.seen`` holds the champion, the snapshot and the version already
 trained on it, read in the snapshot's own session), else one read. The data files come from
 the process's frame cache (``profile.frame``), so a snapshot, its validation and its training
-read each file once.
+read each file once. After training: one write session (the gate decides against the champion
+read before training; the session checks it is still the champion, else decides again).
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def run_train(
         meta_hash,
         timings | trained.timings,
         validation,
+        champion,
     )
     if version.status == "champion":
         serving.export(store, version)
@@ -167,16 +169,20 @@ def _commit(
     meta_hash: str,
     timings: dict[str, float],
     validation: tuple[validate.Report, str],
+    champion: VersionRecord | None,
 ) -> VersionRecord:
     """Gate and record the version (after the passed validation's event), in one session.
 
-    ``timings``: snapshot, validate and the training steps.
+    ``timings``: snapshot, validate and the training steps. ``champion``: the champion as read
+    before training; the write session checks it is still the one, else the gate decides again
+    against the new one.
     """
     metric = settings.gate.metric
     for _ in range(GATE_RETRIES):
-        champion_number, decision = _gate(settings, store, trained)
+        champion_number, decision = _gate(settings, store, trained, champion)
         with store.write("train") as s:
-            if s.champion_number() != champion_number:
+            champion = s.champion()
+            if (champion.number if champion is not None else None) != champion_number:
                 continue  # the champion changed while we were deciding: decide again
             number = s.next_version_number()
             record = _new_version(
@@ -206,11 +212,11 @@ def _commit(
     )
 
 
-def _gate(settings: Settings, store: Store, trained: Trained) -> tuple[int | None, gate.Decision]:
+def _gate(
+    settings: Settings, store: Store, trained: Trained, champion: VersionRecord | None
+) -> tuple[int | None, gate.Decision]:
     metric = settings.gate.metric
     candidate = trained.metrics[metric]
-    with store.read() as s:
-        champion = s.champion()
     if champion is None:
         return None, gate.decide(metric, candidate, None, None, settings.gate.min_delta)
     loaded: LoadedModel = load_version(store.objects, champion)

@@ -392,3 +392,20 @@ def test_process_caches_hold_only_the_newest_snapshots_files(project: Path) -> N
         assert take(project).created
         for cache in (profile_mod._FRAMES, profile_mod._SKETCHES, profile_mod._PROFILES):
             assert len(cache.items) <= 2  # batch_000 and this batch_001, nothing older
+
+
+def test_top_values_equal_a_full_sort_by_count_then_value() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.choice([0, 1, 5, 19, 20, 21, 60, 800])
+        counts = {
+            f"v{rng.randrange(2000)}{'é' if rng.random() < 0.2 else ''}": rng.choice(
+                [1, 1, 2, 3, rng.randrange(1, 60)]
+            )
+            for _ in range(n)
+        }
+        for k in (1, 5, profile_mod.TOP_K):
+            expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+            assert profile_mod._top(counts, k) == expected

@@ -768,6 +768,21 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"{r['measure']:<{w1}}  {r['value']:<{w2}}  {r['target']:<8}  {verdict}")
 
 
+DEFINITIONS = f"""\
+How the verdicts are defined (every figure a median of the runs, both sides from this run):
+  overhead       = wb train wall - wb "train" step, as a % of the plain script's wall
+                   (target <= {OVERHEAD_TARGET:.0%}). The "train" step is LightGBM's own training:
+                   lightgbm.train (Dataset construction/binning, the boosting rounds, the per-round
+                   validation scoring) plus model_to_string. All else is overhead: start-up,
+                   imports, snapshot check, validation, reading, split + encoding, scoring the
+                   holdout, gate, storing the model, registry write, serving export.
+  extra vs plain = wb overhead - the plain script's non-LightGBM time (its wall - dataset -
+                   boost), as a % of the plain wall: what workbench adds beyond the plain script.
+  predict ratio  = wb predict wall / plain predict wall (same input, same output columns);
+                   target <= {PREDICT_TARGET}x.
+"""
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -873,12 +888,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     table = report(results)
     results["summary"] = table
+    results["definitions"] = DEFINITIONS
     print_table(table)
+    print(f"\n{DEFINITIONS}", end="")
     for name, prof in results.get("profiles", {}).items():
         print_profile(name, prof)
     print(
         f"\nload average start {results['machine']['loadavg_start']}"
-        f" end {results['machine']['loadavg_end']}; {results['seconds']:.0f}s in all"
+        f" end {results['machine']['loadavg_end']}; {results['seconds']:.0f}s in all;"
+        f" {results['config']['repeats']} runs of each contender"
     )
     out = work / "results.json"
     out.write_text(json.dumps(results, indent=1, default=str))

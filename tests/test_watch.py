@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import polars as pl
 import pytest
@@ -293,43 +294,49 @@ def test_a_working_cycle_records_its_start_and_snapshot_before_training(small: P
 
 
 class _CountingStore(watch_mod.Store):
-    """The real store, counting the DuckDB connections (sessions) it opens."""
+    """The real store, noting which thread opens each DuckDB connection (session)."""
 
-    opened = 0
+    opened: ClassVar[list[str]] = []
 
     def _connect(self, *, read_only: bool):  # type: ignore[no-untyped-def]
-        type(self).opened += 1
+        type(self).opened.append(threading.current_thread().name)
         return super()._connect(read_only=read_only)
 
 
-def test_a_cycle_opens_two_sessions_before_training(small: Path) -> None:
+def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
+    small: Path,
+) -> None:
     """A new batch with a champion: the snapshot's transaction also records the held cycle
-    events, and the drift result's transaction the drift step; nothing else opens DuckDB
-    before training starts (each session costs ~20-30 ms on a small machine). The champion's
-    drift reference was built after the cycle that promoted it."""
+    events; drift runs in its own thread beside training and records its result and its step
+    in one transaction; the gate waits for it. Nothing else opens DuckDB before training
+    starts (each session costs ~20-30 ms on a small machine). The champion's drift reference
+    was built after the cycle that promoted it."""
     from workbench import config
     from workbench.core.cycle import run_cycle
 
     store = _CountingStore(small / ".workbench")
-    with store.read() as s:  # the promoting cycle built the champion's drift reference
+    with store.read() as s:
         number = s.champion_number()
         assert number is not None and s.drift_reference(number) is not None
     new_batch(small, "batch_102.csv")
-    _CountingStore.opened = 0
-    at: dict[str, int] = {}
+    _CountingStore.opened = []
+    at: dict[str, list[str]] = {}
 
     def progress(step: str, info: dict) -> None:
-        at.setdefault(step, _CountingStore.opened)
+        at.setdefault(step, list(_CountingStore.opened))
 
     events = list(run_cycle(config.load(small), store, progress=progress))
     steps = [e.data.get("step") for e in events if e.event == "step"]
     assert steps == ["snapshot", "drift", "train"]
-    assert at["train"] == 2, at  # the snapshot's write and the drift result's write
+    main = threading.current_thread().name
+    assert at["validate"] == [main]  # the snapshot's write: training's steps start after it
+    assert [t for t in at["train"] if t == main] == [main]
+    assert at["gate"].count("workbench-drift") == 1  # the gate saw drift's one session done
     with store.read() as s:
         recorded = sorted(s.events(limit=1000), key=lambda e: e.id)
-    cycle = events[0].data.get("cycle") or next(
-        e.data["cycle"] for e in reversed(recorded) if e.kind == "cycle_started"
-    )
+        drift = s.drift_result(events[1].data["snapshot"], number)
+    assert drift is not None and drift["reference_version"] == f"v{number}"
+    cycle = next(e.data["cycle"] for e in reversed(recorded) if e.kind == "cycle_started")
     mine = [e for e in recorded if e.data.get("cycle") == cycle]
     kinds = [e.kind if e.kind != "step" else f"step:{e.data['step']}" for e in mine]
     assert kinds == [
@@ -339,6 +346,53 @@ def test_a_cycle_opens_two_sessions_before_training(small: Path) -> None:
         "step:train",
         "cycle_finished",
     ]
-    snapshot_event = next(e for e in recorded if e.kind == "snapshot")
-    drift_event = next(e for e in recorded if e.kind == "drift")
+    snapshot_event = next(e for e in recorded if e.kind == "snapshot" and e.id < mine[0].id + 2)
+    drift_event = next(e for e in reversed(recorded) if e.kind == "drift")
     assert snapshot_event.id < mine[0].id < drift_event.id < mine[2].id
+
+
+def test_a_drift_failure_beside_training_fails_the_cycle_before_the_gate(small: Path) -> None:
+    """The champion's model object is lost: drift fails in its thread, the gate waits for it,
+    and the cycle ends failed at the drift step; no version is added, the champion stays."""
+    from workbench import config
+    from workbench.core.cycle import run_cycle
+
+    store = watch_mod.Store(small / ".workbench")
+    with store.read() as s:
+        champ = s.champion()
+        versions = len(s.versions())
+    assert champ is not None and champ.model_hash
+    store.objects.path(champ.model_hash).unlink()
+    new_batch(small, "batch_104.csv")
+    events = list(run_cycle(config.load(small), store))
+    done = finished(events)[-1]
+    assert done["outcome"] == "failed" and done["step"] == "drift", done
+    assert champ.model_hash[:8] in done["message"] or "model" in done["message"], done
+    with store.read() as s:
+        assert s.champion_number() == champ.number
+        assert len(s.versions()) == versions
+        assert s.unfinished_cycles() == []
+
+
+def test_a_damaged_drift_reference_is_rebuilt(small: Path) -> None:
+    from workbench import config
+    from workbench.core import drift as drift_mod
+    from workbench.core.cycle import run_cycle
+
+    store = watch_mod.Store(small / ".workbench")
+    with store.read() as s:
+        number = s.champion_number()
+        reference = s.drift_reference(number)
+    assert reference is not None
+    damaged = store.objects.path(reference.object_hash)
+    damaged.write_bytes(b"not parquet")
+    drift_mod._REFERENCES.clear()  # the template's cycle left the frame in this process
+    new_batch(small, "batch_105.csv")
+    events = list(run_cycle(config.load(small), store))
+    assert finished(events)[-1]["outcome"] in ("promoted", "kept"), finished(events)
+    assert [e.data.get("step") for e in events if e.event == "step"][1] == "drift"
+    with store.read() as s:
+        rebuilt = s.drift_reference(number)
+    assert rebuilt is not None
+    frame = pl.read_parquet(store.objects.path(rebuilt.object_hash))
+    assert frame.height == reference.rows

@@ -35,9 +35,10 @@ nothing half-recorded, the champion as it was.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +82,7 @@ def run_cycle(
     progress: Progress | None = None,
 ) -> Iterator[CycleEvent]:
     """Run one cycle, yielding its events; never raises a ``WorkbenchError``."""
-    from workbench.core.drift import act_on_drift, prepare_reference, run_drift
+    from workbench.core.drift import prepare_reference
     from workbench.core.trainer import run_train
 
     def report(name: str, info: dict[str, Any] | None = None) -> None:
@@ -93,6 +94,7 @@ def run_cycle(
     started = time.perf_counter()
     yield journal.hold(CycleEvent("cycle_started", f"cycle {cycle} started"))
     step = "snapshot"
+    drift: _Beside | None = None
     try:
         report(step)
         t = time.perf_counter()
@@ -122,37 +124,30 @@ def run_cycle(
                 started, "nothing to do", f"snapshot {snap.id} is already trained as {done.name}"
             )
             return
-        if has_champion:
-            step = "drift"
-            report(step)
-            t = time.perf_counter()
-
-            def drift_event(result: dict[str, Any]) -> CycleEvent:
-                share = result["drift_share"]
-                return _step_event(
-                    "drift",
-                    t,
-                    f"drift share {share:.2f}"
-                    + (" — dataset drift" if result["dataset_drift"] else ""),
-                    {"dataset_drift": result["dataset_drift"], "drift_share": share},
-                )
-
-            def with_drift(s: Session, result: dict[str, Any]) -> None:
-                written.append(journal.write_in(s, [drift_event(result)])[0])
-
-            written.clear()
-            drift = run_drift(settings, store, taken=snap, also=with_drift).result
-            if written:  # committed with the drift result
-                journal.committed()
-                yield written[0]
-            else:  # a stored result was returned (nothing written): record the step on its own
-                yield journal.record(drift_event(drift))
-            if drift["dataset_drift"]:
-                act_on_drift(settings, store, drift, retrain=False)  # training follows anyway
         journal.flush()  # the cycle does work from here on: its start is durable before training
+        if has_champion:
+            report("drift")
+            drift = _Beside(lambda: _drift_step(settings, store, snap, journal))
         step = "train"
         t = time.perf_counter()
-        outcome = run_train(settings, store, force=force, taken=snap, progress=progress)
+
+        def train_progress(name: str, info: dict[str, Any]) -> None:
+            nonlocal step
+            if name == "gate" and drift is not None:  # the gate waits for drift
+                step = "drift"
+                drift.wait()  # a drift failure raises here: the cycle fails before the gate
+                step = "train"
+            if progress is not None:
+                progress(name, info)
+
+        try:
+            outcome = run_train(settings, store, force=force, taken=snap, progress=train_progress)
+        finally:  # whatever happened to training, drift has ended before anything else is written
+            if drift is not None:
+                drift.join()
+        yield from _late(drift)
+        if drift is not None:
+            drift.wait()
         v = outcome.version or outcome.previous
         assert v is not None
         gate = v.gate or {}
@@ -178,6 +173,7 @@ def run_cycle(
             with contextlib.suppress(WorkbenchError):
                 prepare_reference(settings, store, v)
     except Cancelled:
+        yield from _late(drift)
         yield journal.record(
             _finish_event(
                 started,
@@ -188,6 +184,7 @@ def run_cycle(
             )
         )
     except WorkbenchError as e:
+        yield from _late(drift)
         yield journal.record(
             _finish_event(
                 started,
@@ -202,6 +199,75 @@ def run_cycle(
                 },
             )
         )
+
+
+def _drift_step(
+    settings: Settings, store: Store, snap: snapshot.SnapshotResult, journal: _Journal
+) -> list[CycleEvent]:
+    """The drift step (run beside training): the result, its step event, the drift hooks."""
+    from workbench.core.drift import act_on_drift, run_drift
+
+    t = time.perf_counter()
+    written: list[CycleEvent] = []
+
+    def drift_event(result: dict[str, Any]) -> CycleEvent:
+        share = result["drift_share"]
+        return _step_event(
+            "drift",
+            t,
+            f"drift share {share:.2f}" + (" — dataset drift" if result["dataset_drift"] else ""),
+            {"dataset_drift": result["dataset_drift"], "drift_share": share},
+        )
+
+    def with_drift(s: Session, result: dict[str, Any]) -> None:  # in the result's transaction
+        written.extend(journal.write_in(s, [drift_event(result)], held=False))
+
+    result = run_drift(settings, store, taken=snap, also=with_drift).result
+    if not written:  # a stored result was returned (nothing written): record the step alone
+        written.append(journal.record(drift_event(result), held=False))
+    if result["dataset_drift"]:
+        act_on_drift(settings, store, result, retrain=False)  # training runs anyway
+    return written
+
+
+class _Beside:
+    """A step run in a thread beside training; ``wait`` joins it and re-raises its error."""
+
+    def __init__(self, fn: Callable[[], list[CycleEvent]]) -> None:
+        self._events: list[CycleEvent] = []
+        self._error: BaseException | None = None
+        self._taken = False
+        self._thread = threading.Thread(
+            target=self._run, args=(fn,), name="workbench-drift", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], list[CycleEvent]]) -> None:
+        try:
+            self._events = fn()
+        except BaseException as e:  # re-raised in the cycle's thread by wait()
+            self._error = e
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def events(self) -> list[CycleEvent]:
+        """Its events once it has ended, each given out once."""
+        self._thread.join()
+        if self._taken:
+            return []
+        self._taken = True
+        return self._events
+
+
+def _late(drift: _Beside | None) -> list[CycleEvent]:
+    """A failed or cancelled cycle still reports a drift step that completed beside it."""
+    return drift.events() if drift is not None else []
 
 
 class _Journal:
@@ -222,17 +288,16 @@ class _Journal:
         if self.held:
             self._write([])
 
-    def record(self, ev: CycleEvent) -> CycleEvent:
-        """Store the held events and ``ev`` in one session; if the store itself fails, the
-        front end still gets the event, saying so."""
-        return self._write([ev])[0]
+    def record(self, ev: CycleEvent, *, held: bool = True) -> CycleEvent:
+        """Store the held events (unless ``held=False``) and ``ev`` in one session; if the
+        store itself fails, the front end still gets the event, saying so."""
+        return self._write([ev], held)[0]
 
-    def write_in(self, s: Session, new: list[CycleEvent]) -> list[CycleEvent]:
-        """Add the held events and ``new`` to a session (a step's own transaction).
-
-        The held events stay held until that transaction has committed (``committed``).
+    def write_in(self, s: Session, new: list[CycleEvent], *, held: bool = True) -> list[CycleEvent]:
+        """Add the held events (unless ``held=False``) and ``new`` to a session (a step's
+        own transaction). The held events stay held until it has committed (``committed``).
         """
-        for ev in [*self.held, *new]:
+        for ev in [*self.held, *new] if held else new:
             s.add_event(
                 ev.event,
                 ev.message,
@@ -245,11 +310,12 @@ class _Journal:
     def committed(self) -> None:
         self.held = []
 
-    def _write(self, new: list[CycleEvent]) -> list[CycleEvent]:
+    def _write(self, new: list[CycleEvent], held: bool = True) -> list[CycleEvent]:
         try:
-            with self.store.write((self.held + new)[-1].event) as s:
-                self.write_in(s, new)
-            self.held = []
+            with self.store.write(new[-1].event if new else "cycle") as s:
+                self.write_in(s, new, held=held)
+            if held:
+                self.held = []
             return new
         except WorkbenchError as e:
             return [

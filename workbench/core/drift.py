@@ -194,9 +194,15 @@ def _reference(
     if cached is not None and store.objects.has(cached.object_hash):
         hit = _REFERENCES.get(cached.object_hash)
         if hit is None:
-            hit = pl.read_parquet(store.objects.path(cached.object_hash))
-            _REFERENCES.put(cached.object_hash, hit)
-        return hit, None
+            try:
+                hit = pl.read_parquet(store.objects.path(cached.object_hash))
+            except (pl.exceptions.PolarsError, OSError):
+                # a damaged cache object: set it aside and build the reference again
+                store.objects.set_aside(cached.object_hash)
+            else:
+                _REFERENCES.put(cached.object_hash, hit)
+        if hit is not None:
+            return hit, None
     frame = load_frame(store, snap)
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))

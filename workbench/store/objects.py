@@ -245,6 +245,12 @@ class ObjectStore:
                 "the store is damaged; restore .workbench/ from a backup",
             ) from e
 
+    def set_aside(self, digest: str) -> None:
+        """Move a damaged object out of its address (to ``tmp/damaged.<digest>``), so that
+        storing its bytes again writes them instead of finding the address taken."""
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path(digest), self.tmp / f"damaged.{digest}")
+
     def read_json(self, digest: str) -> Any:
         """An object holding JSON (model metadata), parsed."""
         return json.loads(self.read(digest))

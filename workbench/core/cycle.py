@@ -21,10 +21,16 @@ Failure handling: a ``WorkbenchError`` in any step ends the cycle with ``cycle_f
 every earlier step only wrote whole records. A cycle whose process died (``kill -9``) leaves a
 ``cycle_started`` without a finish; ``mark_interrupted`` records ``cycle_interrupted`` for it
 on the next start. Validation and training, gate and promotion run inside
-``trainer.run_train`` (one place for their rules); drift runs before training when there is a
-champion to compare with. After a promotion, once ``cycle_finished`` is out, the new
-champion's drift reference is built (``drift.prepare_reference``), so the next cycle does not
-build it on its way to training.
+``trainer.run_train`` (one place for their rules).
+
+Drift (when there is a champion to compare with) runs in a thread beside training rather than
+before it: nothing in training depends on it, and it would otherwise delay every training by
+its compute and its store session. The gate waits for it (``train_progress`` joins the thread
+at the ``gate`` step), so a drift failure still ends the cycle before anything is recorded for
+the candidate, and the drift step is recorded before the train step; the ``on_drift`` hooks run
+in that thread. Store sessions of the two threads serialise on the store's lock as any two
+processes' do. After a promotion, once ``cycle_finished`` is out, the new champion's drift
+reference is built (``drift.prepare_reference``), so the next cycle's drift does not build it.
 
 Progress: ``progress(step, info)`` is called as each step starts and on every boosting round
 (``info = {"round": r, "total": n}``); the front end shows it. It may raise ``Cancelled`` (the

@@ -166,6 +166,21 @@ def test_a_file_still_being_written_is_waited_for(small: Path) -> None:
     assert path.read_text().count("1\n") == 6
 
 
+def test_a_file_quiet_for_a_poll_is_not_waited_for(small: Path) -> None:
+    old = small / "data" / "old.csv"
+    old.write_text("x\n1\n")
+    past = time.time_ns() - 2_000_000_000
+    os.utime(old, ns=(past, past))
+    fresh = small / "data" / "fresh.csv"
+    fresh.write_text("x\n1\n")  # written just now: one poll is needed to see it is quiet
+    start = time.monotonic()
+    watch_mod.wait_until_settled({old, small / "data" / "gone.csv"}, poll_s=0.5)
+    assert time.monotonic() - start < 0.25  # no poll: the old file was quiet already
+    start = time.monotonic()
+    watch_mod.wait_until_settled({old, fresh}, poll_s=0.5)
+    assert time.monotonic() - start >= 0.5  # the fresh one was watched for a poll
+
+
 def test_input_filter(small: Path) -> None:
     keep = watch_mod.input_filter(small)
     assert keep(small / "data" / "b.csv")

@@ -124,9 +124,17 @@ def watchfiles_changes(root: Path, debounce_ms: int, stop: threading.Event) -> C
 
 
 def wait_until_settled(paths: set[Path], poll_s: float = SETTLE_POLL_S) -> None:
-    """Block until every path's size and mtime stay the same across one poll."""
+    """Block until every path's size and mtime stay the same across one poll.
+
+    A file whose mtime is already ``poll_s`` old has not been written for a poll's length
+    (the same evidence one poll would give), so when every path is like that — the common
+    case once the debounce is over — there is no wait at all.
+    """
     deadline = time.monotonic() + SETTLE_MAX_S
     last = _stats(paths)
+    quiet_since = time.time_ns() - int(poll_s * 1e9)
+    if all(sig is None or sig[1] <= quiet_since for sig in last.values()):
+        return
     while time.monotonic() < deadline:
         time.sleep(poll_s)
         now = _stats(paths)

@@ -70,19 +70,26 @@ def write_batch(data: Path, name: str, frame: pl.DataFrame) -> None:
     os.replace(tmp, data / name)
 
 
-def latency_and_idle(work: Path, batches: int, idle_s: float) -> dict[str, object]:
-    proj = work / "watch-proj"
+def latency_and_idle(
+    work: Path, batches: int, idle_s: float, tree: Path | None = None, offset: int = 0
+) -> dict[str, object]:
+    """``tree``: run the watcher from that source tree (PYTHONPATH) instead of this one."""
+    proj = work / f"watch-proj-{offset}-{'base' if tree else 'this'}"
     shutil.copytree(SAMPLE, proj, ignore=shutil.ignore_patterns(".workbench"))
     with open(proj / "workbench.toml", "a") as f:
         f.write("\n")
     text = (proj / "workbench.toml").read_text().replace("debounce_ms = 1000", "debounce_ms = 300")
     (proj / "workbench.toml").write_text(text)
     source = pl.read_csv(SAMPLE / "data" / "batch_000.csv")
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench.cli", "watch", "--json"],
         cwd=proj,
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     lines: queue.Queue[dict] = queue.Queue()
 
@@ -118,8 +125,8 @@ def latency_and_idle(work: Path, batches: int, idle_s: float) -> dict[str, objec
 
     threading.Thread(target=poll_progress, daemon=True).start()
     results = []
-    for i in range(batches):
-        frame = source.slice(1000 * i, 1000).with_columns(
+    for i in range(offset, offset + batches):
+        frame = source.slice(1000 * i % 29_000, 1000).with_columns(
             pl.col("customer_id").str.replace("C0", f"B{i:02d}")
         )
         write_batch(proj / "data", f"batch_{i + 1:03d}.csv", frame)
@@ -223,6 +230,34 @@ def memory_growth(work: Path, cycles: int) -> dict[str, float]:
     }
 
 
+def ab(work: Path, baseline: Path, batches: int, rounds: int) -> None:
+    """This tree and ``baseline`` in turns (A B A B ...): medians and their ratio."""
+    got: dict[str, list[dict]] = {"this": [], "base": []}
+    for r in range(rounds):
+        for name, tree in (("base", baseline), ("this", None)):
+            live = latency_and_idle(work, batches, 0.5, tree, offset=r * batches)
+            got[name] += live["batches"]  # type: ignore[arg-type]
+            print(
+                f"  round {r + 1} {name}: "
+                + " ".join(
+                    f"{b['settle_to_train_s']:.3f}"
+                    for b in live["batches"]  # type: ignore[attr-defined]
+                ),
+                flush=True,
+            )
+    print(f"\nA/B over {rounds} rounds x {batches} batches (load {os.getloadavg()[0]:.1f})")
+    for key, label in (
+        ("settle_to_train_s", "settle -> train step start"),
+        ("settle_to_lightgbm_s", "settle -> LightGBM start"),
+        ("snapshot_s", "snapshot step"),
+    ):
+        med = {n: statistics.median([b[key] for b in got[n] if b[key] is not None]) for n in got}
+        print(
+            f"  {label:28} baseline {med['base']:.3f} s  this {med['this']:.3f} s"
+            f"  ratio {med['base'] / med['this']:.2f}x"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=None)
@@ -230,9 +265,22 @@ def main() -> None:
     ap.add_argument("--idle-seconds", type=float, default=30)
     ap.add_argument("--cycles", type=int, default=500)
     ap.add_argument("--in-process", type=int, default=0, metavar="N")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="TREE",
+        help="A/B: settle -> training start of this tree and of TREE (e.g. a `git worktree` of"
+        " an older commit), watchers run in turns, --rounds times each; nothing else runs",
+    )
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wb-bench-watch."))
     work.mkdir(parents=True, exist_ok=True)
+    if args.baseline:
+        ab(work, args.baseline.resolve(), args.batches, args.rounds)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     if args.in_process:
         runs = in_process(work, args.in_process)
         walls = [r["wall_s"] for r in runs]

@@ -218,19 +218,11 @@ class Session(RegistryVerbs, DriftVerbs):
         return {k: json.loads(p) for k, p in rows}
 
     def put_file_profiles(self, profiles: dict[str, dict[str, Any]], *, ts: str) -> None:
-        """Store the per-file profiles whose key is not stored yet (same key, same profile)."""
+        """Store the per-file profiles whose key is not stored yet (same key, same profile;
+        a key already stored is left as it is)."""
         if not profiles:
             return
-        stored = {
-            r[0]
-            for r in self.con.execute(
-                "SELECT key FROM file_profiles WHERE key IN (SELECT unnest(?::VARCHAR[]))",
-                [list(profiles)],
-            ).fetchall()
-        }
-        keys = [k for k in profiles if k not in stored]
-        if not keys:
-            return
+        keys = list(profiles)
         self.con.execute(
             "INSERT INTO file_profiles SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?"
             " ON CONFLICT DO NOTHING",

@@ -95,8 +95,8 @@ def predict_file(
 class _Scored:
     """The scored input as a lazy frame: polars' own writer streams it to CSV or Parquet.
 
-    Each ``BATCH_ROWS`` batch of the input is encoded, scored and handed to the sink, which
-    encodes and writes it while the next batch is scored (LightGBM releases the GIL).
+    Each ``BATCH_ROWS`` batch of the input is encoded, scored and handed to the sink (polars'
+    multi-threaded writer; LightGBM releases the GIL while it scores the next batch).
     An error raised while reading or scoring is kept in ``error``: polars reports it as its
     own, and the caller re-raises the original.
     """

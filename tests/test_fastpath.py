@@ -19,7 +19,8 @@ import pytest
 import xxhash
 
 from workbench.core import gitinfo, inputs, profile
-from workbench.store import Store
+from workbench.errors import FileChangedError
+from workbench.store import Store, objects
 from workbench.store.objects import ObjectStore
 
 HEAVY = ("duckdb", "polars", "numpy", "pyarrow", "lightgbm", "git", "textual", "pandas")
@@ -318,6 +319,69 @@ def test_objects_stored_in_a_batch_are_whole_and_synced_before_a_reference(
     assert not store.objects._unsynced
 
 
+def test_put_files_stores_a_batch_with_one_sync_and_publishes_after_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    paths, datas = [], []
+    for i in range(200):
+        data = f"a,b\n{i},{i * i}\n".encode() * (i % 7 + 1)
+        (src / f"f{i:03d}.csv").write_bytes(data)
+        paths.append(src / f"f{i:03d}.csv")
+        datas.append(data)
+    paths.append(paths[0])  # the same file twice in one batch
+    datas.append(datas[0])
+    store = ObjectStore(tmp_path / ".workbench")
+    synced: list[int] = []
+    real_sync_all = store._sync_all
+
+    def sync_all(temps: list[str]) -> None:
+        # when the batch is made durable, nothing of it has an address yet
+        assert not any(store.path(xxhash.xxh3_128_hexdigest(d)).exists() for d in datas)
+        assert all(os.path.exists(t) for t in temps)
+        synced.append(len(temps))
+        real_sync_all(temps)
+
+    monkeypatch.setattr(store, "_sync_all", sync_all)
+    fdatasyncs: list[int] = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (fdatasyncs.append(fd), real_fdatasync(fd)))
+    result = store.put_files(paths)
+    assert synced == [len(paths)]
+    if objects._syncfs() is not None:
+        assert fdatasyncs == []  # one syncfs, no per-file sync
+    assert result == [(xxhash.xxh3_128_hexdigest(d), len(d)) for d in datas]
+    for (digest, _), data in zip(result, datas, strict=True):
+        assert store.path(digest).read_bytes() == data
+    assert list((tmp_path / ".workbench" / "tmp").iterdir()) == []
+
+
+def test_put_files_refuses_a_batch_with_a_file_changing_and_stores_none(
+    tmp_path: Path, monkeypatch
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        (src / f"f{i}.csv").write_bytes(f"x\n{i}\n".encode())
+    store = ObjectStore(tmp_path / ".workbench")
+    real_stat = objects._stat
+    seen: list[Path] = []
+
+    def stat_then_append(path: Path) -> os.stat_result:
+        seen.append(path)
+        if path.name == "f3.csv" and seen.count(path) == 2:  # the check after reading it
+            with open(path, "ab") as f:
+                f.write(b"9\n")
+        return real_stat(path)
+
+    monkeypatch.setattr(objects, "_stat", stat_then_append)
+    with pytest.raises(FileChangedError, match=r"f3\.csv changed while it was being read"):
+        store.put_files(sorted(src.iterdir()))
+    left = [p for p in (tmp_path / ".workbench").rglob("*") if p.is_file()]
+    assert left == []  # no object of the batch published, no temp file left
+
+
 WRITER = textwrap.dedent(
     """
     import os, sys
@@ -325,6 +389,7 @@ WRITER = textwrap.dedent(
     from workbench.store.objects import ObjectStore
     store = ObjectStore(Path(sys.argv[1]))
     src = Path(sys.argv[2])
+    many = [src.with_name(f"many{j}.csv") for j in range(20)]
     i = 0
     while True:
         size = (i * 7919) % (3 << 20) + 1  # small and chunked copies
@@ -332,6 +397,9 @@ WRITER = textwrap.dedent(
         store.put_file(src)
         if i % 5 == 0:
             store.put_bytes(os.urandom(size // 3 + 1))
+        for j, path in enumerate(many):  # and batches of small files
+            path.write_bytes(os.urandom((i * 31 + j * 997) % 5000 + 1))
+        store.put_files(many)
         if i == 3:
             print("running", flush=True)
         i += 1

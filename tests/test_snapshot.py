@@ -409,3 +409,30 @@ def test_top_values_equal_a_full_sort_by_count_then_value() -> None:
         for k in (1, 5, profile_mod.TOP_K):
             expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
             assert profile_mod._top(counts, k) == expected
+
+
+def test_many_new_small_files_are_stored_in_one_batch(project: Path, monkeypatch) -> None:
+    src = project / "data" / "batch_000.csv"
+    lines = src.read_text().splitlines(keepends=True)
+    for i in range(40):
+        write_csv(project / "data" / f"part_{i:02d}.csv", "".join([lines[0], *lines[1 + i :: 997]]))
+    batches: list[list[str]] = []
+    real = objects.ObjectStore.put_files
+
+    def spy(self: objects.ObjectStore, paths: list[Path]) -> list[tuple[str, int]]:
+        batches.append(sorted(p.name for p in paths))
+        return real(self, paths)
+
+    monkeypatch.setattr(objects.ObjectStore, "put_files", spy)
+    result = take(project)
+    assert result.created
+    # the 40 small parts and the config together; batch_000 (3 MB) is stored on its own
+    assert sorted(batches, key=len) == [
+        ["batch_000.csv"],
+        [*sorted(f"part_{i:02d}.csv" for i in range(40)), "workbench.toml"],
+    ]
+    store = Store(project / ".workbench")
+    for f in result.summary["files"]:
+        assert store.objects.path(f["hash"]).read_bytes() == (project / f["path"]).read_bytes()
+    again = take(project)
+    assert (again.id, again.created) == (result.id, False)

@@ -51,6 +51,8 @@ from workbench.store.registry import VersionRecord
 from workbench.store.session import FileRecord, Session, SnapshotRecord
 
 ID_LENGTH = 16
+BATCH_FILE_BYTES = 1 << 20  # new files up to this size are stored in batches (put_files) ...
+BATCH_FILES = 2048  # ... of up to this many, each batch one filesystem sync
 
 
 @dataclass(frozen=True)
@@ -182,13 +184,28 @@ def _seen(s: Session, record: SnapshotRecord) -> Seen:
 
 def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:
     hashes: dict[str, str] = {}
+    batch: list[InputFile] = []  # new small files: stored together, one filesystem sync
     for f in inputs:
         digest = cache.hash_of(f)  # the cache only names objects that were stored whole
         if digest is None:
+            if f.sig.size <= BATCH_FILE_BYTES and not cache.same_size(f):
+                batch.append(f)
+                continue
             digest = _store(f, cache, store)
             cache.remember(f, digest)
         hashes[f.rel] = digest
-    return hashes
+    if len(batch) == 1:  # one new file: stored (and synced) on its own
+        hashes[batch[0].rel] = _store(batch[0], cache, store)
+        cache.remember(batch[0], hashes[batch[0].rel])
+        batch = []
+    for start in range(0, len(batch), BATCH_FILES):
+        part = batch[start : start + BATCH_FILES]
+        for f, (digest, _) in zip(
+            part, store.objects.put_files([f.path for f in part]), strict=True
+        ):
+            cache.remember(f, digest)
+            hashes[f.rel] = digest
+    return {f.rel: hashes[f.rel] for f in inputs}
 
 
 def _ensure_stored(inputs: list[InputFile], hashes: dict[str, str], store: Store) -> None:

@@ -15,17 +15,24 @@ The directory entries (the renames, and new ``ab/`` folders) are made durable in
 store calls ``sync()`` before anything that references objects is written (``Store.write``
 opens its transaction after it; the stat cache is saved after it), so the rule stays: nothing
 durable ever references an object that a crash could take back. Storing 10,000 small files
-thus costs 10,000 file syncs but at most 257 folder syncs instead of 10,000. An object found
-already present (``has``, or a ``put`` of known bytes) is noted too, because the process that
-wrote it may not have synced its folder yet.
+thus costs at most 257 folder syncs instead of 10,000, or one ``syncfs`` when more than a few
+folders wait (``SYNCFS_FOLDERS``). An object found already present (``has``, or a ``put`` of
+known bytes) is noted too, because the process that wrote it may not have synced its folder
+yet.
 
 While copying a large file, writeback of each chunk is started at once (``sync_file_range``)
 so that the final fdatasync does not have to push the whole file to the disk at the end.
+
+Many files at once (``put_files``, a first snapshot of a folder of small files): each is
+copied to its temp file unsynced, then one ``syncfs`` makes all of them durable, then they are
+renamed — the order (data durable, then rename) is the same as for one file, at the cost of
+one filesystem sync instead of one per file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import stat
@@ -40,6 +47,7 @@ from workbench.errors import DataError, FileChangedError, StoreError
 
 CHUNK = 32 << 20
 SMALL = 1 << 20  # files up to this size are copied with one buffer and no early writeback
+SYNCFS_FOLDERS = 8  # more unsynced folders than this: one syncfs instead of an fsync each
 _SYNC_FILE_RANGE_WRITE = 2
 
 
@@ -97,6 +105,20 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
             tmp.unlink()
 
 
+@cache
+def _syncfs() -> Callable[[int], int] | None:
+    """``syncfs(fd)`` (Linux), or None where unavailable."""
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
 class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root / "objects"
@@ -104,6 +126,7 @@ class ObjectStore:
         self._root = str(self.root)
         self._ready = False
         self._unsynced: set[str] = set()  # folders whose new entries are not fsynced yet
+        self._serial = itertools.count()  # temp file names
 
     def ensure(self) -> None:
         if self._ready:
@@ -127,6 +150,9 @@ class ObjectStore:
 
         Called by the store before it writes anything that references objects.
         """
+        if len(self._unsynced) > SYNCFS_FOLDERS and self._syncfs_all():
+            self._unsynced.clear()
+            return
         for folder in sorted(self._unsynced, key=len, reverse=True):  # ab/ before objects/
             with contextlib.suppress(FileNotFoundError):  # a store deleted meanwhile
                 fsync_dir(Path(folder))
@@ -137,11 +163,42 @@ class ObjectStore:
 
         Raises ``FileChangedError`` when the file's size or mtime moved while it was read.
         """
+        return self.put_files([source])[0]
+
+    def put_files(self, sources: list[Path]) -> list[tuple[str, int]]:
+        """Store several files; return (digest, size) of each, in order.
+
+        Each is read, hashed and written to a temp file as in ``put_file``; the temp files
+        are then made durable together — one ``syncfs`` of the store's filesystem where there
+        is one (Linux), else one ``fdatasync`` each — and only then renamed to their
+        addresses. Ten thousand small files thus cost one filesystem sync instead of ten
+        thousand (about 3 ms each on an ordinary disk). A single file is synced by itself.
+        """
         self.ensure()
+        staged: list[tuple[str, str, int]] = []  # (temp path, digest, size)
+        try:
+            for source in sources:
+                staged.append(self._stage(source, sync=len(sources) == 1))
+            if len(sources) > 1:
+                self._sync_all([tmp for tmp, _, _ in staged])
+            for tmp, digest, _ in staged:
+                self._publish(tmp, digest)
+            return [(digest, size) for _, digest, size in staged]
+        except OSError as e:
+            raise StoreError(
+                f"could not store {len(sources)} file(s) in {self.root}: {e.strerror or e}",
+                "check free disk space and permissions of .workbench/",
+            ) from e
+        finally:
+            for tmp, _, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    def _stage(self, source: Path, *, sync: bool) -> tuple[str, str, int]:
+        """Copy ``source`` to a new temp file, hashing it; (temp path, digest, size)."""
         before = _stat(source)
-        tmp = f"{self.tmp}/in.{os.getpid()}.{id(self)}.{before.st_ino}"
+        tmp = f"{self.tmp}/in.{os.getpid()}.{id(self)}.{next(self._serial)}"
         hasher = xxhash.xxh3_128()
-        size = 0
         try:
             src_fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
         except PermissionError as e:
@@ -160,28 +217,51 @@ class ObjectStore:
                     size = len(data)
                 else:
                     size = _copy_hashing(src_fd, out, before.st_size, hasher)
-                os.fdatasync(out)
+                if sync:
+                    os.fdatasync(out)
             finally:
                 os.close(out)
             after = _stat(source)
             if _sig(before) != _sig(after) or size != after.st_size:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
                 raise FileChangedError(
                     f"{source} changed while it was being read ({before.st_size} -> "
                     f"{after.st_size} bytes)",
                     "wait until the file is completely written, then snapshot again",
                 )
-            digest = hasher.hexdigest()
-            self._publish(tmp, digest)
-            return digest, size
+            return tmp, hasher.hexdigest(), size
         except OSError as e:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise StoreError(
                 f"could not store {source} in {self.root}: {e.strerror or e}",
                 "check free disk space and permissions of .workbench/",
             ) from e
         finally:
             os.close(src_fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+
+    def _syncfs_all(self) -> bool:
+        """``syncfs`` of the store's filesystem; False where there is none or it failed."""
+        syncfs = _syncfs()
+        if syncfs is None:
+            return False
+        fd = os.open(self.tmp if os.path.isdir(self.tmp) else self._root, os.O_RDONLY)
+        try:
+            return syncfs(fd) == 0
+        finally:
+            os.close(fd)
+
+    def _sync_all(self, temps: list[str]) -> None:
+        """Make the data of every temp file durable (see ``put_files``)."""
+        if self._syncfs_all():
+            return
+        for tmp in temps:  # no syncfs, or it failed: one by one
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
 
     def hash_file(self, source: Path) -> str:
         """The xxh3-128 of a file's bytes, without storing them."""

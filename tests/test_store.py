@@ -164,6 +164,31 @@ def test_second_process_waits_for_a_writer_and_then_reads(tmp_path: Path) -> Non
     assert told and "holder test" in told[0] and str(proc.pid) in told[0]
 
 
+def test_a_wait_for_a_thread_of_this_process_is_not_reported(tmp_path: Path) -> None:
+    import threading
+
+    from workbench.store import locking
+
+    lock = tmp_path / "lock"
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with locking.hold(lock, exclusive=True, purpose="drift"):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    threading.Timer(0.5, release.set).start()
+    told: list[str] = []
+    start = time.monotonic()
+    with locking.hold(lock, exclusive=False, purpose="read", on_wait=told.append):
+        waited = time.monotonic() - start
+    t.join()
+    assert waited >= 0.4 and told == []  # waited past TELL_AFTER_S, but for itself: quiet
+
+
 def test_busy_store_gives_a_clear_error_after_the_wait_limit(tmp_path: Path, monkeypatch) -> None:
     root = tmp_path / ".workbench"
     with Store(root).read():

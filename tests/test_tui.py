@@ -413,7 +413,8 @@ async def test_quit_in_the_middle_of_training_records_the_cycle_cancelled(proj: 
         await until(pilot, lambda: app.mode == "own" and "watching" in status_text(app))
         await pilot.press("t")
         await until(pilot, app.mid_training.is_set, timeout=60, what="training")
-        assert "round 1/" in status_text(app)
+        # training is held at round 1 for a second: the status bar shows it meanwhile
+        await until(pilot, lambda: "round 1/" in status_text(app), what="round 1 in the status")
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, timeout=20)
     with store_of(proj).read() as s:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from workbench.errors import StoreBusyError
 
+TELL_AFTER_S = 0.2  # a wait shorter than this is not reported through ``on_wait``
+
 WaitCallback = Callable[[str], None]
 
 
@@ -34,14 +36,16 @@ def hold(
 ) -> Iterator[None]:
     """Hold ``path`` locked (shared or exclusive), waiting at most ``timeout`` seconds.
 
-    ``on_wait`` is called once, with who holds the lock, if we have to wait; a holder writes
-    its pid and purpose into the file so the message can say who it is.
+    ``on_wait`` is called once, with who holds the lock, if we have waited ``TELL_AFTER_S``
+    (shorter waits are not worth a message) for another process; a holder writes its pid and
+    purpose into the file so the message can say who it is.
     """
     limit = _default_timeout() if timeout is None else timeout
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + limit
+        tell_at = time.monotonic() + TELL_AFTER_S
         told = False
         delay = 0.002
         while True:
@@ -55,9 +59,11 @@ def hold(
                         "wait for that command to finish and run this one again, or raise "
                         "WORKBENCH_LOCK_TIMEOUT (seconds)",
                     ) from None
-                if not told and on_wait is not None:
-                    on_wait(f"waiting for the store: {_holder(path)}")
-                    told = True
+                if not told and on_wait is not None and time.monotonic() >= tell_at:
+                    holder = _holder(path)
+                    if not holder.startswith(f"held by pid {os.getpid()}:"):
+                        on_wait(f"waiting for the store: {holder}")
+                    told = True  # (a thread of this process, e.g. drift beside training: quiet)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
         if exclusive:

@@ -434,5 +434,12 @@ def test_many_new_small_files_are_stored_in_one_batch(project: Path, monkeypatch
     store = Store(project / ".workbench")
     for f in result.summary["files"]:
         assert store.objects.path(f["hash"]).read_bytes() == (project / f["path"]).read_bytes()
+    # 41 files were profiled by the thread pool; the merged profile is still the profile of
+    # all rows read together
+    with store.read() as s:
+        snap = s.snapshot(result.id)
+    direct = profile_mod.profile_files([(f.path, project / f.path) for f in snap.data_files])
+    direct.pop("file_rows")
+    assert _close({k: v for k, v in snap.profile.items() if k != "git_note"}, direct)
     again = take(project)
     assert (again.id, again.created) == (result.id, False)

@@ -274,11 +274,21 @@ def main() -> None:
         " an older commit), watchers run in turns, --rounds times each; nothing else runs",
     )
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--memory-only", action="store_true", help="only figure 3 (memory growth)")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wb-bench-watch."))
     work.mkdir(parents=True, exist_ok=True)
     if args.baseline:
         ab(work, args.baseline.resolve(), args.batches, args.rounds)
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.memory_only:
+        mem = memory_growth(work, args.cycles)
+        ratio = mem["rss_after_last_mb"] / mem["rss_after_10_mb"]
+        print(
+            f"RSS after 10 cycles {mem['rss_after_10_mb']:.0f} MB, after {mem['cycles']}"
+            f" {mem['rss_after_last_mb']:.0f} MB: ratio {ratio:.2f} (target <= 1.2)"
+        )
         shutil.rmtree(work, ignore_errors=True)
         return
     if args.in_process:

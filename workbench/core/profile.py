@@ -31,10 +31,12 @@ from __future__ import annotations
 import csv
 import heapq
 import math
+import os
 import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,6 +156,7 @@ class LRU:
 _FRAMES = LRU(FRAME_CACHE_BYTES)
 _SKETCHES = LRU(SKETCH_CACHE_BYTES)
 _PROFILES = LRU(PROFILE_CACHE_ENTRIES)
+PARALLEL_FILES = 8  # this many files without a profile are profiled by a thread pool
 
 
 def clear_caches() -> None:
@@ -268,13 +271,27 @@ def profile_files(
         combine([])  # raises: no data files
     keys = {label: profile_key(label, hashes[label]) for label, _ in files}
     per_file: dict[str, dict[str, Any]] = {}
+    missing: list[tuple[str, Path]] = []
     for label, path in files:
-        key = keys[label]
-        found = (known or {}).get(key) or _PROFILES.get(key)
+        found = (known or {}).get(keys[label]) or _PROFILES.get(keys[label])
         if found is None:
-            found = _profile_one(label, path, hashes[label], key)
-        _PROFILES.put(key, found)
+            missing.append((label, path))
+        else:
+            per_file[label] = found
+
+    def one(item: tuple[str, Path]) -> dict[str, Any]:
+        label, path = item
+        return _profile_one(label, path, hashes[label], keys[label])
+
+    if len(missing) >= PARALLEL_FILES:  # many new files (a first snapshot): polars releases
+        with ThreadPoolExecutor(max_workers=_workers()) as pool:  # the GIL as it reads
+            profiled = list(pool.map(one, missing))
+    else:
+        profiled = [one(item) for item in missing]
+    for (label, _), found in zip(missing, profiled, strict=True):
         per_file[label] = found
+    for label, _ in files:
+        _PROFILES.put(keys[label], per_file[label])
     if len(files) == 1:
         profile = _copy_profile(per_file[files[0][0]])
     else:
@@ -283,6 +300,10 @@ def profile_files(
     profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
     _retain({hashes[label] for label, _ in files})
     return profile
+
+
+def _workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def _retain(digests: set[str]) -> None:

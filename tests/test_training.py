@@ -572,3 +572,37 @@ def test_predict_a_bad_row_past_the_first_batch_fails_cleanly(small: Path, monke
     tsv = pl.read_csv(small / "out.tsv", separator="\t")
     assert result.rows == tsv.height == len(lines) - 1
     assert tsv["prediction_label"].dtype == pl.Int64
+
+
+def test_gate_scores_the_champion_from_the_candidates_matrix_as_from_the_rows(small: Path) -> None:
+    """Same encoding: the champion scores the candidate's holdout matrix; the same numbers as
+    encoding the holdout rows with the champion's own spec."""
+    import dataclasses
+
+    from workbench.core import gate
+    from workbench.core.model import load_version
+    from workbench.core.train import snapshot_settings, train_snapshot
+
+    configure(small, rounds=3)
+    train(small)
+    store = store_of(small)
+    with store.read() as s:
+        champion = s.champion()
+        assert champion is not None
+        snap = s.snapshot(champion.snapshot_id)
+    settings = snapshot_settings(store, snap, small)
+    settings = dataclasses.replace(
+        settings, model=dataclasses.replace(settings.model, num_boost_round=9)
+    )
+    trained = train_snapshot(settings, store, snap)
+    loaded = load_version(store.objects, champion)
+    assert gate.same_encoding(loaded.spec, trained.model.spec)
+    known = ~np.isnan(trained.y_holdout)
+    rows = trained.holdout.filter(pl.Series(known))
+    assert len(trained.x_holdout) == rows.height
+    for metric in ("auc", "logloss"):
+        by_rows = metrics.compute("binary", trained.y_holdout[known], loaded.predict(rows))[metric]
+        assert gate.champion_score(trained, loaded, metric) == by_rows
+    assert gate.champion_score(trained, loaded, "logloss") != trained.metrics["logloss"]
+    other = dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, categories={}))
+    assert not gate.same_encoding(other.spec, trained.model.spec)

@@ -1,10 +1,12 @@
 """The gate: promote a candidate only if it beats the champion on the same rows.
 
-Both models score the candidate's holdout. The candidate is promoted when it is better by more
-than ``[gate] min_delta`` in the metric's direction (``cand > champ + min_delta`` for AUC-like
-metrics, ``cand < champ - min_delta`` for losses); a tie keeps the champion. The first model
-that trains is promoted. A champion that cannot score the new data (a feature column it needs
-is gone) cannot defend its place: the candidate is promoted and the reason says why.
+Both models score the candidate's holdout (the champion from the candidate's encoded holdout
+matrix when its feature spec encodes the same way, else from the holdout rows). The candidate
+is promoted when it is better by more than ``[gate] min_delta`` in the metric's direction
+(``cand > champ + min_delta`` for AUC-like metrics, ``cand < champ - min_delta`` for losses);
+a tie keeps the champion. The first model that trains is promoted. A champion that cannot
+score the new data (a feature column it needs is gone) cannot defend its place: the candidate
+is promoted and the reason says why.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from workbench.core.model import LoadedModel
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
+    from workbench.core.features import FeatureSpec
     from workbench.core.train import Trained
 
 
@@ -50,11 +53,20 @@ def champion_score(trained: Trained, champion: LoadedModel, metric: str) -> floa
     if champion.spec.task != spec.task or champion.spec.classes != spec.classes:
         return None
     known = ~np.isnan(trained.y_holdout)
-    try:
-        pred = champion.predict(trained.holdout.filter(pl.Series(known)))
-    except DataError:
-        return None
+    if same_encoding(champion.spec, spec):  # the candidate's holdout matrix is the champion's
+        pred = champion.predict_matrix(trained.x_holdout)
+    else:
+        try:
+            pred = champion.predict(trained.holdout.filter(pl.Series(known)))
+        except DataError:
+            return None
     return metrics.compute(spec.task, trained.y_holdout[known], pred)[metric]
+
+
+def same_encoding(a: FeatureSpec, b: FeatureSpec) -> bool:
+    """True when ``features.encode`` gives the same matrix for both specs (same columns, kinds,
+    order and category lists)."""
+    return a.features == b.features and a.kinds == b.kinds and a.categories == b.categories
 
 
 def decide(

@@ -12,8 +12,9 @@ validation part carved from the rest the same way (the latest / a random 10%), n
 
 Cost: the labelled rows are encoded once into one float64 matrix; the split works on row
 positions (``split_indices``) and the train, validation and holdout matrices are row takes
-from it. The holdout is scored from its matrix; its frame (every column, for a champion
-that may use other features) is only gathered when the gate asks for it.
+from it. The holdout is scored from its matrix, and so is the champion at the gate when it
+encodes features as the candidate does; the holdout's frame (every column) is only gathered
+for a champion that encodes differently.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Trained:
     timings: dict[str, float]
     frame: pl.DataFrame  # the labelled rows the split was made from
     holdout_rows: np.ndarray  # positions of the holdout in ``frame``
+    x_holdout: np.ndarray  # the holdout rows with a known target, encoded with the spec
 
     @cached_property
     def holdout(self) -> pl.DataFrame:
@@ -232,7 +234,6 @@ def train_snapshot(
         x_hold = np.take(x_all, hold_rows[known], axis=0)
         del x_all
         scores = metrics.compute(spec.task, y_hold[known], model.predict_matrix(x_hold))
-        del x_hold
     importance = booster.feature_importance(importance_type="gain", iteration=best)
     meta = {
         "format": 1,
@@ -274,6 +275,7 @@ def train_snapshot(
         timer.timings,
         frame,
         hold_rows,
+        x_hold,
     )
 
 

@@ -590,19 +590,13 @@ def bench_nochange(work: Path, plan: Plan, dvc: Path | None) -> dict[str, Any]:
     assert json.loads(out)["created"], out
     res: dict[str, Any] = {"files": n, "first_snapshot_cli": first}
     log("3. no-change snapshot (CLI) x5")
-    runs = []
-    for _ in range(plan.light):
-        seconds, out = wall([WB, "snapshot", "--json"], proj)
-        assert not json.loads(out)["created"], out
-        runs.append(seconds)
-    res["nochange_cli"] = {"seconds": med(runs), "runs": runs}
+    res["nochange_cli"] = runs_of(
+        [WB, "snapshot", "--json"], proj, plan.light, lambda out: not json.loads(out)["created"]
+    )
     log("3. no-change snapshot, human output (CLI) x5")
-    text_runs = []
-    for _ in range(plan.light):
-        seconds, out = wall([WB, "snapshot"], proj)
-        assert "unchanged" in out, out
-        text_runs.append(seconds)
-    res["nochange_cli_text"] = {"seconds": med(text_runs), "runs": text_runs}
+    res["nochange_cli_text"] = runs_of(
+        [WB, "snapshot"], proj, plan.light, lambda out: "unchanged" in out
+    )
     inproc = []
     for _ in range(plan.light):
         t0 = time.perf_counter()
@@ -616,13 +610,20 @@ def bench_nochange(work: Path, plan: Plan, dvc: Path | None) -> dict[str, Any]:
         log(f"3. dvc add data ({n:,} files)")
         res["dvc_add_dir"] = wall([dvc, "add", "-q", "data"], repo)[0]
         log("3. dvc status x5")
-        status_runs = []
-        for _ in range(plan.light):
-            seconds, out = wall([dvc, "status"], repo)
-            assert "up to date" in out, out
-            status_runs.append(seconds)
-        res["dvc_status"] = {"seconds": med(status_runs), "runs": status_runs}
+        res["dvc_status"] = runs_of(
+            [dvc, "status"], repo, plan.light, lambda out: "up to date" in out
+        )
     return res
+
+
+def runs_of(argv: list[Any], cwd: Path, n: int, ok: Callable[[str], bool]) -> dict[str, Any]:
+    """``n`` timed runs of a command whose output must pass ``ok``: median and all runs."""
+    runs = []
+    for _ in range(n):
+        seconds, out = wall(argv, cwd)
+        assert ok(out), out
+        runs.append(seconds)
+    return {"seconds": med(runs), "runs": runs}
 
 
 def top_functions(fn: Callable[[], Any], limit: int = 6) -> list[str]:

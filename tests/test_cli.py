@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -117,3 +118,15 @@ def test_readme_documents_every_command_and_config_key() -> None:
         assert f"`{key}`" in readme, f"README does not document config key {key}"
     for code in ExitCode:
         assert f"| {int(code)} |" in readme
+
+
+def test_openmp_waits_passively_unless_the_user_chose(tmp_path: Path) -> None:
+    """Drift runs beside training in a cycle: spinning OpenMP threads would starve it (and
+    LightGBM itself) on a small machine, so importing workbench asks for passive waits."""
+    code = "import os, workbench, lightgbm; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE", out.stderr

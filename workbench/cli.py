@@ -10,7 +10,6 @@ class (``errors.ExitCode``); anything else is a bug and exits 1 with the traceba
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -399,9 +398,6 @@ def checkout(obj: Ctx, snapshot_ref: str, force: bool, as_json: bool) -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    # LightGBM's OpenMP threads spin while they wait by default; on a shared 2-core machine (a
-    # watcher beside a notebook) that made training 5-15x slower. Users can still override it.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         main(prog_name="workbench")
     except KeyboardInterrupt:

@@ -366,6 +366,30 @@ def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
     assert snapshot_event.id < mine[0].id < drift_event.id < mine[2].id
 
 
+def test_with_spinning_openmp_drift_runs_before_training(small: Path, monkeypatch) -> None:
+    from workbench import config
+    from workbench.core.cycle import run_cycle
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    store = _CountingStore(small / ".workbench")
+    new_batch(small, "batch_106.csv")
+    _CountingStore.opened = []
+    at: dict[str, list[str]] = {}
+
+    def progress(step: str, info: dict) -> None:
+        at.setdefault(step, list(_CountingStore.opened))
+
+    events = list(run_cycle(config.load(small), store, progress=progress))
+    assert [e.data.get("step") for e in events if e.event == "step"] == [
+        "snapshot",
+        "drift",
+        "train",
+    ]
+    main = threading.current_thread().name
+    assert at["validate"] == [main, main]  # the snapshot's and the drift result's sessions
+    assert finished(events)[-1]["outcome"] in ("promoted", "kept")
+
+
 def test_a_drift_failure_beside_training_fails_the_cycle_before_the_gate(small: Path) -> None:
     """The champion's model object is lost: drift fails in its thread, the gate waits for it,
     and the cycle ends failed at the drift step; no version is added, the champion stays."""

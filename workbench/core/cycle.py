@@ -29,8 +29,11 @@ its compute and its store session. The gate waits for it (``train_progress`` joi
 at the ``gate`` step), so a drift failure still ends the cycle before anything is recorded for
 the candidate, and the drift step is recorded before the train step; the ``on_drift`` hooks run
 in that thread. Store sessions of the two threads serialise on the store's lock as any two
-processes' do. After a promotion, once ``cycle_finished`` is out, the new champion's drift
-reference is built (``drift.prepare_reference``), so the next cycle's drift does not build it.
+processes' do. Where OpenMP was asked to spin (``OMP_WAIT_POLICY`` is not ``PASSIVE``, which
+importing workbench sets unless the user chose), drift runs before training instead: LightGBM's
+spinning threads would starve it and themselves. After a promotion, once ``cycle_finished`` is
+out, the new champion's drift reference is built (``drift.prepare_reference``), so the next
+cycle's drift does not build it.
 
 Progress: ``progress(step, info)`` is called as each step starts and on every boosting round
 (``info = {"round": r, "total": n}``); the front end shows it. It may raise ``Cancelled`` (the
@@ -41,6 +44,7 @@ nothing half-recorded, the champion as it was.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 import uuid
@@ -133,7 +137,11 @@ def run_cycle(
         journal.flush()  # the cycle does work from here on: its start is durable before training
         if has_champion:
             report("drift")
-            drift = _Beside(lambda: _drift_step(settings, store, snap, journal))
+            beside = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+            drift = _Beside(lambda: _drift_step(settings, store, snap, journal), thread=beside)
+            if not beside:  # spinning OpenMP threads would starve it: drift first, then train
+                step = "drift"
+                drift.wait()
         step = "train"
         t = time.perf_counter()
 
@@ -239,14 +247,22 @@ def _drift_step(
 class _Beside:
     """A step run in a thread beside training; ``wait`` joins it and re-raises its error."""
 
-    def __init__(self, fn: Callable[[], list[CycleEvent]]) -> None:
+    def __init__(self, fn: Callable[[], list[CycleEvent]], *, thread: bool = True) -> None:
+        """Start ``fn`` in a thread, or with ``thread=False`` run it here and now."""
         self._events: list[CycleEvent] = []
         self._error: BaseException | None = None
         self._taken = False
         self._thread = threading.Thread(
             target=self._run, args=(fn,), name="workbench-drift", daemon=True
         )
-        self._thread.start()
+        if thread:
+            self._thread.start()
+        else:
+            self._run(fn)
+
+    def join(self) -> None:
+        if self._thread.ident is not None:  # started (not run in place)
+            self._thread.join()
 
     def _run(self, fn: Callable[[], list[CycleEvent]]) -> None:
         try:
@@ -254,17 +270,14 @@ class _Beside:
         except BaseException as e:  # re-raised in the cycle's thread by wait()
             self._error = e
 
-    def join(self) -> None:
-        self._thread.join()
-
     def wait(self) -> None:
-        self._thread.join()
+        self.join()
         if self._error is not None:
             raise self._error
 
     def events(self) -> list[CycleEvent]:
         """Its events once it has ended, each given out once."""
-        self._thread.join()
+        self.join()
         if self._taken:
             return []
         self._taken = True

@@ -248,3 +248,16 @@ def test_kill_9_during_a_write_leaves_a_store_that_opens(tmp_path: Path) -> None
     with Store(root).read() as s:
         kinds = [e.kind for e in s.events()]
     assert kinds == ["kept"]
+
+
+def test_live_state_is_replaced_atomically_without_fsync(tmp_path: Path, monkeypatch) -> None:
+    store = Store(tmp_path / ".workbench")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    store.write_json("progress.json", {"step": "train", "round": 3}, durable=False)
+    assert synced == []
+    assert store.read_json("progress.json") == {"step": "train", "round": 3}
+    store.write_json("cache/x.json", {"a": 1})  # the default: file and folder synced
+    assert len(synced) == 2
+    assert not [p for p in (tmp_path / ".workbench").rglob("*wbtmp*")]

@@ -76,8 +76,8 @@ class _Publisher:
 
     def _write(self, value: dict[str, Any]) -> None:
         # progress is a courtesy to other processes; never fail a cycle for it
-        with contextlib.suppress(OSError):
-            self.store.write_json(PROGRESS_FILE, value)
+        with contextlib.suppress(OSError):  # live state: atomic, not fsynced
+            self.store.write_json(PROGRESS_FILE, value, durable=False)
 
 
 def read_progress(store: Store) -> dict[str, Any] | None:

@@ -25,7 +25,9 @@ on the next start. Validation and training, gate and promotion run inside
 
 Drift (when there is a champion to compare with) runs in a thread beside training rather than
 before it: nothing in training depends on it, and it would otherwise delay every training by
-its compute and its store session. The gate waits for it (``train_progress`` joins the thread
+its compute and its store session. It starts when boosting does (LightGBM leaves the GIL to it
+then; started earlier it slows validation and encoding, which hold it), or once training has
+stopped if that happens before boosting. The gate waits for it (``train_progress`` joins the thread
 at the ``gate`` step), so a drift failure still ends the cycle before anything is recorded for
 the candidate, and the drift step is recorded before the train step; the ``on_drift`` hooks run
 in that thread. Store sessions of the two threads serialise on the store's lock as any two
@@ -137,16 +139,19 @@ def run_cycle(
         journal.flush()  # the cycle does work from here on: its start is durable before training
         if has_champion:
             report("drift")
-            beside = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
-            drift = _Beside(lambda: _drift_step(settings, store, snap, journal), thread=beside)
-            if not beside:  # spinning OpenMP threads would starve it: drift first, then train
+            drift = _Beside(lambda: _drift_step(settings, store, snap, journal))
+            if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+                # spinning OpenMP threads would starve it: drift first, then training
                 step = "drift"
+                drift.run_here()
                 drift.wait()
         step = "train"
         t = time.perf_counter()
 
         def train_progress(name: str, info: dict[str, Any]) -> None:
             nonlocal step
+            if drift is not None and name == "train" and not info:
+                drift.start()  # boosting starts: LightGBM leaves the GIL to drift from here
             if name == "gate" and drift is not None:  # the gate waits for drift
                 step = "drift"
                 drift.wait()  # a drift failure raises here: the cycle fails before the gate
@@ -158,6 +163,7 @@ def run_cycle(
             outcome = run_train(settings, store, force=force, taken=snap, progress=train_progress)
         finally:  # whatever happened to training, drift has ended before anything else is written
             if drift is not None:
+                drift.run_here()  # training stopped before boosting: drift runs now
                 drift.join()
         yield from _late(drift)
         if drift is not None:
@@ -245,30 +251,36 @@ def _drift_step(
 
 
 class _Beside:
-    """A step run in a thread beside training; ``wait`` joins it and re-raises its error."""
+    """A step run in a thread beside training: ``start`` it (or ``run_here``, once, if it
+    has not started); ``wait`` joins it and re-raises its error."""
 
-    def __init__(self, fn: Callable[[], list[CycleEvent]], *, thread: bool = True) -> None:
-        """Start ``fn`` in a thread, or with ``thread=False`` run it here and now."""
+    def __init__(self, fn: Callable[[], list[CycleEvent]]) -> None:
+        self._fn = fn
         self._events: list[CycleEvent] = []
         self._error: BaseException | None = None
         self._taken = False
-        self._thread = threading.Thread(
-            target=self._run, args=(fn,), name="workbench-drift", daemon=True
-        )
-        if thread:
+        self._begun = False
+        self._thread = threading.Thread(target=self._run, name="workbench-drift", daemon=True)
+
+    def start(self) -> None:
+        if not self._begun:
+            self._begun = True
             self._thread.start()
-        else:
-            self._run(fn)
+
+    def run_here(self) -> None:
+        if not self._begun:
+            self._begun = True
+            self._run()
+
+    def _run(self) -> None:
+        try:
+            self._events = self._fn()
+        except BaseException as e:  # re-raised in the cycle's thread by wait()
+            self._error = e
 
     def join(self) -> None:
         if self._thread.ident is not None:  # started (not run in place)
             self._thread.join()
-
-    def _run(self, fn: Callable[[], list[CycleEvent]]) -> None:
-        try:
-            self._events = fn()
-        except BaseException as e:  # re-raised in the cycle's thread by wait()
-            self._error = e
 
     def wait(self) -> None:
         self.join()

@@ -226,11 +226,15 @@ class Store:
         except (OSError, ValueError):
             return None
 
-    def write_json(self, name: str, value: Any) -> None:
+    def write_json(self, name: str, value: Any, *, durable: bool = True) -> None:
+        """Replace ``name`` atomically; ``durable=False`` for live state (no fsyncs, and no
+        object sync first: it names no objects)."""
         path = self.root / name
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.objects.sync()  # the stat cache names objects: they must be durable first
-        atomic_write(path, json.dumps(value, separators=(",", ":")).encode(), mode=0o600)
+        if durable:
+            self.objects.sync()  # the stat cache names objects: they must be durable first
+        data = json.dumps(value, separators=(",", ":")).encode()
+        atomic_write(path, data, mode=0o600, durable=durable)
 
 
 def _current_version(con: duckdb.DuckDBPyConnection) -> int | None:

@@ -36,6 +36,7 @@ import itertools
 import json
 import os
 import stat
+import threading
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -88,18 +89,24 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` via temp file + fsync + rename (+ fsync of the folder)."""
-    tmp = path.with_name(f".{path.name}.wbtmp.{os.getpid()}")
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` via temp file + fsync + rename (+ fsync of the folder).
+
+    ``durable=False`` (live state that a crash makes stale anyway, like a watcher's progress)
+    keeps the temp + rename, so a reader never sees half a file, without the two fsyncs.
+    """
+    tmp = path.with_name(f".{path.name}.wbtmp.{os.getpid()}.{threading.get_ident()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -23,6 +23,7 @@ from workbench.core.model import LoadedModel, load_version
 from workbench.core.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan, separator
 from workbench.errors import DataError, UsageError
 from workbench.store import Store
+from workbench.store.objects import fsync_path
 from workbench.store.registry import VersionRecord
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def predict_file(
             ) from e
         if scored.error is not None:
             raise scored.error
-        _fsync(tmp)  # durable before the rename
+        fsync_path(tmp)  # durable before the rename
         os.replace(tmp, output)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -159,11 +160,3 @@ def _labels(classes: list[Any], index: np.ndarray) -> pl.Series:
     import polars as pl
 
     return pl.Series(classes).gather(index)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from workbench.store import Store
-from workbench.store.objects import atomic_write, fsync_dir
+from workbench.store.objects import atomic_write, fsync_path
 from workbench.store.registry import VersionRecord
 
 SERVING = "serving"
@@ -50,7 +50,7 @@ def export(store: Store, version: VersionRecord) -> Path:
         tmp.unlink()
     os.symlink(Path(EXPORTS) / version.name, tmp)
     os.replace(tmp, serving_dir(store))
-    fsync_dir(store.root)
+    fsync_path(store.root)
     return folder
 
 

@@ -81,7 +81,8 @@ def hash_bytes(data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder, by its path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -106,7 +107,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
             os.close(fd)
         os.replace(tmp, path)
         if durable:
-            fsync_dir(path.parent)
+            fsync_path(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -162,7 +163,7 @@ class ObjectStore:
             return
         for folder in sorted(self._unsynced, key=len, reverse=True):  # ab/ before objects/
             with contextlib.suppress(FileNotFoundError):  # a store deleted meanwhile
-                fsync_dir(Path(folder))
+                fsync_path(Path(folder))
             self._unsynced.discard(folder)
 
     def put_file(self, source: Path) -> tuple[str, int]:
@@ -357,7 +358,7 @@ class ObjectStore:
                     copied += n
                 os.fsync(out.fileno())
             os.replace(tmp, target)
-            fsync_dir(target.parent)
+            fsync_path(target.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

@@ -188,8 +188,8 @@ def run_cycle(
             )
         )
         if v.status == "champion" and outcome.trained:
-            # after the cycle: the next one's drift step (before its training) finds the new
-            # champion's reference ready. A failure here is the next drift step's to report.
+            # after the cycle: the next one's drift step finds the new champion's reference
+            # ready instead of building it. A failure here is the next drift step's to report.
             with contextlib.suppress(WorkbenchError):
                 prepare_reference(settings, store, v)
     except Cancelled:

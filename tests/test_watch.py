@@ -318,6 +318,26 @@ class _CountingStore(watch_mod.Store):
         return super()._connect(read_only=read_only)
 
 
+def _counted_cycle(
+    store: _CountingStore, root: Path, batch: str
+) -> tuple[list[CycleEvent], dict[str, list[str]]]:
+    """A cycle on a new batch; which threads had opened sessions as each step began."""
+    from workbench import config
+    from workbench.core.cycle import run_cycle
+
+    new_batch(root, batch)
+    _CountingStore.opened = []
+    at: dict[str, list[str]] = {}
+
+    def progress(step: str, info: dict) -> None:
+        at.setdefault(step, list(_CountingStore.opened))
+
+    events = list(run_cycle(config.load(root), store, progress=progress))
+    steps = [e.data.get("step") for e in events if e.event == "step"]
+    assert steps == ["snapshot", "drift", "train"]
+    return events, at
+
+
 def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
     small: Path,
 ) -> None:
@@ -326,23 +346,12 @@ def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
     in one transaction; the gate waits for it. Nothing else opens DuckDB before training
     starts (each session costs ~20-30 ms on a small machine). The champion's drift reference
     was built after the cycle that promoted it."""
-    from workbench import config
-    from workbench.core.cycle import run_cycle
 
     store = _CountingStore(small / ".workbench")
     with store.read() as s:
         number = s.champion_number()
         assert number is not None and s.drift_reference(number) is not None
-    new_batch(small, "batch_102.csv")
-    _CountingStore.opened = []
-    at: dict[str, list[str]] = {}
-
-    def progress(step: str, info: dict) -> None:
-        at.setdefault(step, list(_CountingStore.opened))
-
-    events = list(run_cycle(config.load(small), store, progress=progress))
-    steps = [e.data.get("step") for e in events if e.event == "step"]
-    assert steps == ["snapshot", "drift", "train"]
+    events, at = _counted_cycle(store, small, "batch_102.csv")
     main = threading.current_thread().name
     assert at["validate"] == [main]  # the snapshot's write: training's steps start after it
     assert [t for t in at["train"] if t == main] == [main]
@@ -367,24 +376,9 @@ def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
 
 
 def test_with_spinning_openmp_drift_runs_before_training(small: Path, monkeypatch) -> None:
-    from workbench import config
-    from workbench.core.cycle import run_cycle
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    store = _CountingStore(small / ".workbench")
-    new_batch(small, "batch_106.csv")
-    _CountingStore.opened = []
-    at: dict[str, list[str]] = {}
-
-    def progress(step: str, info: dict) -> None:
-        at.setdefault(step, list(_CountingStore.opened))
-
-    events = list(run_cycle(config.load(small), store, progress=progress))
-    assert [e.data.get("step") for e in events if e.event == "step"] == [
-        "snapshot",
-        "drift",
-        "train",
-    ]
+    events, at = _counted_cycle(_CountingStore(small / ".workbench"), small, "batch_106.csv")
     main = threading.current_thread().name
     assert at["validate"] == [main, main]  # the snapshot's and the drift result's sessions
     assert finished(events)[-1]["outcome"] in ("promoted", "kept")

@@ -77,13 +77,13 @@ def test_snapshot_stores_exact_bytes_and_profile(project: Path) -> None:
 def test_same_inputs_same_snapshot_no_duplicate_no_rehash(project: Path, monkeypatch) -> None:
     first = take(project)
     calls: list[Path] = []
-    real = objects.ObjectStore.put_file
+    real = objects.ObjectStore.put_files  # every store of file bytes goes through it
 
-    def counting(self, path):
-        calls.append(path)
-        return real(self, path)
+    def counting(self, paths):
+        calls.extend(paths)
+        return real(self, paths)
 
-    monkeypatch.setattr(objects.ObjectStore, "put_file", counting)
+    monkeypatch.setattr(objects.ObjectStore, "put_files", counting)
     again = take(project)
     assert (again.id, again.created) == (first.id, False)
     assert calls == []  # the stat cache answered; no byte was read
@@ -118,9 +118,11 @@ def test_new_batch_changes_only_that_file(project: Path, monkeypatch) -> None:
     lines = src.read_text().splitlines(keepends=True)
     write_csv(project / "data" / "batch_001.csv", "".join(lines[:1] + lines[1:501]))
     hashed: list[str] = []
-    real = objects.ObjectStore.put_file
+    real = objects.ObjectStore.put_files
     monkeypatch.setattr(
-        objects.ObjectStore, "put_file", lambda self, p: (hashed.append(p.name), real(self, p))[1]
+        objects.ObjectStore,
+        "put_files",
+        lambda self, ps: (hashed.extend(p.name for p in ps), real(self, ps))[1],
     )
     second = take(project)
     assert second.created and second.id != first.id
@@ -269,9 +271,11 @@ def test_touched_file_is_hashed_not_copied_again(project: Path, monkeypatch) -> 
     first = take(project)
     os.utime(project / "data" / "batch_000.csv", ns=(1, 1))  # same bytes, new mtime
     copies: list[str] = []
-    real = objects.ObjectStore.put_file
+    real = objects.ObjectStore.put_files
     monkeypatch.setattr(
-        objects.ObjectStore, "put_file", lambda self, p: (copies.append(p.name), real(self, p))[1]
+        objects.ObjectStore,
+        "put_files",
+        lambda self, ps: (copies.extend(p.name for p in ps), real(self, ps))[1],
     )
     again = take(project)
     assert (again.id, again.created) == (first.id, False)

@@ -46,7 +46,7 @@ What each figure means
 3. No-change check over many small CSVs: after a first snapshot, ``workbench snapshot`` (a
    subprocess, so start-up included) must answer ``created: false``; ``dvc status`` on the same
    tree after ``dvc add data``; plus the in-process ``take`` and its top functions (cProfile).
-4. Append to the big file in a project with ~20 other files: ``ObjectStore.put_file`` is wrapped
+4. Append to the big file in a project with ~20 other files: ``ObjectStore.put_files`` is wrapped
    with a counter; the second snapshot must store exactly one file (the big one), and a third,
    unchanged, none. "bytes re-hashed" is the whole appended file (content addressing hashes the
    whole file, not the tail).
@@ -391,20 +391,25 @@ class PutCall:
 
 @contextlib.contextmanager
 def count_puts() -> Iterator[list[PutCall]]:
+    """Every file whose bytes are stored (``put_file`` and batches go through ``put_files``;
+    a batch's time is shared out evenly)."""
     calls: list[PutCall] = []
-    original = ObjectStore.put_file
+    original = ObjectStore.put_files
 
-    def counted(self: ObjectStore, source: Path) -> tuple[str, int]:
+    def counted(self: ObjectStore, sources: list[Path]) -> list[tuple[str, int]]:
         t0 = time.perf_counter()
-        digest, size = original(self, source)
-        calls.append(PutCall(str(source), size, time.perf_counter() - t0))
-        return digest, size
+        stored = original(self, sources)
+        each = (time.perf_counter() - t0) / max(len(sources), 1)
+        calls.extend(
+            PutCall(str(p), size, each) for p, (_, size) in zip(sources, stored, strict=True)
+        )
+        return stored
 
-    ObjectStore.put_file = counted  # type: ignore[method-assign]
+    ObjectStore.put_files = counted  # type: ignore[method-assign]
     try:
         yield calls
     finally:
-        ObjectStore.put_file = original  # type: ignore[method-assign]
+        ObjectStore.put_files = original  # type: ignore[method-assign]
 
 
 def take(root: Path) -> wb_snapshot.SnapshotResult:

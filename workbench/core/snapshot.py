@@ -194,18 +194,14 @@ def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dic
             digest = _store(f, cache, store)
             cache.remember(f, digest)
         hashes[f.rel] = digest
-    if len(batch) == 1:  # one new file: stored (and synced) on its own
-        hashes[batch[0].rel] = _store(batch[0], cache, store)
-        cache.remember(batch[0], hashes[batch[0].rel])
-        batch = []
-    for start in range(0, len(batch), BATCH_FILES):
+    for start in range(0, len(batch), BATCH_FILES):  # (a batch of one syncs that one file)
         part = batch[start : start + BATCH_FILES]
         for f, (digest, _) in zip(
             part, store.objects.put_files([f.path for f in part]), strict=True
         ):
             cache.remember(f, digest)
             hashes[f.rel] = digest
-    return {f.rel: hashes[f.rel] for f in inputs}
+    return hashes
 
 
 def _ensure_stored(inputs: list[InputFile], hashes: dict[str, str], store: Store) -> None:

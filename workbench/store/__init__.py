@@ -105,7 +105,8 @@ class Store:
                     self._checked = True
                     yield Session(con, self.objects)
                     return
-        self._ensure_schema()
+        if not self._checked:
+            self._upgrade()
         with self._read_session() as (con, _):
             yield Session(con, self.objects)
 
@@ -132,14 +133,10 @@ class Store:
             self._make_folders()
         self.objects.sync()
         with locking.hold(self.lock_path, exclusive=True, purpose=purpose, on_wait=self.on_wait):
-            fresh = not self.db_path.exists()
             con = self._connect(read_only=False)
             try:
                 if not self._checked:
-                    self._migrate(con)  # nothing to do when the schema is current
-                    if fresh:
-                        os.chmod(self.db_path, 0o600)
-                    self._checked = True
+                    self._up_to_date(con)
                 con.execute("BEGIN TRANSACTION")
                 yield Session(con, self.objects)
                 con.execute("COMMIT")
@@ -152,20 +149,25 @@ class Store:
 
     # ------------------------------------------------------------ set-up
 
-    def _ensure_schema(self) -> None:
-        if self._checked:
-            return
+    def _upgrade(self) -> None:
+        """Create or migrate the schema in a session of its own (the exclusive lock).
+
+        ``read`` comes here when its own connection found no store, another schema version,
+        or a database it could not open read-only (a WAL to replay).
+        """
         self._make_folders()
-        if self.db_path.exists() and self._version_readonly() == SCHEMA_VERSION:
-            self._checked = True
-            return
         with locking.hold(self.lock_path, exclusive=True, purpose="migrate", on_wait=self.on_wait):
             con = self._connect(read_only=False)
             try:
-                self._migrate(con)
+                self._up_to_date(con)
             finally:
                 con.close()
-            os.chmod(self.db_path, 0o600)
+
+    def _up_to_date(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Migrate the schema on ``con`` (nothing to do when current); the caller holds the
+        exclusive lock."""
+        self._migrate(con)
+        os.chmod(self.db_path, 0o600)
         self._checked = True
 
     def _make_folders(self) -> None:
@@ -174,17 +176,6 @@ class Store:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.objects.ensure()
         atomic_write(self.root / ".gitignore", b"# created by workbench\n*\n")
-
-    def _version_readonly(self) -> int | None:
-        with locking.hold(self.lock_path, exclusive=False, purpose="read", on_wait=self.on_wait):
-            try:
-                con = self._connect(read_only=True)
-            except StoreError:
-                return None  # e.g. a WAL to replay: the exclusive path handles it
-            try:
-                return _current_version(con)
-            finally:
-                con.close()
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         version = _current_version(con) or 0

@@ -40,15 +40,15 @@ def _unchanged_snapshot(argv: list[str]) -> bool:
             root = project.resolve()
             if not config_path(root).is_file():
                 return False
-        raw = inputs.read_last(root / STORE_NAME)
-        if raw is None:
+        last = inputs.read_last(root / STORE_NAME)
+        if last is None:
             return False
-        found = inputs.list_inputs(root, raw["data_path"], config_path(root).name)
-        if inputs.listing_digest(found) != raw["listing"]:
+        found = inputs.list_inputs(root, last.data_path, config_path(root).name)
+        if inputs.listing_digest(found) != last.listing:
             return False
     except Exception:
         return False
-    data = {**raw["summary"], "id": raw["id"], "created": False}
+    data = {**last.summary, "id": last.id, "created": False}
     text = render.snapshot_json if args[-1] == "--json" else render.snapshot_text
     sys.stdout.write(text(data))
     return True

@@ -212,19 +212,15 @@ def listing_digest(inputs: list[InputFile]) -> str:
 
 
 class LastSnapshot(NamedTuple):
+    data_path: str  # [data] path when it was taken
     listing: str
     id: str
     summary: dict[str, Any]
 
 
-def last_snapshot(store: Store) -> LastSnapshot | None:
-    """The last snapshot taken here and the listing its inputs had (None if unknown)."""
-    raw = read_last(store.root)
-    return None if raw is None else LastSnapshot(raw["listing"], raw["id"], raw["summary"])
-
-
-def read_last(store_dir: Path) -> dict[str, Any] | None:
-    """``cache/last.json`` when it is whole and of this version, else None."""
+def read_last(store_dir: Path) -> LastSnapshot | None:
+    """The last snapshot taken here (``cache/last.json``) when the record is whole and of
+    this version, else None."""
     try:
         raw = json.loads((store_dir / LAST_SNAPSHOT).read_bytes())
     except (OSError, ValueError):
@@ -237,7 +233,7 @@ def read_last(store_dir: Path) -> dict[str, Any] | None:
         and isinstance(raw.get("id"), str)
         and isinstance(raw.get("summary"), dict)
     ):
-        return raw
+        return LastSnapshot(raw["data_path"], raw["listing"], raw["id"], raw["summary"])
     return None
 
 

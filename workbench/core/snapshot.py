@@ -40,8 +40,8 @@ from workbench.core.inputs import (
     InputFile,
     StatCache,
     discover,
-    last_snapshot,
     listing_digest,
+    read_last,
     remember_last,
 )
 from workbench.errors import FileChangedError, StoreError, WorkbenchError
@@ -125,7 +125,7 @@ def _take(
 
     inputs = discover(settings)
     listing = listing_digest(inputs)
-    last = last_snapshot(store)
+    last = read_last(store.root)
     if last is not None and last.listing == listing:  # no input moved: nothing else to read
         return SnapshotResult(last.id, False, last.summary)
     cache = StatCache(store)

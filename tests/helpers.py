@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -48,6 +51,25 @@ def configure(root: Path, **kw: object) -> None:
 def train(root: Path, force: bool = False) -> trainer.TrainOutcome:
     settings = config.load(root)
     return trainer.run_train(settings, Store(settings.store_dir), force=force)
+
+
+class CountingStore(Store):
+    """The real store, noting which thread opens each DuckDB connection (each session)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.opened: list[str] = []
+
+    def _connect(self, *, read_only: bool) -> Any:
+        self.opened.append(threading.current_thread().name)
+        return super()._connect(read_only=read_only)
+
+
+def copy_project(template: Path, tmp_path: Path) -> Path:
+    """A test's own copy of a module's prepared project."""
+    root = tmp_path / "proj"
+    shutil.copytree(template, root, symlinks=True)
+    return root
 
 
 def store_of(root: Path) -> Store:

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.helpers import CountingStore
 from workbench.errors import FileChangedError, StoreBusyError, StoreError
 from workbench.store import Store, objects
 from workbench.store.objects import ObjectStore
@@ -32,37 +33,25 @@ def test_new_store_is_created_with_schema_version(tmp_path: Path) -> None:
     assert (tmp_path / ".workbench" / ".gitignore").read_text().strip().endswith("*")
 
 
-class _Counting(Store):
-    """The real store, counting its DuckDB connections."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.opened = 0
-
-    def _connect(self, *, read_only: bool):  # type: ignore[no-untyped-def]
-        self.opened += 1
-        return super()._connect(read_only=read_only)
-
-
 def test_a_process_first_session_checks_the_schema_on_its_own_connection(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / ".workbench"
-    first = _Counting(root)
+    first = CountingStore(root)
     with first.write("create") as s:  # creates the store and the schema: one connection
         s.add_event("test", "created", ts="t")
-    assert first.opened == 1
+    assert len(first.opened) == 1
     assert (stat.S_IMODE(first.db_path.stat().st_mode)) == 0o600
-    reader, writer = _Counting(root), _Counting(root)  # new processes, as it were
+    reader, writer = CountingStore(root), CountingStore(root)  # new processes, as it were
     with reader.read() as s:
         assert [e.kind for e in s.events(limit=10)] == ["test"]
-    assert reader.opened == 1
+    assert len(reader.opened) == 1
     with writer.write("more") as s:
         s.add_event("test", "again", ts="t")
-    assert writer.opened == 1
+    assert len(writer.opened) == 1
     with reader.read(), reader.read():
         pass
-    assert reader.opened == 3  # one connection per session from then on
+    assert len(reader.opened) == 3  # one connection per session from then on
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.conftest import SAMPLE
-from tests.helpers import configure, cut_sample, store_of, train
+from tests.helpers import configure, copy_project, cut_sample, store_of, train
 from workbench import config
 from workbench.core import serving
 from workbench.tui.app import WorkbenchApp
@@ -69,9 +69,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def proj(template: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(template, root, symlinks=True)
-    return root
+    return copy_project(template, tmp_path)
 
 
 def app_for(root: Path, **kw: Any) -> RecordingApp:

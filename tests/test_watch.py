@@ -13,13 +13,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import ClassVar
 
 import polars as pl
 import pytest
 
 from tests.conftest import SAMPLE
-from tests.helpers import configure, cut_sample, store_of
+from tests.helpers import CountingStore, configure, copy_project, cut_sample, store_of
 from workbench import watch as watch_mod
 from workbench.core.cycle import CycleEvent
 
@@ -40,9 +39,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def small(trained_template: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(trained_template, root, symlinks=True)
-    return root
+    return copy_project(trained_template, tmp_path)
 
 
 def new_batch(root: Path, name: str, n: int = BATCH_ROWS) -> Path:
@@ -308,29 +305,19 @@ def test_a_working_cycle_records_its_start_and_snapshot_before_training(small: P
     assert kinds[-1] == "cycle_finished" and "step:train" in kinds
 
 
-class _CountingStore(watch_mod.Store):
-    """The real store, noting which thread opens each DuckDB connection (session)."""
-
-    opened: ClassVar[list[str]] = []
-
-    def _connect(self, *, read_only: bool):  # type: ignore[no-untyped-def]
-        type(self).opened.append(threading.current_thread().name)
-        return super()._connect(read_only=read_only)
-
-
 def _counted_cycle(
-    store: _CountingStore, root: Path, batch: str
+    store: CountingStore, root: Path, batch: str
 ) -> tuple[list[CycleEvent], dict[str, list[str]]]:
     """A cycle on a new batch; which threads had opened sessions as each step began."""
     from workbench import config
     from workbench.core.cycle import run_cycle
 
     new_batch(root, batch)
-    _CountingStore.opened = []
+    store.opened = []
     at: dict[str, list[str]] = {}
 
     def progress(step: str, info: dict) -> None:
-        at.setdefault(step, list(_CountingStore.opened))
+        at.setdefault(step, list(store.opened))
 
     events = list(run_cycle(config.load(root), store, progress=progress))
     steps = [e.data.get("step") for e in events if e.event == "step"]
@@ -347,7 +334,7 @@ def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
     starts (each session costs ~20-30 ms on a small machine). The champion's drift reference
     was built after the cycle that promoted it."""
 
-    store = _CountingStore(small / ".workbench")
+    store = CountingStore(small / ".workbench")
     with store.read() as s:
         number = s.champion_number()
         assert number is not None and s.drift_reference(number) is not None
@@ -378,7 +365,7 @@ def test_a_cycle_opens_one_session_before_training_and_drift_runs_beside_it(
 def test_with_spinning_openmp_drift_runs_before_training(small: Path, monkeypatch) -> None:
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    events, at = _counted_cycle(_CountingStore(small / ".workbench"), small, "batch_106.csv")
+    events, at = _counted_cycle(CountingStore(small / ".workbench"), small, "batch_106.csv")
     main = threading.current_thread().name
     assert at["validate"] == [main, main]  # the snapshot's and the drift result's sessions
     assert finished(events)[-1]["outcome"] in ("promoted", "kept")

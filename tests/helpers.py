@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from workbench import config
-from workbench.core import trainer
+from workbench.pipeline import train as trainer
 from workbench.store import Store
 
 CONFIG = """

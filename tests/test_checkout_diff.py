@@ -9,9 +9,9 @@ import pytest
 
 from tests.conftest import git, sha256, write_csv
 from workbench import config
-from workbench.core import snapshot
-from workbench.core.checkout import checkout
-from workbench.core.diff import diff
+from workbench.data import snapshot
+from workbench.data.checkout import checkout
+from workbench.data.diff import diff
 from workbench.errors import ConflictError, ExitCode, UsageError
 from workbench.store import Store
 

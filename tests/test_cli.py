@@ -98,8 +98,8 @@ def test_exit_codes_for_config_and_data_errors(project: Path, cli) -> None:
 def test_headless_modules_never_import_the_ui_or_lightgbm() -> None:
     code = (
         "import sys\n"
-        "import workbench.cli, workbench.config, workbench.store, workbench.core.snapshot\n"
-        "import workbench.core.checkout, workbench.core.diff, workbench.core.status\n"
+        "import workbench.cli, workbench.config, workbench.store, workbench.data.snapshot\n"
+        "import workbench.data.checkout, workbench.data.diff, workbench.pipeline.status\n"
         "heavy = [m for m in ('textual', 'lightgbm', 'polars', 'duckdb') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

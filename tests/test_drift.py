@@ -15,8 +15,8 @@ from scipy.spatial import distance
 
 from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
-from workbench.core import drift as drift_mod
 from workbench.errors import ExitCode, UsageError
+from workbench.monitor import drift as drift_mod
 
 SAMPLE_GEN = Path(__file__).resolve().parents[1] / "sample_project" / "generate.py"
 
@@ -102,7 +102,7 @@ def test_result_is_stored_and_reference_is_not_rescanned(trained: Path, monkeypa
     again = run(trained)
     assert not again.computed and again.result == first.result
     loads: list[str] = []
-    real = drift_mod.load_frame
+    real = drift_mod.load_frame  # (imported from workbench.data.reader)
     monkeypatch.setattr(
         drift_mod, "load_frame", lambda store, snap: loads.append(snap.id) or real(store, snap)
     )

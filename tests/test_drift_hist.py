@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.core import drift_hist
+from workbench.monitor import histograms as drift_hist
 
 
 def test_numerical_shares_match_numpy_on_shared_edges() -> None:

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon as scipy_js
 
-from workbench.core import drift_stats as ds
 from workbench.errors import ConfigError
+from workbench.monitor import stats as ds
 
 SEEDS = (0, 1, 2)
 SIZES = (50, 500, 5000)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from workbench.core import gitinfo, inputs, profile
+from workbench.data import gitinfo, inputs, profile
 from workbench.errors import FileChangedError
 from workbench.store import Store, objects
 from workbench.store.objects import ObjectStore
@@ -206,7 +206,7 @@ def test_stat_cache_version_1_is_read_and_rewritten(tmp_path: Path) -> None:
     stat_cache = inputs.StatCache(store)
     assert stat_cache.dirty  # converted: the next save writes version 2
     from workbench import config
-    from workbench.core import snapshot
+    from workbench.data import snapshot
 
     result = snapshot.take(config.load(root), store)
     assert (result.id, result.created) == (sid, False)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import configure, cut_sample, store_of, train
-from workbench.core import hooks
 from workbench.errors import TrainingError
+from workbench.pipeline import hooks
 
 RECORDER = (
     "import json, os, sys; "

@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import git, write_csv
 from workbench import config
-from workbench.core import profile as profile_mod
-from workbench.core import snapshot
+from workbench.data import profile as profile_mod
+from workbench.data import snapshot
 from workbench.errors import DataError, FileChangedError
 from workbench.store import Store, objects
 

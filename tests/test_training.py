@@ -14,10 +14,11 @@ from scipy import stats
 from tests.conftest import write_csv
 from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
-from workbench.core import metrics, serving, trainer
-from workbench.core.predict import predict_file
-from workbench.core.rollback import rollback
 from workbench.errors import ConflictError, DataError, ExitCode, TrainingError, UsageError
+from workbench.model import metrics, serving
+from workbench.model.predict import predict_file
+from workbench.model.rollback import rollback
+from workbench.pipeline import train as trainer
 
 
 @pytest.fixture
@@ -488,7 +489,7 @@ def test_history_json_shape(small: Path, cli) -> None:
 def test_snapshot_validation_and_training_share_one_read_of_each_file(
     small: Path, monkeypatch
 ) -> None:
-    from workbench.core import profile
+    from workbench.data import profile
 
     profile.clear_caches()
     lines = (small / "data" / "batch_000.csv").read_text().splitlines(keepends=True)
@@ -511,7 +512,7 @@ def test_split_positions_match_an_independent_split(small: Path) -> None:
     import dataclasses
     import math
 
-    from workbench.core.train import split_indices
+    from workbench.model.train import split_indices
 
     frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
     n_hold = math.ceil(frame.height * 0.2)
@@ -532,7 +533,7 @@ def test_split_positions_match_an_independent_split(small: Path) -> None:
 
 def test_fit_on_row_positions_equals_fit_on_the_gathered_rows(small: Path) -> None:
     """Training fits the spec from row positions: same categories and classes as the rows."""
-    from workbench.core import features
+    from workbench.model import features
 
     settings = config.load(small)
     frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
@@ -557,7 +558,7 @@ def test_fit_on_row_positions_equals_fit_on_the_gathered_rows(small: Path) -> No
 
 def test_predict_a_bad_row_past_the_first_batch_fails_cleanly(small: Path, monkeypatch) -> None:
     """An unreadable row in a later batch: a DataError naming the input, no output left."""
-    from workbench.core import predict
+    from workbench.model import predict
 
     train(small)
     lines = (small / "data" / "batch_000.csv").read_text().splitlines()
@@ -579,9 +580,10 @@ def test_gate_scores_the_champion_from_the_candidates_matrix_as_from_the_rows(sm
     encoding the holdout rows with the champion's own spec."""
     import dataclasses
 
-    from workbench.core import gate
-    from workbench.core.model import load_version
-    from workbench.core.train import snapshot_settings, train_snapshot
+    from workbench.model import gate
+    from workbench.model.loading import load_version
+    from workbench.data.reader import snapshot_settings
+    from workbench.model.train import train_snapshot
 
     configure(small, rounds=3)
     train(small)

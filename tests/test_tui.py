@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Static
 from tests.conftest import SAMPLE
 from tests.helpers import configure, copy_project, cut_sample, store_of, train
 from workbench import config
-from workbench.core import serving
+from workbench.model import serving
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens import KEYS, RollbackScreen, TextScreen
 from workbench.tui.widgets import DriftPane, EventsLog, HistoryTable, StatusBar
@@ -375,7 +375,7 @@ async def test_follows_a_headless_watcher_instead_of_starting_a_second(proj: Pat
 
 
 async def test_quit_stops_the_watch_loop_and_releases_the_watcher_lock(proj: Path) -> None:
-    from workbench.core.status import watcher_state
+    from workbench.pipeline.status import watcher_state
 
     app = app_for(proj, live=True)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -427,7 +427,7 @@ async def test_quit_in_the_middle_of_training_records_the_cycle_cancelled(proj: 
 
 
 async def test_drift_pane_sorts_features_and_shows_the_dataset_summary(proj: Path) -> None:
-    from workbench.core.drift import run_drift
+    from workbench.monitor.drift import run_drift
 
     subprocess.run(
         [sys.executable, str(proj / "generate.py"), "--drift", "--rows", "600"],

@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
-from workbench.core import validate as v
 from workbench.errors import DataError, ExitCode
+from workbench.monitor import validate as v
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_validation_failure_blocks_training_and_keeps_the_champion(small: Path) 
 def test_stored_files_are_checked_once_per_rule_set(small: Path, monkeypatch) -> None:
     """Per-file numbers of a stored (content-addressed) file are reused across validations
     with the same column rules, and computed afresh when the rules change."""
-    from workbench.core import snapshot
+    from workbench.data import snapshot
 
     batch(small, "batch_001.csv", lambda f: f.with_columns(pl.lit(-5.0).alias("monthly_charges")))
     settings = config.load(small)

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import SAMPLE
 from tests.helpers import CountingStore, configure, copy_project, cut_sample, store_of
 from workbench import watch as watch_mod
-from workbench.core.cycle import CycleEvent
+from workbench.pipeline.events import CycleEvent
 
 BATCH_ROWS = 400
 
@@ -310,7 +310,7 @@ def _counted_cycle(
 ) -> tuple[list[CycleEvent], dict[str, list[str]]]:
     """A cycle on a new batch; which threads had opened sessions as each step began."""
     from workbench import config
-    from workbench.core.cycle import run_cycle
+    from workbench.pipeline.cycle import run_cycle
 
     new_batch(root, batch)
     store.opened = []
@@ -375,7 +375,7 @@ def test_a_drift_failure_beside_training_fails_the_cycle_before_the_gate(small: 
     """The champion's model object is lost: drift fails in its thread, the gate waits for it,
     and the cycle ends failed at the drift step; no version is added, the champion stays."""
     from workbench import config
-    from workbench.core.cycle import run_cycle
+    from workbench.pipeline.cycle import run_cycle
 
     store = watch_mod.Store(small / ".workbench")
     with store.read() as s:
@@ -396,8 +396,8 @@ def test_a_drift_failure_beside_training_fails_the_cycle_before_the_gate(small: 
 
 def test_a_damaged_drift_reference_is_rebuilt(small: Path) -> None:
     from workbench import config
-    from workbench.core import drift as drift_mod
-    from workbench.core.cycle import run_cycle
+    from workbench.monitor import drift as drift_mod
+    from workbench.pipeline.cycle import run_cycle
 
     store = watch_mod.Store(small / ".workbench")
     with store.read() as s:

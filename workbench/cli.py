@@ -103,7 +103,7 @@ def init(
     directory: Path | None, target: str | None, task: str | None, data_dir: str, force: bool
 ) -> None:
     """Scaffold workbench.toml from the data folder and git-ignore .workbench/."""
-    from workbench.core import init as init_mod
+    from workbench.data import init as init_mod
 
     root = (directory or Path.cwd()).resolve()
     if target is None:
@@ -130,7 +130,7 @@ def init(
 @pass_ctx
 def snapshot(obj: Ctx, as_json: bool) -> None:
     """Version the current data and config now."""
-    from workbench.core import snapshot as snap
+    from workbench.data import snapshot as snap
 
     settings = obj.settings()
     from workbench import render
@@ -164,7 +164,7 @@ def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
 @pass_ctx
 def status(obj: Ctx, as_json: bool) -> None:
     """Champion, last snapshot, last cycle, drift summary, watcher state."""
-    from workbench.core.status import status as get_status
+    from workbench.pipeline.status import status as get_status
 
     settings = obj.settings()
     data = get_status(settings, obj.store(settings))
@@ -190,7 +190,7 @@ def status(obj: Ctx, as_json: bool) -> None:
 @pass_ctx
 def history(obj: Ctx, as_json: bool, limit: int) -> None:
     """Model versions, newest first."""
-    from workbench.core.status import history as get_history
+    from workbench.pipeline.status import history as get_history
     from workbench.render import history_text
 
     settings = obj.settings()
@@ -207,7 +207,7 @@ def history(obj: Ctx, as_json: bool, limit: int) -> None:
 @pass_ctx
 def train(obj: Ctx, force: bool, as_json: bool) -> None:
     """Snapshot if changed, train, evaluate, gate, promote."""
-    from workbench.core.trainer import run_train
+    from workbench.pipeline.train import run_train
     from workbench.render import Progress, train_text
 
     settings = obj.settings()
@@ -234,7 +234,7 @@ def train(obj: Ctx, force: bool, as_json: bool) -> None:
 @pass_ctx
 def rollback(obj: Ctx, version: str, reason: str, restore_inputs: bool, as_json: bool) -> None:
     """Make an earlier VERSION the champion again."""
-    from workbench.core.rollback import rollback as run_rollback
+    from workbench.model.rollback import rollback as run_rollback
 
     settings = obj.settings()
     result = run_rollback(
@@ -266,7 +266,7 @@ def rollback(obj: Ctx, version: str, reason: str, restore_inputs: bool, as_json:
 @pass_ctx
 def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     """Batch scoring: INPUT rows plus prediction columns into OUTPUT."""
-    from workbench.core.predict import predict_file
+    from workbench.model.predict import predict_file
 
     settings = obj.settings()
     result = predict_file(obj.store(settings), source, output, ref=version)
@@ -317,7 +317,8 @@ def watch(obj: Ctx, once: bool, as_json: bool) -> None:
 @pass_ctx
 def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
     """Per-feature drift of the newest data vs the reference's training data."""
-    from workbench.core.drift import act_on_drift, run_drift
+    from workbench.monitor.drift import run_drift
+    from workbench.pipeline.on_drift import act_on_drift
     from workbench.render import drift_text
 
     settings = obj.settings()
@@ -337,8 +338,8 @@ def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
 @pass_ctx
 def validate_cmd(obj: Ctx, as_json: bool) -> None:
     """Config and data checks only; exit 4 when a check fails."""
-    from workbench.core import validate as validate_mod
     from workbench.errors import DataError
+    from workbench.monitor import validate as validate_mod
 
     settings = obj.settings()
     report = validate_mod.validate_inputs(settings, obj.store(settings))
@@ -362,7 +363,7 @@ def validate_cmd(obj: Ctx, as_json: bool) -> None:
 @pass_ctx
 def diff(obj: Ctx, a: str, b: str, as_json: bool) -> None:
     """What changed between A and B: snapshots or versions (B defaults to the latest)."""
-    from workbench.core.diff import diff as run_diff
+    from workbench.data.diff import diff as run_diff
     from workbench.render import diff_text
 
     settings = obj.settings()
@@ -380,7 +381,7 @@ def diff(obj: Ctx, a: str, b: str, as_json: bool) -> None:
 @pass_ctx
 def checkout(obj: Ctx, snapshot_ref: str, force: bool, as_json: bool) -> None:
     """Restore the data and config files of a snapshot, byte for byte."""
-    from workbench.core.checkout import checkout as run_checkout
+    from workbench.data.checkout import checkout as run_checkout
 
     settings = obj.settings()
     plan = run_checkout(settings, obj.store(settings), snapshot_ref, force=force)

@@ -31,7 +31,7 @@ def _unchanged_snapshot(argv: list[str]) -> bool:
         return False
     try:
         from workbench import render
-        from workbench.core import inputs
+        from workbench.data import inputs
         from workbench.project import STORE_NAME, config_path, find_project
 
         if project is None:

@@ -37,10 +37,11 @@ from typing import Any
 
 from workbench import config as config_mod
 from workbench.config import Settings
-from workbench.core.cycle import Cancelled, CycleEvent, mark_interrupted, run_cycle
-from workbench.core.inputs import is_ignored
-from workbench.core.status import WATCHER_LOCK
-from workbench.errors import ConfigError, UsageError
+from workbench.data.inputs import is_ignored
+from workbench.errors import ConfigError, StoreError, UsageError
+from workbench.pipeline.cycle import Cancelled, failed_to_start, mark_interrupted, run_cycle
+from workbench.pipeline.events import CycleEvent
+from workbench.pipeline.status import WATCHER_LOCK
 from workbench.store import Store, locking, now_iso
 
 SETTLE_POLL_S = 0.05
@@ -237,8 +238,7 @@ def watch(
         # watching before the first cycle runs
         source = _Background(root, debounce, stop, requests)
     try:
-        for cycle in mark_interrupted(store):
-            yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
+        yield from _interrupted(store)
         yield from _cycle(root, store, publish)
         if once or source is None:
             return
@@ -264,6 +264,17 @@ def watch(
         stop.set()
 
 
+def _interrupted(store: Store) -> Iterator[CycleEvent]:
+    """Cycles a killed process left unfinished; a busy store only delays recording them."""
+    try:
+        unfinished = mark_interrupted(store)
+    except StoreError as e:
+        yield CycleEvent("store_busy", f"interrupted cycles not checked: {e.message}", "warning")
+        return
+    for cycle in unfinished:
+        yield CycleEvent("cycle_interrupted", f"cycle {cycle} was interrupted", "warning")
+
+
 def _settings(root: Path) -> Settings | None:
     try:
         return config_mod.load(root)
@@ -284,20 +295,6 @@ def _run(root: Path, store: Store, publish: _Publisher, force: bool) -> Iterator
     try:
         settings = config_mod.load(root)
     except ConfigError as e:
-        yield CycleEvent(
-            "cycle_finished",
-            f"cycle failed: config: {e.message}",
-            "error",
-            data={
-                "outcome": "failed",
-                "step": "config",
-                "hint": e.hint,
-                "exit_code": int(e.exit_code),
-            },
-        )
-        with store.write("config error") as s:
-            s.add_event(
-                "config_error", e.message, ts=now_iso(), level="error", data={"hint": e.hint}
-            )
+        yield failed_to_start(store, "config", e)
         return
     yield from run_cycle(settings, store, force=force, progress=publish)

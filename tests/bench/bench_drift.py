@@ -48,10 +48,10 @@ size as ``/usr/bin/time`` reports it (GNU time launches it; see ``run`` for why 
   summary), then ``snapshot.dict()`` for the per-column scores (not timed in ``run``).
 * ``workbench (a)`` (the like-for-like statistics): ``pl.read_parquet`` both files
   (``read``), then per column the null-free numpy arrays (``convert``: float64 for numbers,
-  object arrays of ``str`` for strings, as ``workbench.core.drift._values`` makes them) and
+  object arrays of ``str`` for strings, as ``workbench.monitor.drift._values`` makes them) and
   ``drift_stats.feature_drift`` (``stats``), then ``drift_stats.dataset_drift``. ``compute`` =
   convert + stats + dataset_drift: the counterpart of Evidently's ``run``.
-* ``workbench (a')``: the same read, then ``workbench.core.drift.compare_frames(ref, cur,
+* ``workbench (a')``: the same read, then ``workbench.monitor.drift.compare_frames(ref, cur,
   kinds)``, the function ``workbench drift`` itself calls (added to workbench while this
   benchmark was written; skipped if absent): categoricals become shared integer codes in
   polars instead of object arrays of ``str``, and the columns run on a thread pool (as many
@@ -230,7 +230,7 @@ WB_STATS_SCRIPT = r'''
 """workbench (a): polars reads both Parquets, then the drift of every column.
 
 mode "stats": per column numpy arrays + drift_stats.feature_drift (the brief's contract);
-mode "frames": workbench.core.drift.compare_frames (what `workbench drift` calls).
+mode "frames": workbench.monitor.drift.compare_frames (what `workbench drift` calls).
 """
 import time
 
@@ -241,11 +241,11 @@ import sys
 
 import polars as pl
 
-from workbench.core import drift_stats
+from workbench.monitor import stats as drift_stats
 
 MODE = sys.argv[5]
 if MODE == "frames":
-    from workbench.core.drift import compare_frames
+    from workbench.monitor.drift import compare_frames
 
 
 def rss_mb():
@@ -258,7 +258,7 @@ def rss_mb():
 
 
 def values(frame, name, kind):
-    """As workbench.core.drift._values: nulls dropped, float64 or object arrays of str."""
+    """As workbench.monitor.drift._values: nulls dropped, float64 or object arrays of str."""
     col = frame[name].drop_nulls()
     if kind == drift_stats.CATEGORICAL:
         return col.cast(pl.String).to_numpy().astype(object)
@@ -553,9 +553,9 @@ def wb_stats_cmd(
 
 
 def has_compare_frames() -> bool:
-    """(a') needs ``workbench.core.drift.compare_frames`` (added while this was written)."""
+    """(a') needs ``workbench.monitor.drift.compare_frames`` (added while this was written)."""
     try:
-        from workbench.core.drift import compare_frames  # noqa: F401
+        from workbench.monitor.drift import compare_frames  # noqa: F401
     except ImportError:
         return False
     return True

@@ -82,10 +82,10 @@ import xxhash  # workbench's own hash (a dependency of the package)
 from benchlib import fmt_s, fmt_x, ratio
 
 from workbench import config as wb_config
-from workbench.core import gitinfo
-from workbench.core import inputs as wb_inputs
-from workbench.core import profile as wb_profile
-from workbench.core import snapshot as wb_snapshot
+from workbench.data import gitinfo
+from workbench.data import inputs as wb_inputs
+from workbench.data import profile as wb_profile
+from workbench.data import snapshot as wb_snapshot
 from workbench.store import Store
 from workbench.store.objects import ObjectStore
 
@@ -420,7 +420,7 @@ def take(root: Path) -> wb_snapshot.SnapshotResult:
 PROFILE_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from workbench.core.profile import profile_files
+from workbench.data.profile import profile_files
 files = [(Path(p).name, Path(p)) for p in sys.argv[1:]]
 t0 = time.perf_counter()
 profile = profile_files(files)

@@ -127,7 +127,7 @@ CATS = {"c0": 5, "c1": 10, "c2": 20, "c3": 35, "c4": 50}  # column -> number of 
 TARGET = "target"
 TIME_COLUMN = "event_time"
 HOLDOUT_FRACTION = 0.2  # workbench's default
-VALID_FRACTION = 0.1  # workbench.core.train.VALID_FRACTION
+VALID_FRACTION = 0.1  # workbench.model.train.VALID_FRACTION
 OVERHEAD_TARGET = 0.15
 PREDICT_TARGET = 1.5
 PARAMS = {
@@ -598,7 +598,7 @@ def bench_startup(repeats: int) -> dict[str, Any]:
         )
         return float(run([PY, "-c", code]).stdout)
 
-    wb_mods = "workbench.cli, workbench.core.trainer, lightgbm, polars, duckdb"
+    wb_mods = "workbench.cli, workbench.pipeline.train, lightgbm, polars, duckdb"
     return {
         "python_pass": med([run([PY, "-c", "pass"]).wall for _ in range(repeats)]),
         "import_workbench_train": med([imports(wb_mods) for _ in range(repeats)]),

@@ -38,7 +38,7 @@ from textual import events  # noqa: E402
 
 from tests.tui_data import build  # noqa: E402
 from workbench import config  # noqa: E402
-from workbench.core import trainer  # noqa: E402
+from workbench.pipeline import train as trainer  # noqa: E402
 from workbench.store import Store  # noqa: E402
 from workbench.tui.app import WorkbenchApp  # noqa: E402
 from workbench.tui.widgets import HistoryTable  # noqa: E402

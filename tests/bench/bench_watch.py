@@ -164,7 +164,7 @@ def latency_and_idle(
 def in_process(work: Path, batches: int) -> list[dict[str, float]]:
     """Cycle start -> LightGBM start of ``batches`` cycles run in this process."""
     from workbench import config
-    from workbench.core.cycle import run_cycle
+    from workbench.pipeline.cycle import run_cycle
     from workbench.store import Store
 
     proj = work / "inproc-proj"

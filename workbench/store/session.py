@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import UsageError
-from workbench.store.drift import DriftVerbs
-from workbench.store.registry import RegistryVerbs
+from workbench.store.drift import DriftReference, DriftVerbs
+from workbench.store.registry import RegistryVerbs, VersionRecord
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,6 +89,23 @@ class EventRecord:
         }
 
 
+@dataclass(frozen=True)
+class SnapshotContext:
+    """What the store held about a snapshot, read in the session that found or recorded it.
+
+    A cycle hands it to drift and training so they need not open the store again just to
+    look up the same records (``snapshot.take(read=...)``). Decisions that must be current
+    (the gate) still read the champion again in their own write session.
+    """
+
+    record: SnapshotRecord
+    champion: VersionRecord | None
+    champion_snapshot: SnapshotRecord | None
+    trained_as: VersionRecord | None  # a version already trained on this snapshot
+    drift_reference: DriftReference | None  # the champion's cached drift reference
+    drift_result: dict[str, Any] | None  # a stored drift result (this snapshot vs champion)
+
+
 _SNAPSHOT_COLS = (
     "id, created_at, git_commit, git_branch, git_dirty, in_git, config_path, config_hash, "
     "rows, bytes, profile, created_by"
@@ -155,6 +172,18 @@ class Session(RegistryVerbs, DriftVerbs):
             [limit] if limit else [],
         ).fetchall()
         return [_snapshot(r, ()) for r in rows]
+
+    def context(self, record: SnapshotRecord) -> SnapshotContext:
+        """The champion and its records as they stand now, beside ``record``."""
+        champion = self.champion()
+        return SnapshotContext(
+            record=record,
+            champion=champion,
+            champion_snapshot=self.snapshot(champion.snapshot_id) if champion else None,
+            trained_as=self.version_for_snapshot(record.id),
+            drift_reference=self.drift_reference(champion.number) if champion else None,
+            drift_result=self.drift_result(record.id, champion.number) if champion else None,
+        )
 
     def snapshot_count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM snapshots").fetchone()

@@ -47,8 +47,8 @@ from textual.worker import Worker, WorkerState
 
 from workbench import config as config_mod
 from workbench.config import Settings
-from workbench.core.cycle import CycleEvent
 from workbench.errors import UsageError, WorkbenchError
+from workbench.pipeline.events import CycleEvent
 from workbench.store import Store
 from workbench.store.registry import VersionRecord
 from workbench.tui import view as view_mod
@@ -223,7 +223,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="poll", exit_on_error=False)
     def _poll(self) -> None:
-        from workbench.core.status import watcher_state
+        from workbench.pipeline.status import watcher_state
         from workbench.watch import read_progress
 
         try:
@@ -475,7 +475,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="cycle", exit_on_error=False)
     def _train_here(self) -> None:
-        from workbench.core.cycle import run_cycle
+        from workbench.pipeline.cycle import run_cycle
 
         settings = config_mod.load(self.root)
         self._later(self._on_cycle_event, CycleEvent("cycle_started", "training requested"))
@@ -488,7 +488,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="snapshot", exit_on_error=False)
     def _snapshot(self) -> None:
-        from workbench.core import snapshot
+        from workbench.data import snapshot
 
         snap = snapshot.take(config_mod.load(self.root), self.store)
         state = "new" if snap.created else "unchanged, already recorded"
@@ -521,7 +521,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="rollback", exit_on_error=False)
     def _rollback(self, version: str, reason: str) -> None:
-        from workbench.core.rollback import rollback
+        from workbench.model.rollback import rollback
 
         result = rollback(config_mod.load(self.root), self.store, version, reason=reason)
         self._later(self.notify, f"{result.version.name} is the champion (was {result.previous})")
@@ -537,7 +537,7 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="diff", exit_on_error=False)
     def _diff(self, a: str, b: str) -> None:
-        from workbench.core.diff import diff
+        from workbench.data.diff import diff
         from workbench.render import diff_text
 
         text = diff_text(diff(self.store, b, a))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.core.metrics import higher_is_better
-from workbench.core.status import watcher_state
+from workbench.model.metrics import higher_is_better
+from workbench.pipeline.status import watcher_state
 from workbench.store import Store
 from workbench.store.registry import ChampionChange, VersionRecord
 from workbench.store.session import EventRecord

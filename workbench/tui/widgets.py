@@ -16,7 +16,7 @@ from textual.widgets import DataTable, RichLog, Static
 from textual.widgets.data_table import CellDoesNotExist
 from textual_plotext import PlotextPlot
 
-from workbench.core.drift_stats import P_VALUE_METHODS
+from workbench.monitor.stats import P_VALUE_METHODS
 from workbench.store.registry import VersionRecord
 from workbench.store.session import EventRecord
 from workbench.tui.view import View

@@ -14,7 +14,7 @@ a passed one is recorded in the same transaction as the version it let through (
 failure), so the store is not opened once more between validation and training.
 
 Store sessions before LightGBM starts: none when the caller passes a snapshot taken in this
-process (``SnapshotResult.seen`` holds the champion, the snapshot and the version already
+process (its ``SnapshotContext`` holds the champion, the snapshot and the version already
 trained on it, read in the snapshot's own session), else one read. The data files come from
 the process's frame cache (``profile.frame``), so a snapshot, its validation and its training
 read each file once. After training: one write session (the gate decides against the champion
@@ -29,21 +29,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.config import Settings
-from workbench.core import gate, serving, snapshot, validate
-from workbench.core.hooks import run_hooks
-from workbench.core.model import LoadedModel, load_version
-from workbench.core.train import (
-    Progress,
-    Trained,
-    snapshot_files,
-    snapshot_hashes,
-    snapshot_settings,
-    train_snapshot,
-)
+from workbench.data import snapshot
+from workbench.data.reader import snapshot_files, snapshot_hashes, snapshot_settings
 from workbench.errors import TrainingError, WorkbenchError
+from workbench.model import gate, serving
+from workbench.model.loading import LoadedModel, load_version
+from workbench.model.train import Progress, Trained, TrainEvents, train_snapshot
+from workbench.monitor import validate
+from workbench.pipeline.hooks import run_hooks
 from workbench.store import Store, now_iso, os_user
 from workbench.store.registry import VersionRecord
-from workbench.store.session import Session, SnapshotRecord
+from workbench.store.session import Session, SnapshotContext, SnapshotRecord
 
 GATE_RETRIES = 3
 
@@ -65,24 +61,42 @@ class TrainOutcome:
         }
 
 
+def take_snapshot(
+    settings: Settings, store: Store, *, also: snapshot.Also | None = None
+) -> tuple[snapshot.SnapshotResult, SnapshotContext | None]:
+    """Snapshot the inputs now, with the store's records beside it read in the same session
+    (None when no session was needed: nothing moved since the last snapshot)."""
+    found: list[SnapshotContext] = []
+    snap = snapshot.take(settings, store, also=also, read=lambda s, r: found.append(s.context(r)))
+    return snap, (found[-1] if found else None)
+
+
 def run_train(
     settings: Settings,
     store: Store,
     *,
     force: bool = False,
     progress: Progress | None = None,
+    events: TrainEvents | None = None,
     taken: snapshot.SnapshotResult | None = None,
+    context: SnapshotContext | None = None,
 ) -> TrainOutcome:
-    """Train the given snapshot (a cycle passes the one it took), or snapshot the inputs now."""
+    """Train the given snapshot (a cycle passes the one it took, with what its session read),
+    or snapshot the inputs now. ``events`` names the moments a caller acts on (a cycle runs
+    drift beside boosting and waits for it before the gate); ``progress`` alone is display.
+    """
+    events = events or TrainEvents(progress=progress)
+    progress = events.progress
     if progress:
         progress("snapshot", {})
     started = time.perf_counter()
-    snap_result = taken or snapshot.take(settings, store)
+    if taken is None:
+        taken, context = take_snapshot(settings, store)
+    snap_result = taken
     timings = {"snapshot": round(time.perf_counter() - started, 4)}
-    seen = snap_result.seen
-    if seen is not None:  # read in the snapshot's own session
-        champion, snap, done = seen.champion, seen.record, seen.trained_as
-        champion_snap = seen.champion_snapshot
+    if context is not None:  # read in the snapshot's own session
+        champion, snap, done = context.champion, context.record, context.trained_as
+        champion_snap = context.champion_snapshot
     else:
         with store.read() as s:  # one session for everything training needs to know first
             champion = s.champion()
@@ -114,7 +128,7 @@ def run_train(
     validate.raise_on_failure(report)  # blocks training; the champion stays
     # a passed validation is recorded with the version it lets through (one session fewer)
     try:
-        trained = train_snapshot(snap_settings, store, snap, progress)
+        trained = train_snapshot(snap_settings, store, snap, events)
     except WorkbenchError as e:
         failed = _record_failure(store, snap, e, validation)
         run_hooks(
@@ -128,6 +142,7 @@ def run_train(
         ) from e
     model_hash = store.objects.put_bytes(trained.model_text.encode("utf-8"))
     meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
+    events.before_gate()
     if progress:
         progress("gate", {})
     version = _commit(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.config import Settings
-from workbench.core import serving
-from workbench.core.checkout import CheckoutPlan, checkout
+from workbench.data.checkout import CheckoutPlan, checkout
 from workbench.errors import UsageError
+from workbench.model import serving
 from workbench.store import Store, now_iso, os_user
 from workbench.store.registry import VersionRecord
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import xxhash
 
 from workbench.config import Settings, inside
-from workbench.core.inputs import FileSig, InputFile, StatCache, discover
+from workbench.data.inputs import FileSig, InputFile, StatCache, discover
 from workbench.errors import ConflictError, DataError, StoreError
 from workbench.store import Store, now_iso
 from workbench.store.session import FileRecord, SnapshotRecord

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.config import CONFIG_NAME, inside
-from workbench.core.inputs import is_ignored
+from workbench.data.inputs import is_ignored
 from workbench.errors import ConfigError, DataError, UsageError
 from workbench.store.objects import atomic_write
 
@@ -31,7 +31,7 @@ class InitResult:
 
 def data_columns(root: Path, data: str) -> tuple[Path, dict[str, str]]:
     """The first data file under ``root/data`` and its column -> dtype."""
-    from workbench.core.profile import scan
+    from workbench.data.profile import scan
 
     folder = root / data
     if not inside(root, folder):
@@ -50,7 +50,7 @@ def data_columns(root: Path, data: str) -> tuple[Path, dict[str, str]]:
 def guess_task(path: Path, target: str) -> str:
     import polars as pl
 
-    from workbench.core.profile import scan
+    from workbench.data.profile import scan
 
     col = scan(path).select(pl.col(target)).collect()[target].drop_nulls()
     unique = col.n_unique()

@@ -26,15 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
-from workbench import config as config_mod
 from workbench.config import Settings
-from workbench.core import features, metrics
-from workbench.core.model import LoadedModel
+from workbench.data.reader import load_frame
 from workbench.errors import TrainingError
+from workbench.model import features, metrics
+from workbench.model.loading import LoadedModel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,6 +43,29 @@ if TYPE_CHECKING:
     from workbench.store.session import SnapshotRecord
 
 Progress = Callable[[str, dict[str, Any]], None]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class TrainEvents:
+    """The named moments of one training run, for whoever runs it.
+
+    ``progress(step, info)`` is for display only: a step starts (``info == {}``) or a boosting
+    round ends (``{"round": r, "total": n}``); it may raise to abandon the run (the TUI's
+    cancel). The moments a caller acts on have their own callbacks, so renaming a displayed
+    step never changes behaviour: ``boosting_started`` as LightGBM starts boosting (from there
+    on it leaves the GIL to other threads), ``before_gate`` once the candidate is trained and
+    scored and the gate decides next (``workbench.pipeline.train`` calls it).
+    """
+
+    progress: Progress | None = None
+    boosting_started: Callable[[], None] = _nothing
+    before_gate: Callable[[], None] = _nothing
+
+
 VALID_FRACTION = 0.1
 MIN_ROWS = 20
 OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
@@ -88,28 +110,6 @@ class _Step:
 
     def __exit__(self, *exc: object) -> None:
         self.timer.timings[self.name] = round(time.perf_counter() - self.start, 4)
-
-
-def snapshot_settings(store: Store, snap: SnapshotRecord, root: Any) -> Settings:
-    """The config as the snapshot holds it."""
-    data = store.objects.read(snap.config_hash)
-    return config_mod.parse(data, Path(root) / snap.config_path, Path(root))
-
-
-def snapshot_files(store: Store, snap: SnapshotRecord) -> list[tuple[str, Path]]:
-    """(label, object path) of the snapshot's data files."""
-    return [(f.path, store.objects.path(f.hash)) for f in snap.data_files]
-
-
-def snapshot_hashes(snap: SnapshotRecord) -> dict[str, str]:
-    return {f.path: f.hash for f in snap.data_files}
-
-
-def load_frame(store: Store, snap: SnapshotRecord) -> pl.DataFrame:
-    """All rows of the snapshot (each file read once per process: ``profile.frame``)."""
-    from workbench.core.profile import read_frames
-
-    return read_frames(snapshot_files(store, snap), snapshot_hashes(snap)).collect()
 
 
 def split_indices(
@@ -166,12 +166,14 @@ def lgb_params(settings: Settings, spec: features.FeatureSpec) -> dict[str, Any]
 
 
 def train_snapshot(
-    settings: Settings, store: Store, snap: SnapshotRecord, progress: Progress | None = None
+    settings: Settings, store: Store, snap: SnapshotRecord, events: TrainEvents | None = None
 ) -> Trained:
     import lightgbm as lgb
     import numpy as np
     import polars as pl
 
+    events = events or TrainEvents()
+    progress = events.progress
     metrics.check_metric(settings.model.task, settings.gate.metric)
     timer = _Timer(progress)
     with timer.step("load"):
@@ -210,6 +212,7 @@ def train_snapshot(
     if progress is not None:
         callbacks.append(_progress_callback(progress, settings.model.num_boost_round))
     with timer.step("train"):
+        events.boosting_started()
         try:
             booster = lgb.train(
                 params,

@@ -34,8 +34,8 @@ import xxhash
 
 from workbench import config as config_mod
 from workbench.config import Settings
-from workbench.core import gitinfo
-from workbench.core.inputs import (
+from workbench.data import gitinfo
+from workbench.data.inputs import (
     FileSig,
     InputFile,
     StatCache,
@@ -46,8 +46,6 @@ from workbench.core.inputs import (
 )
 from workbench.errors import FileChangedError, StoreError, WorkbenchError
 from workbench.store import Store, now_iso, os_user
-from workbench.store.drift import DriftReference
-from workbench.store.registry import VersionRecord
 from workbench.store.session import FileRecord, Session, SnapshotRecord
 
 ID_LENGTH = 16
@@ -56,28 +54,10 @@ BATCH_FILES = 2048  # ... of up to this many, each batch one filesystem sync
 
 
 @dataclass(frozen=True)
-class Seen:
-    """What the store held when the snapshot's own session ran, read in that session.
-
-    A cycle hands it to drift and training so they need not open the store again just to
-    look up the same records (each session costs tens of ms). Decisions that must be current
-    (the gate) still read the champion again in their own write session.
-    """
-
-    record: SnapshotRecord
-    champion: VersionRecord | None
-    champion_snapshot: SnapshotRecord | None
-    trained_as: VersionRecord | None  # a version already trained on this snapshot
-    drift_reference: DriftReference | None  # the champion's cached drift reference
-    drift_result: dict[str, Any] | None  # a stored drift result (this snapshot vs champion)
-
-
-@dataclass(frozen=True)
 class SnapshotResult:
     id: str
     created: bool
     summary: dict[str, Any]  # the `snapshot --json` shape
-    seen: Seen | None = None  # None when no session was needed (nothing changed)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary, "id": self.id, "created": self.created}
@@ -91,16 +71,22 @@ def snapshot_id(files: list[tuple[str, str, str]]) -> str:
     return h.hexdigest()[:ID_LENGTH]
 
 
+Also = Callable[[Session, str], None]
+Read = Callable[[Session, SnapshotRecord], None]
+
+
 def take(
-    settings: Settings, store: Store, *, also: Callable[[Session, str], None] | None = None
+    settings: Settings, store: Store, *, also: Also | None = None, read: Read | None = None
 ) -> SnapshotResult:
     """Version the current inputs (see the module docstring); record failures as events.
 
     ``also(session, id)`` runs inside the transaction that records a new snapshot (and only
     then): a cycle writes its own events there instead of opening another session.
+    ``read(session, record)`` runs in whichever session found or recorded the snapshot (not
+    at all when no session was needed): a caller reads what it needs next beside it.
     """
     try:
-        return _take(settings, store, also)
+        return _take(settings, store, also, read)
     except WorkbenchError as e:
         if not isinstance(e, StoreError):
             record_failure(store, "snapshot_failed", e)
@@ -118,10 +104,8 @@ def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
         )
 
 
-def _take(
-    settings: Settings, store: Store, also: Callable[[Session, str], None] | None
-) -> SnapshotResult:
-    from workbench.core import profile as profile_mod
+def _take(settings: Settings, store: Store, also: Also | None, read: Read | None) -> SnapshotResult:
+    from workbench.data import profile as profile_mod
 
     inputs = discover(settings)
     listing = listing_digest(inputs)
@@ -142,11 +126,12 @@ def _take(
         with store.read() as s:
             existing = s.snapshot(sid) if s.has_snapshot(sid) else None
             known = s.file_profiles(keys)
-            seen = _seen(s, existing) if existing is not None else None
+            if existing is not None and read is not None:
+                read(s, existing)
         if existing is not None:
             summary = existing.to_json()
             remember_last(store, settings, listing, sid, summary)
-            return SnapshotResult(sid, False, summary, seen)
+            return SnapshotResult(sid, False, summary)
     _ensure_stored(inputs, hashes, store)
     record, new_profiles = _build(settings, store, inputs, hashes, sid, known)
     with store.write("snapshot") as s:
@@ -164,22 +149,11 @@ def _take(
             if also is not None:
                 also(s, sid)
         stored = record if created else s.snapshot(sid)
-        seen = _seen(s, stored)
+        if read is not None:
+            read(s, stored)
     summary = stored.to_json()
     remember_last(store, settings, listing, sid, summary)
-    return SnapshotResult(sid, created, summary, seen)
-
-
-def _seen(s: Session, record: SnapshotRecord) -> Seen:
-    champion = s.champion()
-    return Seen(
-        record=record,
-        champion=champion,
-        champion_snapshot=s.snapshot(champion.snapshot_id) if champion else None,
-        trained_as=s.version_for_snapshot(record.id),
-        drift_reference=s.drift_reference(champion.number) if champion else None,
-        drift_result=s.drift_result(record.id, champion.number) if champion else None,
-    )
+    return SnapshotResult(sid, created, summary)
 
 
 def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:
@@ -236,7 +210,7 @@ def _build(
     known: dict[str, dict[str, Any]],
 ) -> tuple[SnapshotRecord, dict[str, dict[str, Any]]]:
     """The snapshot record and the per-file profiles computed for it (key -> profile)."""
-    from workbench.core import profile as profile_mod
+    from workbench.data import profile as profile_mod
 
     config_file = next(f for f in inputs if f.kind == "config")
     # the config that was hashed must parse: a snapshot of a broken config is refused

@@ -10,7 +10,7 @@ import re
 import tomllib
 from typing import Any
 
-from workbench.core import gitinfo
+from workbench.data import gitinfo
 from workbench.store import Store
 from workbench.store.registry import VersionRecord
 from workbench.store.session import SnapshotRecord

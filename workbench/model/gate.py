@@ -15,13 +15,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.core import metrics
-from workbench.core.model import LoadedModel
 from workbench.errors import DataError
+from workbench.model import metrics
+from workbench.model.loading import LoadedModel
 
 if TYPE_CHECKING:
-    from workbench.core.features import FeatureSpec
-    from workbench.core.train import Trained
+    from workbench.model.features import FeatureSpec
+    from workbench.model.train import Trained
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.core.features import missing_columns
-from workbench.core.model import LoadedModel, load_version
-from workbench.core.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan, separator
+from workbench.data.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan, separator
 from workbench.errors import DataError, UsageError
+from workbench.model.features import missing_columns
+from workbench.model.loading import LoadedModel, load_version
 from workbench.store import Store
 from workbench.store.objects import fsync_path
 from workbench.store.registry import VersionRecord

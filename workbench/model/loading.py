@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.core.features import FeatureSpec, encode
-from workbench.core.profile import LRU
+from workbench.data.profile import LRU
 from workbench.errors import StoreError
+from workbench.model.features import FeatureSpec, encode
 
 if TYPE_CHECKING:
     import lightgbm as lgb

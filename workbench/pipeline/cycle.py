@@ -3,13 +3,15 @@
 ``run_cycle`` is what the watch loop (and so ``workbench watch`` and the TUI) runs when the
 inputs settle. It yields ``CycleEvent``s as it goes — the front ends print or post them — and
 records every step in the store as an event with its timing and outcome, between a
-``cycle_started`` and a ``cycle_finished`` event that share a cycle id.
+``cycle_started`` and a ``cycle_finished`` event that share a cycle id (built by ``events``).
 
 Recording: the ``cycle_started`` and snapshot events are held back until the snapshot shows
 there is work to do; a cycle that finds its inputs already trained ("nothing to do") yields its
 events to the front end and writes nothing, so opening a TUI or restarting a watcher does not
-fill the history with empty cycles. Sessions are what the time before training goes to (each
-one opens DuckDB: ~20-30 ms here), so the cycle's events ride in the steps' own transactions:
+fill the history with empty cycles. Each store session opens DuckDB, so the time before
+training holds as few as can be: the cycle's events ride in the steps' own transactions, and
+what drift and training need to know (the champion, its snapshot and drift records) is read
+in the snapshot's own session (``SnapshotContext``):
 a new snapshot's transaction also records the held events and the snapshot step, the drift
 result's transaction records the drift step (``also=`` of ``snapshot.take`` and
 ``run_drift``). Whatever is still held is flushed before training starts, so a cycle killed
@@ -21,21 +23,22 @@ Failure handling: a ``WorkbenchError`` in any step ends the cycle with ``cycle_f
 every earlier step only wrote whole records. A cycle whose process died (``kill -9``) leaves a
 ``cycle_started`` without a finish; ``mark_interrupted`` records ``cycle_interrupted`` for it
 on the next start. Validation and training, gate and promotion run inside
-``trainer.run_train`` (one place for their rules).
+``pipeline.train.run_train`` (one place for their rules).
 
 Drift (when there is a champion to compare with) runs in a thread beside training rather than
 before it: nothing in training depends on it, and it would otherwise delay every training by
 its compute and its store session. It starts when boosting does (LightGBM leaves the GIL to it
 then; started earlier it slows validation and encoding, which hold it), or once training has
-stopped if that happens before boosting. The gate waits for it (``train_progress`` joins the thread
-at the ``gate`` step), so a drift failure still ends the cycle before anything is recorded for
-the candidate, and the drift step is recorded before the train step; the ``on_drift`` hooks run
-in that thread. Store sessions of the two threads serialise on the store's lock as any two
-processes' do. Where OpenMP was asked to spin (``OMP_WAIT_POLICY`` is not ``PASSIVE``, which
-importing workbench sets unless the user chose), drift runs before training instead: LightGBM's
-spinning threads would starve it and themselves. After a promotion, once ``cycle_finished`` is
-out, the new champion's drift reference is built (``drift.prepare_reference``), so the next
-cycle's drift does not build it.
+stopped if that happens before boosting. Training's named moments (``TrainEvents``:
+``boosting_started``, ``before_gate``) say when, never the names of displayed steps. The gate
+waits for it (``before_gate`` joins the thread), so a drift failure still ends the cycle
+before anything is recorded for the candidate, and the drift step is recorded before the train
+step; the ``on_drift`` hooks run in that thread. Store sessions of the two threads serialise
+on the store's lock as any two processes' do. Where OpenMP was asked to spin
+(``OMP_WAIT_POLICY`` is not ``PASSIVE``, which importing workbench sets unless the user chose),
+drift runs before training instead: LightGBM's spinning threads would starve it and
+themselves. After a promotion, once ``cycle_finished`` is out, the new champion's drift
+reference is built (``drift.prepare_reference``), so the next cycle's drift does not build it.
 
 Progress: ``progress(step, info)`` is called as each step starts and on every boosting round
 (``info = {"round": r, "total": n}``); the front end shows it. It may raise ``Cancelled`` (the
@@ -50,40 +53,26 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
-from workbench.core import snapshot
+from workbench.data import snapshot
 from workbench.errors import WorkbenchError
+from workbench.model.train import TrainEvents
+from workbench.pipeline import events
+from workbench.pipeline.events import CycleEvent
+from workbench.pipeline.train import TrainOutcome, run_train, take_snapshot
 from workbench.store import Store, now_iso
 
 if TYPE_CHECKING:
-    from workbench.core.train import Progress
-    from workbench.store.session import Session
+    from workbench.model.train import Progress
+    from workbench.store.session import Session, SnapshotContext
 
 
 class Cancelled(Exception):
     """Raised by a progress callback to abandon the running cycle."""
-
-
-@dataclass(frozen=True)
-class CycleEvent:
-    event: str
-    message: str
-    level: str = "info"
-    data: dict[str, Any] = field(default_factory=dict)
-    ts: str = field(default_factory=now_iso)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "event": self.event,
-            "level": self.level,
-            "message": self.message,
-            **self.data,
-        }
 
 
 def run_cycle(
@@ -94,145 +83,176 @@ def run_cycle(
     progress: Progress | None = None,
 ) -> Iterator[CycleEvent]:
     """Run one cycle, yielding its events; never raises a ``WorkbenchError``."""
-    from workbench.core.drift import prepare_reference
-    from workbench.core.trainer import run_train
-
-    def report(name: str, info: dict[str, Any] | None = None) -> None:
-        if progress is not None:
-            progress(name, info or {})
-
-    cycle = uuid.uuid4().hex[:12]
-    journal = _Journal(store, cycle)
-    started = time.perf_counter()
-    yield journal.hold(CycleEvent("cycle_started", f"cycle {cycle} started"))
-    step = "snapshot"
-    drift: _Beside | None = None
+    run = _Cycle(settings, store, progress)
+    yield run.journal.hold(CycleEvent("cycle_started", f"cycle {run.journal.cycle} started"))
     try:
-        report(step)
+        snap, context = yield from run.snapshot_step()
+        if context.trained_as is not None and not force:
+            run.journal.drop()
+            yield run.nothing_to_do(snap.id, context.trained_as.name)
+            return
+        run.journal.flush()  # the cycle does work from here on: its start is durable first
+        if context.champion is not None:
+            run.start_drift(snap, context)
+        outcome = run.train(snap, context, force)
+        yield from run.finish(outcome)
+    except Cancelled:
+        yield from run.end(run.cancelled())
+    except WorkbenchError as e:
+        yield from run.end(events.failed(run.started, run.step, e))
+
+
+class _Cycle:
+    """The state of one running cycle: its journal, the step it is in, drift beside it."""
+
+    def __init__(self, settings: Settings, store: Store, progress: Progress | None) -> None:
+        self.settings, self.store, self.progress = settings, store, progress
+        self.journal = _Journal(store, uuid.uuid4().hex[:12])
+        self.started = time.perf_counter()
+        self.step = "snapshot"
+        self.drift: _Beside | None = None
+        self.training_started = 0.0
+
+    def report(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name, {})
+
+    def snapshot_step(
+        self,
+    ) -> Generator[CycleEvent, None, tuple[snapshot.SnapshotResult, SnapshotContext]]:
+        """The snapshot step: yields its event, returns the snapshot and the store's records
+        beside it (read in the snapshot's own session when it opened one)."""
+        self.report("snapshot")
         t = time.perf_counter()
         written: list[CycleEvent] = []
 
-        def snapshot_event(sid: str, created: bool) -> CycleEvent:
+        def event(sid: str, created: bool) -> CycleEvent:
             note = " (new)" if created else " (unchanged)"
-            return _step_event("snapshot", t, f"snapshot {sid}{note}", {"snapshot": sid})
+            return events.step("snapshot", t, f"snapshot {sid}{note}", {"snapshot": sid})
 
         def with_snapshot(s: Session, sid: str) -> None:  # a new snapshot: work to do
-            written.append(journal.write_in(s, [snapshot_event(sid, True)])[0])
+            written.append(self.journal.write_in(s, [event(sid, True)])[0])
 
-        snap = snapshot.take(settings, store, also=with_snapshot)
+        snap, context = take_snapshot(self.settings, self.store, also=with_snapshot)
         if written:  # committed with the snapshot
-            journal.committed()
-        yield written[0] if written else journal.hold(snapshot_event(snap.id, snap.created))
-        if snap.seen is not None:  # read in the snapshot's own session
-            has_champion = snap.seen.champion is not None
-            done = snap.seen.trained_as
-        else:
-            with store.read() as s:
-                has_champion = s.champion_number() is not None
-                done = s.version_for_snapshot(snap.id)
-        if done is not None and not force:
-            journal.drop()
-            yield _finish_event(
-                started, "nothing to do", f"snapshot {snap.id} is already trained as {done.name}"
-            )
-            return
-        journal.flush()  # the cycle does work from here on: its start is durable before training
-        if has_champion:
-            report("drift")
-            drift = _Beside(lambda: _drift_step(settings, store, snap, journal))
-            if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
-                # spinning OpenMP threads would starve it: drift first, then training
-                step = "drift"
-                drift.run_here()
+            self.journal.committed()
+        yield written[0] if written else self.journal.hold(event(snap.id, snap.created))
+        if context is None:  # no session was needed: nothing moved since the last snapshot
+            with self.store.read() as s:
+                context = s.context(s.snapshot(snap.id))
+        return snap, context
+
+    def nothing_to_do(self, sid: str, version: str) -> CycleEvent:
+        return events.finished(
+            self.started, "nothing to do", f"snapshot {sid} is already trained as {version}"
+        )
+
+    def start_drift(self, snap: snapshot.SnapshotResult, context: SnapshotContext) -> None:
+        """Drift beside training (from ``boosting_started``), or here and now where OpenMP
+        threads spin (they would starve it)."""
+        self.report("drift")
+        self.drift = _Beside(
+            lambda: _drift_step(self.settings, self.store, snap, context, self.journal)
+        )
+        if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+            self.step = "drift"
+            self.drift.run_here()
+            self.drift.wait()
+
+    def train(
+        self, snap: snapshot.SnapshotResult, context: SnapshotContext, force: bool
+    ) -> TrainOutcome:
+        self.step = "train"
+        drift = self.drift
+
+        def before_gate() -> None:  # the gate waits for drift; its failure fails the cycle
+            if drift is not None:
+                self.step = "drift"
                 drift.wait()
-        step = "train"
-        t = time.perf_counter()
+                self.step = "train"
 
-        def train_progress(name: str, info: dict[str, Any]) -> None:
-            nonlocal step
-            if drift is not None and name == "train" and not info:
-                drift.start()  # boosting starts: LightGBM leaves the GIL to drift from here
-            if name == "gate" and drift is not None:  # the gate waits for drift
-                step = "drift"
-                drift.wait()  # a drift failure raises here: the cycle fails before the gate
-                step = "train"
-            if progress is not None:
-                progress(name, info)
-
+        named = (
+            TrainEvents(self.progress, boosting_started=drift.start, before_gate=before_gate)
+            if drift is not None
+            else TrainEvents(self.progress)
+        )
+        self.training_started = time.perf_counter()
         try:
-            outcome = run_train(settings, store, force=force, taken=snap, progress=train_progress)
-        finally:  # whatever happened to training, drift has ended before anything else is written
+            outcome = run_train(
+                self.settings, self.store, force=force, events=named, taken=snap, context=context
+            )
+        finally:  # whatever happened to training, drift has ended before anything else
             if drift is not None:
                 drift.run_here()  # training stopped before boosting: drift runs now
                 drift.join()
-        yield from _late(drift)
-        if drift is not None:
-            drift.wait()
+        return outcome
+
+    def finish(self, outcome: TrainOutcome) -> Iterator[CycleEvent]:
+        yield from self.late()
+        if self.drift is not None:
+            self.drift.wait()
         v = outcome.version or outcome.previous
         assert v is not None
         gate = v.gate or {}
-        yield journal.record(
-            _step_event(
+        score = v.metrics.get(v.metric, float("nan"))
+        yield self.journal.record(
+            events.step(
                 "train",
-                t,
-                f"{v.name} {v.metric}={v.metrics.get(v.metric, float('nan')):.4f}:"
+                self.training_started,
+                f"{v.name} {v.metric}={score:.4f}:"
                 f" {gate.get('decision', 'kept')} ({gate.get('reason', '')})",
                 {"version": v.name, "status": v.status, "metrics": v.metrics},
             )
         )
-        yield journal.record(
-            _finish_event(
-                started,
-                "promoted" if v.status == "champion" else "kept",
-                f"{v.name} is {v.status}",
+        promoted = v.status == "champion"
+        yield self.journal.record(
+            events.finished(
+                self.started, "promoted" if promoted else "kept", f"{v.name} is {v.status}"
             )
         )
-        if v.status == "champion" and outcome.trained:
+        if promoted and outcome.trained:
             # after the cycle: the next one's drift step finds the new champion's reference
             # ready instead of building it. A failure here is the next drift step's to report.
+            from workbench.monitor.drift import prepare_reference
+
             with contextlib.suppress(WorkbenchError):
-                prepare_reference(settings, store, v)
-    except Cancelled:
-        yield from _late(drift)
-        yield journal.record(
-            _finish_event(
-                started,
-                "cancelled",
-                f"stopped during {step}; nothing was recorded for it",
-                level="warning",
-                data={"step": step},
-            )
+                prepare_reference(self.settings, self.store, v)
+
+    def cancelled(self) -> CycleEvent:
+        return events.finished(
+            self.started,
+            "cancelled",
+            f"stopped during {self.step}; nothing was recorded for it",
+            level="warning",
+            data={"step": self.step},
         )
-    except WorkbenchError as e:
-        yield from _late(drift)
-        yield journal.record(
-            _finish_event(
-                started,
-                "failed",
-                f"{step} failed: {e.message}",
-                level="error",
-                data={
-                    "step": step,
-                    "hint": e.hint,
-                    "error": type(e).__name__,
-                    "exit_code": int(e.exit_code),
-                },
-            )
-        )
+
+    def end(self, last: CycleEvent) -> Iterator[CycleEvent]:
+        """A failed or cancelled cycle: a drift step that completed beside it, then ``last``."""
+        yield from self.late()
+        yield self.journal.record(last)
+
+    def late(self) -> list[CycleEvent]:
+        return self.drift.events() if self.drift is not None else []
 
 
 def _drift_step(
-    settings: Settings, store: Store, snap: snapshot.SnapshotResult, journal: _Journal
+    settings: Settings,
+    store: Store,
+    snap: snapshot.SnapshotResult,
+    context: SnapshotContext,
+    journal: _Journal,
 ) -> list[CycleEvent]:
     """The drift step (run beside training): the result, its step event, the drift hooks."""
-    from workbench.core.drift import act_on_drift, run_drift
+    from workbench.monitor.drift import run_drift
+    from workbench.pipeline.on_drift import act_on_drift
 
     t = time.perf_counter()
     written: list[CycleEvent] = []
 
     def drift_event(result: dict[str, Any]) -> CycleEvent:
         share = result["drift_share"]
-        return _step_event(
+        return events.step(
             "drift",
             t,
             f"drift share {share:.2f}" + (" — dataset drift" if result["dataset_drift"] else ""),
@@ -242,7 +262,7 @@ def _drift_step(
     def with_drift(s: Session, result: dict[str, Any]) -> None:  # in the result's transaction
         written.extend(journal.write_in(s, [drift_event(result)], held=False))
 
-    result = run_drift(settings, store, taken=snap, also=with_drift).result
+    result = run_drift(settings, store, taken=snap, context=context, also=with_drift).result
     if not written:  # a stored result was returned (nothing written): record the step alone
         written.append(journal.record(drift_event(result), held=False))
     if result["dataset_drift"]:
@@ -294,11 +314,6 @@ class _Beside:
             return []
         self._taken = True
         return self._events
-
-
-def _late(drift: _Beside | None) -> list[CycleEvent]:
-    """A failed or cancelled cycle still reports a drift step that completed beside it."""
-    return drift.events() if drift is not None else []
 
 
 class _Journal:
@@ -355,28 +370,12 @@ class _Journal:
             ]
 
 
-def _step_event(step: str, t0: float, message: str, data: dict[str, Any]) -> CycleEvent:
-    seconds = round(time.perf_counter() - t0, 3)
-    return CycleEvent(
-        "step",
-        f"{step}: {message} ({seconds:.2f}s)",
-        data={"step": step, "seconds": seconds, "outcome": "ok", **data},
-    )
-
-
-def _finish_event(
-    started: float,
-    outcome: str,
-    message: str,
-    level: str = "info",
-    data: dict[str, Any] | None = None,
-) -> CycleEvent:
-    seconds = round(time.perf_counter() - started, 3)
-    return CycleEvent(
-        "cycle_finished",
-        f"cycle {outcome}: {message}",
-        level=level,
-        data={"outcome": outcome, "seconds": seconds, **(data or {})},
+def failed_to_start(store: Store, step: str, error: WorkbenchError) -> CycleEvent:
+    """A cycle that could not start (the watch loop found the config broken): recorded as a
+    failed ``cycle_finished`` like any other failure; a store too busy to record it is said in
+    the event (``not_recorded``), never raised."""
+    return _Journal(store, uuid.uuid4().hex[:12]).record(
+        events.failed(time.perf_counter(), step, error)
     )
 
 

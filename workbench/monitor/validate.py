@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
-from workbench.core.inputs import discover
-from workbench.core.profile import LRU, column_kind, combine, lazy_frames, profile_key
+from workbench.data.inputs import discover
+from workbench.data.profile import LRU, column_kind, combine, lazy_frames, profile_key
 from workbench.errors import DataError
 from workbench.store import Session, Store, now_iso
 from workbench.store.registry import VersionRecord

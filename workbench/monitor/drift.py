@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
-from workbench.core import drift_hist, drift_stats, snapshot
-from workbench.core.model import LoadedModel, load_version
-from workbench.core.profile import LRU
-from workbench.core.train import load_frame
+from workbench.data import snapshot
+from workbench.data.profile import LRU
+from workbench.data.reader import load_frame
 from workbench.errors import UsageError
+from workbench.model.loading import LoadedModel, load_version
+from workbench.monitor import histograms as drift_hist
+from workbench.monitor import stats as drift_stats
 from workbench.store import Store, now_iso
 from workbench.store.drift import DriftReference
 from workbench.store.registry import VersionRecord
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from workbench.store.session import Session, SnapshotRecord
+    from workbench.store.session import Session, SnapshotContext, SnapshotRecord
 
 PREDICTION = "__prediction"
 _REFERENCES = LRU(2)  # reference frames by object hash (immutable), this process
@@ -58,15 +60,17 @@ def run_drift(
     version: str | None = None,
     force: bool = False,
     taken: snapshot.SnapshotResult | None = None,
+    context: SnapshotContext | None = None,
     also: Callable[[Session, dict[str, Any]], None] | None = None,
 ) -> DriftOutcome:
-    """Drift of ``taken`` (a cycle passes the snapshot it took), or of a snapshot taken now.
+    """Drift of ``taken`` (a cycle passes the snapshot it took, with what its session read:
+    ``context``), or of a snapshot taken now.
 
     ``also(session, result)`` runs inside the transaction that stores a computed result (and
     only then): a cycle writes its own events there instead of opening another session.
     """
     snap = taken or snapshot.take(settings, store)
-    seen = snap.seen
+    seen = context
     if version is None and seen is not None and seen.champion_snapshot is not None:
         # the champion and its records as the snapshot's own session read them
         ref_version = _checked(seen.champion)
@@ -134,36 +138,6 @@ def prepare_reference(settings: Settings, store: Store, version: VersionRecord) 
     with store.write("drift reference") as s:
         s.put_drift_reference(record, ts=now_iso())
     return True
-
-
-def act_on_drift(
-    settings: Settings, store: Store, result: dict[str, Any], *, retrain: bool = True
-) -> list[str]:
-    """On dataset drift: the ``on_drift`` hooks, then training if ``retrain_on_drift``.
-
-    A cycle passes ``retrain=False``: it trains next anyway.
-    """
-    if not result["dataset_drift"]:
-        return []
-    from workbench.core.hooks import run_hooks
-
-    said = []
-    env = {
-        "drift_share": str(result["drift_share"]),
-        "reference_version": result["reference_version"],
-        "snapshot": result["current"],
-        "drifted": ",".join(f["name"] for f in result["features"] if f["drifted"]),
-    }
-    runs = run_hooks(settings, store, "drift", env)
-    if runs:
-        said.append(f"ran {len(runs)} on_drift hook(s)")
-    if retrain and settings.drift.retrain_on_drift:
-        from workbench.core.trainer import run_train
-
-        outcome = run_train(settings, store)
-        v = outcome.version or outcome.previous
-        said.append(f"retrain_on_drift: {v.name if v else '-'} ({v.status if v else '-'})")
-    return said
 
 
 def _version(s: Any, ref: str | None) -> VersionRecord:
@@ -246,7 +220,7 @@ def _current(
 ) -> pl.DataFrame:
     import polars as pl
 
-    from workbench.core.profile import read_frames
+    from workbench.data.profile import read_frames
 
     time_col = settings.data.time_column
     if time_col and cached.max_time is not None:

@@ -84,7 +84,11 @@ def test_every_key_is_documented() -> None:
         (b"[gate]\nmetric = 'acu'\n", ["not a known metric", "'auc'"]),
         (b"[hooks]\non_promote = 'curl x'\n", ["argv list", "no shell"]),
         (b"[model]\nparams = { learning_rate = [1] }\n", ["model.params.learning_rate"]),
-        (b"[train]\nengine = 'dask'\n", ["needs train.scheduler"]),
+        (b"[train]\nengine = 'dask'\n", ['engine = "dask" is not available', "locally"]),
+        (
+            b"[train]\nengine = 'dask'\nscheduler = 'tcp://127.0.0.1:8786'\n",
+            ["workbench.toml:2", "not available yet"],
+        ),
         (b"model = 3\n", ["[model] must be a table"]),
         (b"[drift.features.x]\nmethdo = 'ks'\n", ["unknown key 'methdo'", "'method'"]),
     ],

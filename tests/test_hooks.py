@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import configure, cut_sample, store_of, train
-from workbench.errors import TrainingError
+from workbench import config
+from workbench.errors import ConfigError, TrainingError
 from workbench.pipeline import hooks
 
 RECORDER = (
@@ -54,7 +56,7 @@ def test_on_promote_gets_event_data_and_no_shell(small: Path, tmp_path: Path) ->
 
 
 def test_failing_missing_and_slow_hooks_do_not_fail_the_cycle(small: Path, monkeypatch) -> None:
-    monkeypatch.setattr(hooks, "TIMEOUT_S", 0.5)
+    monkeypatch.setenv("WORKBENCH_HOOK_TIMEOUT", "0.5")  # read when the hook runs
     set_hooks(
         small,
         promote=[
@@ -84,3 +86,55 @@ def test_on_failure_runs_when_training_fails(small: Path, tmp_path: Path) -> Non
     assert seen["WORKBENCH_EVENT"] == "failure"
     assert seen["WORKBENCH_STAGE"] == "train"
     assert "num_leaves" in seen["WORKBENCH_ERROR"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; only its parent has not reaped it
+
+
+def test_a_timed_out_hook_ends_its_whole_process_group(
+    small: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("WORKBENCH_HOOK_TIMEOUT", "0.5")
+    pids = tmp_path / "pids"
+    set_hooks(small, promote=[["sh", "-c", f"sleep 30 & echo $! > {pids}; sleep 30"]])
+    v = train(small).version
+    assert v is not None and v.status == "champion"
+    (event,) = hook_events(small)
+    assert event["returncode"] is None
+    background = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(background) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(background), "the hook's background child outlived its timeout"
+
+
+def test_huge_event_data_is_bounded_and_the_hook_still_runs(small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "failure.json"
+    set_hooks(small, failure=[[sys.executable, "-c", RECORDER, str(out)]])
+    settings = config.load(small)
+    store = store_of(small)
+    (run,) = hooks.run_hooks(settings, store, "failure", {"error": "x" * 200_000})
+    assert run.returncode == 0, run.error
+    seen = json.loads(out.read_text())
+    assert len(seen["WORKBENCH_ERROR"]) == hooks.MAX_VALUE
+
+
+def test_a_bad_hook_timeout_in_the_environment_is_a_clear_config_error(
+    small: Path, monkeypatch
+) -> None:
+    set_hooks(small, promote=[[sys.executable, "-c", "pass"]])
+    monkeypatch.setenv("WORKBENCH_HOOK_TIMEOUT", "abc")
+    with pytest.raises(ConfigError, match="WORKBENCH_HOOK_TIMEOUT='abc'"):
+        hooks.timeout_s()
+
+
+def test_a_bad_lock_timeout_is_a_clear_error_from_the_cli(project: Path, cli) -> None:
+    proc = cli("status", cwd=project, env={"WORKBENCH_LOCK_TIMEOUT": "abc"})
+    assert proc.returncode == 3, proc.stderr
+    assert "WORKBENCH_LOCK_TIMEOUT='abc'" in proc.stderr and "hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr

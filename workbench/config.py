@@ -395,11 +395,13 @@ class _Validator:
                 'train.split = "time" needs data.time_column',
                 'set [data] time_column = "<column>" or use split = "random"',
             )
-        if s.train.engine == "dask" and not s.train.scheduler:
+        if s.train.engine == "dask":
+            # no setting is accepted and then ignored: until the Dask engine trains, it is
+            # refused rather than silently training locally
             raise self.fail(
                 "train.engine",
-                'train.engine = "dask" needs train.scheduler',
-                'for example: scheduler = "tcp://127.0.0.1:8786"',
+                'train.engine = "dask" is not available yet: this workbench trains locally only',
+                'remove train.engine (or set engine = "local"); Dask training is planned',
             )
 
     def check_path(self, value: str, key: str) -> None:
@@ -473,3 +475,25 @@ def field_docs() -> list[tuple[str, str, str]]:
     for section, cls in SECTIONS.items():
         walk(section, cls)
     return rows
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration from the environment (``WORKBENCH_LOCK_TIMEOUT``, ``WORKBENCH_HOOK_TIMEOUT``),
+    read when it is used — not at import, so a test or a caller can change it — and refused
+    clearly when it is not a positive number of seconds."""
+    import math
+    import os
+
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"environment variable {name}={raw!r} is not a positive number of seconds",
+            f"set it to a number such as {name}={default:g}, or unset it",
+        )
+    return value

@@ -54,9 +54,14 @@ def export(store: Store, version: VersionRecord) -> Path:
     return folder
 
 
-def reconcile(store: Store) -> None:
-    """Point ``serving`` at the registry's champion if it points elsewhere."""
-    with store.read() as s:
-        champion = s.champion()
-    if champion is not None and served_version(store) != champion.name:
-        export(store, champion)
+def reconcile(store: Store, champion: VersionRecord | None) -> bool:
+    """Point ``serving`` at ``champion`` (the registry's, as the caller just read it) if it
+    points elsewhere — a crash fell between a commit and the swap; True if it was repaired.
+
+    Every command that reads the champion calls it (training, ``status``, the watcher's and
+    the TUI's reads), so a kill during a rollback is repaired by whatever runs next.
+    """
+    if champion is None or not champion.model_hash or served_version(store) == champion.name:
+        return False
+    export(store, champion)
+    return True

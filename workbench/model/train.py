@@ -144,14 +144,6 @@ def split_indices(
     return np.sort(rest_idx[n_valid:]), np.sort(rest_idx[:n_valid]), order[:n_hold]
 
 
-def split(
-    frame: pl.DataFrame, settings: Settings
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(train, valid, holdout) as described in the module docstring."""
-    train, valid, holdout = split_indices(frame, settings)
-    return frame[train], frame[valid], frame[holdout]
-
-
 def lgb_params(settings: Settings, spec: features.FeatureSpec) -> dict[str, Any]:
     params: dict[str, Any] = {
         "objective": OBJECTIVES[spec.task],

@@ -103,8 +103,7 @@ def run_train(
             snap = s.snapshot(snap_result.id)
             done = s.version_for_snapshot(snap.id)
             champion_snap = s.snapshot(champion.snapshot_id) if champion is not None else None
-    if champion is not None and serving.served_version(store) != champion.name:
-        serving.export(store, champion)  # as serving.reconcile: repair a crash after a commit
+    serving.reconcile(store, champion)  # repair a crash between a commit and the swap
     if done is not None and not force:
         return TrainOutcome(snap_result, None, False, previous=done)
     snap_settings = snapshot_settings(store, snap, settings.root)

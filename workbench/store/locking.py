@@ -22,7 +22,9 @@ WaitCallback = Callable[[str], None]
 
 
 def _default_timeout() -> float:
-    return float(os.environ.get("WORKBENCH_LOCK_TIMEOUT", "60"))
+    from workbench.config import env_seconds
+
+    return env_seconds("WORKBENCH_LOCK_TIMEOUT", 60.0)
 
 
 @contextlib.contextmanager

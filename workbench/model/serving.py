@@ -63,5 +63,11 @@ def reconcile(store: Store, champion: VersionRecord | None) -> bool:
     """
     if champion is None or not champion.model_hash or served_version(store) == champion.name:
         return False
-    export(store, champion)
+    # the champion read may be stale (a rollback committed since): decide again under the
+    # writers' lock, so a repair never swaps the link back to a version no longer champion
+    with store.write("serving repair") as s:
+        current = s.champion()
+        if current is None or not current.model_hash or served_version(store) == current.name:
+            return False
+        export(store, current)
     return True

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.model.metrics import higher_is_better
-from workbench.pipeline.status import watcher_state
+from workbench.pipeline.status import read_state
 from workbench.store import Store
 from workbench.store.registry import ChampionChange, VersionRecord
 from workbench.store.session import EventRecord
@@ -57,33 +57,26 @@ class View:
 
 
 def load(project: str, store: Store, *, limit: int = PAGE, events_after: int = 0) -> View:
-    """Everything one paint needs, in one store session (each session opens DuckDB)."""
-    with store.read() as s:
-        versions = s.versions(limit=limit)
-        total = s.version_count()
-        champion = s.champion()
-        changes = s.champion_history(limit=1000)
-        drift = s.latest_drift()
-        last = s.events(limit=1)
-        failure = s.last_event("cycle_finished")
-        snapshots = s.snapshot_count()
-        events = s.events(after_id=events_after, limit=200)
+    """Everything one paint needs: the store's state now (``pipeline.status.read_state``,
+    one session), as the widgets read it."""
+    state = read_state(store, versions=limit, events_after=events_after)
+    failure = state.last_cycle
     if failure is not None and failure.level != "error":
         failure = None
     return View(
         project=project,
-        versions=versions,
-        total_versions=total,
-        champion=champion,
-        champion_changes=changes,
-        ever_champion=frozenset(c.number for c in changes),
-        drift=drift,
-        last_event_id=last[0].id if last else 0,
-        last_event_ts=last[0].ts if last else None,
-        watcher=watcher_state(store),
-        snapshots=snapshots,
+        versions=state.versions,
+        total_versions=state.version_count,
+        champion=state.champion,
+        champion_changes=state.champion_changes,
+        ever_champion=frozenset(c.number for c in state.champion_changes),
+        drift=state.drift,
+        last_event_id=state.last_event.id if state.last_event else 0,
+        last_event_ts=state.last_event.ts if state.last_event else None,
+        watcher=state.watcher,
+        snapshots=state.snapshot_count,
         last_failure=failure,
-        events=sorted(events, key=lambda e: e.id),
+        events=state.events,
     )
 
 

@@ -33,6 +33,14 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+@pytest.fixture(autouse=True)
+def cold_process() -> None:
+    """Each test starts with the process's caches empty, as a new command would."""
+    from workbench.caches import clear_process_caches
+
+    clear_process_caches()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh copy of the sample project (no store, not in git)."""

@@ -580,9 +580,9 @@ def test_gate_scores_the_champion_from_the_candidates_matrix_as_from_the_rows(sm
     encoding the holdout rows with the champion's own spec."""
     import dataclasses
 
+    from workbench.data.reader import snapshot_settings
     from workbench.model import gate
     from workbench.model.loading import load_version
-    from workbench.data.reader import snapshot_settings
     from workbench.model.train import train_snapshot
 
     configure(small, rounds=3)

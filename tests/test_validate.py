@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
+from workbench.caches import clear_process_caches
 from workbench.errors import DataError, ExitCode
 from workbench.monitor import validate as v
 
@@ -149,7 +150,7 @@ def test_stored_files_are_checked_once_per_rule_set(small: Path, monkeypatch) ->
         "_per_file_numbers",
         lambda *a: computed.append(1) or real(*a),
     )
-    v._PER_FILE.clear()
+    clear_process_caches()
     first = v.validate(settings, files, hashes=hashes)
     again = v.validate(settings, files, hashes=hashes)
     assert len(computed) == 2  # two files, once each

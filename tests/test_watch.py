@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import SAMPLE
 from tests.helpers import CountingStore, configure, copy_project, cut_sample, store_of
 from workbench import watch as watch_mod
+from workbench.caches import clear_process_caches
 from workbench.pipeline.events import CycleEvent
 
 BATCH_ROWS = 400
@@ -396,7 +397,6 @@ def test_a_drift_failure_beside_training_fails_the_cycle_before_the_gate(small: 
 
 def test_a_damaged_drift_reference_is_rebuilt(small: Path) -> None:
     from workbench import config
-    from workbench.monitor import drift as drift_mod
     from workbench.pipeline.cycle import run_cycle
 
     store = watch_mod.Store(small / ".workbench")
@@ -406,7 +406,7 @@ def test_a_damaged_drift_reference_is_rebuilt(small: Path) -> None:
     assert reference is not None
     damaged = store.objects.path(reference.object_hash)
     damaged.write_bytes(b"not parquet")
-    drift_mod._REFERENCES.clear()  # the template's cycle left the frame in this process
+    clear_process_caches()  # the template's cycle left the frame in this process
     new_batch(small, "batch_105.csv")
     events = list(run_cycle(config.load(small), store))
     assert finished(events)[-1]["outcome"] in ("promoted", "kept"), finished(events)

@@ -33,14 +33,14 @@ import heapq
 import math
 import os
 import re
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.caches import LRU
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -109,48 +109,6 @@ def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
         elif all(_DATETIME.match(v) for v in values):
             casts.append(pl.col(name).str.to_datetime(strict=False))
     return lf.with_columns(casts) if casts else lf
-
-
-class LRU:
-    """A small thread-safe LRU bounded by a total size (bytes or entries)."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
-        self.used = 0
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> Any:
-        with self.lock:
-            hit = self.items.get(key)
-            if hit is None:
-                return None
-            self.items.move_to_end(key)
-            return hit[0]
-
-    def put(self, key: str, value: Any, size: int = 1) -> None:
-        if size > self.budget:
-            return
-        with self.lock:
-            old = self.items.pop(key, None)
-            if old is not None:
-                self.used -= old[1]
-            self.items[key] = (value, size)
-            self.used += size
-            while self.used > self.budget:
-                _, (_, dropped) = self.items.popitem(last=False)
-                self.used -= dropped
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-            self.used = 0
-
-    def keep_only(self, keep: Any) -> None:
-        """Drop every entry whose key ``keep(key)`` rejects."""
-        with self.lock:
-            for key in [k for k in self.items if not keep(k)]:
-                self.used -= self.items.pop(key)[1]
 
 
 _FRAMES = LRU(FRAME_CACHE_BYTES)

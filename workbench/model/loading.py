@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.data.profile import LRU
+from workbench.caches import LRU
 from workbench.errors import StoreError
 from workbench.model.features import FeatureSpec, encode
 

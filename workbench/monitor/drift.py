@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.caches import LRU
 from workbench.config import Settings
 from workbench.data import snapshot
-from workbench.data.profile import LRU
 from workbench.data.reader import load_frame
 from workbench.errors import UsageError
 from workbench.model.loading import LoadedModel, load_version

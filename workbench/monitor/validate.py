@@ -29,9 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.caches import LRU
 from workbench.config import Settings
 from workbench.data.inputs import discover
-from workbench.data.profile import LRU, column_kind, combine, lazy_frames, profile_key
+from workbench.data.profile import column_kind, combine, lazy_frames, profile_key
 from workbench.errors import DataError
 from workbench.store import Session, Store, now_iso
 from workbench.store.registry import VersionRecord

@@ -84,10 +84,28 @@ class ChampionChange:
         }
 
 
-_VERSION_COLS = (
-    "number, snapshot_id, config_hash, git_commit, git_dirty, created_at, created_by, status,"
-    " task, metric, metrics, gate, model_hash, meta_hash, rows, timings, error"
-)
+# column -> VersionRecord field (the table's ``status`` column holds the recorded outcome)
+_VERSION_FIELDS = {
+    "number": "number",
+    "snapshot_id": "snapshot_id",
+    "config_hash": "config_hash",
+    "git_commit": "git_commit",
+    "git_dirty": "git_dirty",
+    "created_at": "created_at",
+    "created_by": "created_by",
+    "status": "outcome",
+    "task": "task",
+    "metric": "metric",
+    "metrics": "metrics",
+    "gate": "gate",
+    "model_hash": "model_hash",
+    "meta_hash": "meta_hash",
+    "rows": "rows",
+    "timings": "timings",
+    "error": "error",
+}
+_VERSION_COLS = ", ".join(_VERSION_FIELDS)
+_JSON_FIELDS = ("metrics", "gate", "timings")
 
 
 def parse_version(ref: str) -> int:
@@ -106,29 +124,14 @@ class RegistryVerbs:
         return int(row[0])
 
     def insert_version(self, v: VersionRecord) -> None:
-        self.con.execute(
-            f"INSERT INTO model_versions ({_VERSION_COLS}) VALUES"
-            " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                v.number,
-                v.snapshot_id,
-                v.config_hash,
-                v.git_commit,
-                v.git_dirty,
-                v.created_at,
-                v.created_by,
-                v.outcome,
-                v.task,
-                v.metric,
-                json.dumps(v.metrics),
-                json.dumps(v.gate) if v.gate is not None else None,
-                v.model_hash,
-                v.meta_hash,
-                v.rows,
-                json.dumps(v.timings),
-                v.error,
-            ],
-        )
+        values = []
+        for name in _VERSION_FIELDS.values():
+            value = getattr(v, name)
+            if name in _JSON_FIELDS:
+                value = json.dumps(value) if value is not None else None
+            values.append(value)
+        marks = ",".join("?" * len(values))
+        self.con.execute(f"INSERT INTO model_versions ({_VERSION_COLS}) VALUES ({marks})", values)
 
     def champion_number(self) -> int | None:
         row = self.con.execute(
@@ -195,10 +198,10 @@ class RegistryVerbs:
         }
         out = []
         for r in rows:
-            values = list(r)
-            for i in (10, 11, 15):  # metrics, gate, timings are JSON text
-                values[i] = json.loads(values[i]) if values[i] else None
-            v = VersionRecord(*values)
+            fields = dict(zip(_VERSION_FIELDS.values(), r, strict=True))  # by column name
+            for name in _JSON_FIELDS:
+                fields[name] = json.loads(fields[name]) if fields[name] else None
+            v = VersionRecord(**fields)
             out.append(replace(v, status=_status(v, champion, ever)))
         return out
 

@@ -4,7 +4,8 @@ Threads and messages (the rule: the UI thread never touches the store, polars or
 
 - **The watch loop** runs in a thread worker: the same ``workbench.watch.watch`` generator as
   ``workbench watch``, holding ``.workbench/watcher.lock``. Its events and progress callbacks
-  come back to the UI thread as posted messages (``_later``: never blocks the worker). ``t``
+  come back to the UI thread as past-tense messages (``messages``: ``CycleEventPosted``,
+  ``StatusChanged``; posting never blocks the worker). ``t``
   asks it for a forced cycle through its ``requests`` queue, so a requested training never
   runs beside a change-driven one.
 - **Attached mode**: if another process (a headless ``workbench watch``) already holds the
@@ -27,12 +28,13 @@ Threads and messages (the rule: the UI thread never touches the store, polars or
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -40,7 +42,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
@@ -52,6 +53,19 @@ from workbench.pipeline.events import CycleEvent
 from workbench.store import Store
 from workbench.store.registry import VersionRecord
 from workbench.tui import view as view_mod
+from workbench.tui.messages import (
+    ActionDone,
+    ActionFailed,
+    CycleEventPosted,
+    DetailsLoaded,
+    FeatureHistoryLoaded,
+    MoreVersionsLoaded,
+    StatusChanged,
+    StorePolled,
+    TextReady,
+    ViewLoaded,
+    WatcherModeChanged,
+)
 from workbench.tui.screens import RollbackScreen, TextScreen, help_text
 from workbench.tui.view import View
 from workbench.tui.widgets import (
@@ -67,14 +81,24 @@ from workbench.tui.widgets import (
 PROGRESS_REFRESH_S = 0.1
 QUIT_WAIT_S = 15.0  # at most this long for a cycle to reach a point where it can stop
 _W = TypeVar("_W", bound=Widget)
+_H = TypeVar("_H", bound=Callable[..., None])
 
 
-class _Call(Message):
-    """A function for the UI thread, posted by a worker thread (see ``_later``)."""
+def _live(handler: _H) -> _H:
+    """A message handler that does nothing once the app is closing (a worker's late news)
+    and tolerates panes already gone during shutdown; anywhere else a missing pane is a bug."""
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        super().__init__()
-        self.fn, self.args = fn, args
+    @functools.wraps(handler)
+    def run(app: WorkbenchApp, message: Any) -> None:
+        if app.closing:
+            return
+        try:
+            handler(app, message)
+        except NoMatches:
+            if app.is_running and app.screen_stack:
+                raise
+
+    return cast(_H, run)
 
 
 COMPACT_WIDTH = 100
@@ -184,7 +208,11 @@ class WorkbenchApp(App[None]):
             limit=max(self.page, len(self.versions)),
             events_after=0 if first else self.last_event_id,
         )
-        self._later(self._apply, view, seq)
+        self.post_message(ViewLoaded(view, seq))
+
+    @_live
+    def on_view_loaded(self, message: ViewLoaded) -> None:
+        self._apply(message.view, message.seq)
 
     def _apply(self, view: View, seq: int = 0) -> None:
         if seq < self._applied_seq:
@@ -232,9 +260,11 @@ class WorkbenchApp(App[None]):
             progress = read_progress(self.store) if self.mode == "attached" else None
         except WorkbenchError:
             events, watcher, progress = [], "stopped", None  # busy store: try next tick
-        self._later(self._polled, events, watcher, progress)
+        self.post_message(StorePolled(events, watcher, progress))
 
-    def _polled(self, events: list[Any], watcher: str, progress: dict[str, Any] | None) -> None:
+    @_live
+    def on_store_polled(self, message: StorePolled) -> None:
+        events, watcher, progress = message.events, message.watcher, message.progress
         self._polling = False
         if self.mode == "attached":
             self.progress = progress
@@ -252,7 +282,7 @@ class WorkbenchApp(App[None]):
         self.watch_done.clear()
         try:
             with watcher_lock(self.store):
-                self._later(self._set_mode, "own")
+                self.post_message(WatcherModeChanged("own"))
                 for ev in watch(
                     self.root,
                     self.store,
@@ -262,38 +292,22 @@ class WorkbenchApp(App[None]):
                 ):
                     # no break on stop: the loop ends by itself once a running cycle has
                     # recorded its end (``cancelled`` at the next progress point)
-                    self._later(self._on_cycle_event, ev)
+                    self.post_message(CycleEventPosted(ev))
         except UsageError:  # a headless watcher holds the lock: follow it
-            self._later(self._set_mode, "attached")
+            self.post_message(WatcherModeChanged("attached"))
         except WorkbenchError as e:
-            self._later(self._error, e)
-            self._later(self._set_mode, "off")
+            self.post_message(ActionFailed(e))
+            self.post_message(WatcherModeChanged("off"))
         finally:
             self.watch_done.set()
-
-    def _later(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the UI thread, from any thread, without waiting for it.
-
-        Unlike ``call_from_thread`` this never blocks the calling worker (training is not
-        slowed by painting), and after the app has closed it does nothing instead of hanging.
-        """
-        self.post_message(_Call(fn, args))
-
-    def on__call(self, message: _Call) -> None:
-        if self.closing:
-            return  # a worker's late news while the app shuts down
-        try:
-            message.fn(*message.args)
-        except NoMatches:
-            if self.is_running and self.screen_stack:
-                raise  # a real bug; during shutdown the panes may already be gone
 
     @property
     def closing(self) -> bool:
         return not self.screen_stack or (self.stop.is_set() and not self.is_running)
 
-    def _set_mode(self, mode: str) -> None:
-        self.mode = mode
+    @_live
+    def on_watcher_mode_changed(self, message: WatcherModeChanged) -> None:
+        self.mode = mode = message.mode
         if mode == "attached":
             self.notify("a watcher is already running on this project: following it")
         self._paint_status()
@@ -305,9 +319,15 @@ class WorkbenchApp(App[None]):
         edge = info.get("round") in (1, info.get("total"))  # always show the first and last
         if now - self._progress_painted >= PROGRESS_REFRESH_S or "round" not in info or edge:
             self._progress_painted = now
-            self._later(self._paint_status)
+            self.post_message(StatusChanged())
 
-    def _on_cycle_event(self, ev: CycleEvent) -> None:
+    @_live
+    def on_status_changed(self, _message: StatusChanged) -> None:
+        self._paint_status()
+
+    @_live
+    def on_cycle_event_posted(self, message: CycleEventPosted) -> None:
+        ev = message.event
         if ev.event == "cycle_started":
             self.cycle_running = True
         elif ev.event in ("cycle_finished", "watching"):
@@ -382,11 +402,13 @@ class WorkbenchApp(App[None]):
         try:
             more = view_mod.more_versions(self.store, offset, limit)
         except WorkbenchError as e:
-            self._later(self._error, e)
+            self.post_message(ActionFailed(e))
             more = []
-        self._later(self._add_more, more, to_end)
+        self.post_message(MoreVersionsLoaded(more, to_end))
 
-    def _add_more(self, more: list[VersionRecord], to_end: bool = False) -> None:
+    @_live
+    def on_more_versions_loaded(self, message: MoreVersionsLoaded) -> None:
+        more, to_end = message.versions, message.to_end
         self._loading_more = False
         if self.view is None:
             return
@@ -420,18 +442,22 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="details", exclusive=True, exit_on_error=False)
     def _details(self, v: VersionRecord) -> None:
-        self._later(self._show_details, v, view_mod.details(self.store, v))
+        self.post_message(DetailsLoaded(v, view_mod.details(self.store, v), dialog=False))
 
-    def _show_details(self, v: VersionRecord, info: dict[str, Any]) -> None:
+    @_live
+    def on_details_loaded(self, message: DetailsLoaded) -> None:
         """Paint a details result unless the selection moved on meanwhile (workers race)."""
+        v, info = message.version, message.info
+        if message.dialog:
+            self.push_screen(TextScreen(v.name, details_text(v, info)))
+            return
         selected = self.selected()
         if selected is not None and selected.number == v.number:
             self._pane(Details).show(v, info)
 
     @work(thread=True, group="details", exit_on_error=False)
     def _open_details(self, v: VersionRecord) -> None:
-        info = view_mod.details(self.store, v)
-        self._later(self.push_screen, TextScreen(v.name, details_text(v, info)))
+        self.post_message(DetailsLoaded(v, view_mod.details(self.store, v), dialog=True))
 
     @on(DataTable.RowHighlighted, "#drift-table")
     def _feature_moved(self, _event: DataTable.RowHighlighted) -> None:
@@ -455,9 +481,11 @@ class WorkbenchApp(App[None]):
             history = view_mod.drift_history(self.store, feature["name"])
         except WorkbenchError:
             history = []
-        self._later(self._show_feature, feature, history)
+        self.post_message(FeatureHistoryLoaded(feature, history))
 
-    def _show_feature(self, feature: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    @_live
+    def on_feature_history_loaded(self, message: FeatureHistoryLoaded) -> None:
+        feature, history = message.feature, message.history
         pane = self._pane(DriftPane)
         if pane.selected_feature() == feature["name"]:
             pane.show_feature(feature, history)
@@ -478,10 +506,10 @@ class WorkbenchApp(App[None]):
         from workbench.pipeline.cycle import run_cycle
 
         settings = config_mod.load(self.root)
-        self._later(self._on_cycle_event, CycleEvent("cycle_started", "training requested"))
+        self.post_message(CycleEventPosted(CycleEvent("cycle_started", "training requested")))
         for ev in run_cycle(settings, self.store, force=True, progress=self._on_progress):
             if ev.event == "cycle_finished":
-                self._later(self._on_cycle_event, ev)
+                self.post_message(CycleEventPosted(ev))
 
     def action_snapshot(self) -> None:
         self._snapshot()
@@ -492,8 +520,7 @@ class WorkbenchApp(App[None]):
 
         snap = snapshot.take(config_mod.load(self.root), self.store)
         state = "new" if snap.created else "unchanged, already recorded"
-        self._later(self.notify, f"snapshot {snap.id} ({state})")
-        self._later(self.load_view)
+        self.post_message(ActionDone(f"snapshot {snap.id} ({state})"))
 
     def action_rollback(self) -> None:
         v = self.selected()
@@ -524,8 +551,9 @@ class WorkbenchApp(App[None]):
         from workbench.model.rollback import rollback
 
         result = rollback(config_mod.load(self.root), self.store, version, reason=reason)
-        self._later(self.notify, f"{result.version.name} is the champion (was {result.previous})")
-        self._later(self.load_view)
+        self.post_message(
+            ActionDone(f"{result.version.name} is the champion (was {result.previous})")
+        )
 
     def action_diff(self) -> None:
         v = self.selected()
@@ -541,7 +569,20 @@ class WorkbenchApp(App[None]):
         from workbench.render import diff_text
 
         text = diff_text(diff(self.store, b, a))
-        self._later(self.push_screen, TextScreen(f"diff {b} (champion) → {a}", Text(text)))
+        self.post_message(TextReady(f"diff {b} (champion) → {a}", Text(text)))
+
+    @_live
+    def on_text_ready(self, message: TextReady) -> None:
+        self.push_screen(TextScreen(message.title, message.text))
+
+    @_live
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.message)
+        self.load_view()
+
+    @_live
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self._error(message.error)
 
     def action_help(self) -> None:
         self.push_screen(TextScreen("help", help_text()))
@@ -570,7 +611,7 @@ class WorkbenchApp(App[None]):
     def _waiting(self, message: str) -> None:
         """A store session waits for another process: say so in the status bar."""
         self.store_wait = message
-        self._later(self._paint_status)
+        self.post_message(StatusChanged())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every error a worker raises ends here (workers run with ``exit_on_error=False``): a

@@ -54,7 +54,7 @@ def run(root: Path, **kw) -> drift_mod.DriftOutcome:
 
 def test_drifted_batch_is_flagged_with_scipy_equal_numbers(trained: Path) -> None:
     batch = generate(trained, "--drift")
-    result = run(trained).result
+    result = run(trained).result.to_json()
     assert result["reference_version"] == "v1"
     assert result["current_rows"] == 3000  # only rows after the reference's last event_time
     assert result["reference_rows"] == 6000
@@ -90,7 +90,7 @@ def test_drifted_batch_is_flagged_with_scipy_equal_numbers(trained: Path) -> Non
 
 def test_normal_batch_has_no_dataset_drift(trained: Path) -> None:
     generate(trained)
-    result = run(trained).result
+    result = run(trained).result.to_json()
     assert result["dataset_drift"] is False
     assert result["drifted_features"] <= 2
 
@@ -108,14 +108,14 @@ def test_result_is_stored_and_reference_is_not_rescanned(trained: Path, monkeypa
     )
     forced = run(trained, force=True)
     assert forced.computed and loads == []  # the cached reference Parquet was used
-    assert forced.result["features"] == first.result["features"]
+    assert forced.result.features == first.result.features
     with store_of(trained).read() as s:
         over_time = s.drift_over_time("monthly_charges")
     assert len(over_time) == 1 and over_time[0]["feature"]["drifted"] is True
 
 
 def test_no_new_data_is_not_drift(trained: Path) -> None:
-    result = run(trained).result
+    result = run(trained).result.to_json()
     assert result["current_rows"] == 0 and result["dataset_drift"] is False
     assert result["note"] == "no new data since the reference"
 
@@ -124,7 +124,7 @@ def test_overrides_from_config(trained: Path) -> None:
     generate(trained)
     with open(trained / "workbench.toml", "a") as f:
         f.write('\n[drift.features.age]\nmethod = "psi"\nthreshold = 0.0\n')
-    age = {f["name"]: f for f in run(trained).result["features"]}["age"]
+    age = {f["name"]: f for f in run(trained).result.to_json()["features"]}["age"]
     assert age["method"] == "psi" and age["threshold"] == 0.0 and age["drifted"] is True
     assert age["score"] == age["psi"]
 
@@ -190,3 +190,19 @@ def test_cycle_runs_on_drift_hooks_even_when_it_retrains(trained: Path, tmp_path
     steps = [e.data.get("step") for e in events if e.event == "step"]
     assert steps == ["snapshot", "drift", "train"]  # one snapshot, then drift, then training
     assert marker.read_text() == "drift"
+
+
+def test_the_drift_record_round_trips_the_json_shape(trained: Path, cli) -> None:
+    """Stored as its `drift --json` shape, read back as the same frozen record."""
+    from workbench.store.drift import DriftResult
+
+    generate(trained, "--drift")
+    outcome = run(trained)
+    shown = json.loads(cli("drift", "--json", cwd=trained, check=True).stdout)
+    assert shown == outcome.result.to_json()
+    assert DriftResult.from_json(shown) == outcome.result
+    assert outcome.result.drifted == [f["name"] for f in shown["features"] if f["drifted"]]
+    assert {"features", "prediction_drift", "target_drift", "dataset_drift"} <= set(shown)
+    assert {"name", "type", "method", "score", "threshold", "drifted", "psi"} <= set(
+        shown["features"][0]
+    )

@@ -436,7 +436,7 @@ async def test_drift_pane_sorts_features_and_shows_the_dataset_summary(proj: Pat
         capture_output=True,
     )
     settings = config.load(proj)
-    result = run_drift(settings, store_of(proj)).result
+    result = run_drift(settings, store_of(proj)).result.to_json()
     app = app_for(proj)
     async with app.run_test(size=(120, 36)) as pilot:
         await until(

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from workbench.store import Store
+from workbench.store.drift import DriftResult
 from workbench.store.registry import VersionRecord
 
 CONFIG = """[project]
@@ -98,41 +99,45 @@ def build(root: Path, versions: int, *, champion: int | None = None) -> Path:
         ):
             s.add_event(kind, message, ts=ts(versions * 17 + i), level=level)
         s.put_drift_result(
-            {
-                "dataset_drift": True,
-                "drift_share": 4 / len(FEATURES),
-                "drifted_features": 4,
-                "features": [
-                    {
-                        "name": name,
-                        "method": method,
-                        "score": score,
-                        "threshold": thr,
-                        "drifted": score < thr if method in ("ks", "chisquare") else score > thr,
-                        "histogram": {
-                            "labels": ["0", "10", "20", "30", "40", "50"],
-                            "edges": [0, 10, 20, 30, 40, 50, 60],
-                            "reference": [0.05, 0.2, 0.35, 0.25, 0.1, 0.05],
-                            "current": [0.0, 0.05, 0.15, 0.3, 0.3, 0.2],
+            DriftResult.from_json(
+                {
+                    "dataset_drift": True,
+                    "drift_share": 4 / len(FEATURES),
+                    "drifted_features": 4,
+                    "features": [
+                        {
+                            "name": name,
+                            "method": method,
+                            "score": score,
+                            "threshold": thr,
+                            "drifted": score < thr
+                            if method in ("ks", "chisquare")
+                            else score > thr,
+                            "histogram": {
+                                "labels": ["0", "10", "20", "30", "40", "50"],
+                                "edges": [0, 10, 20, 30, 40, 50, 60],
+                                "reference": [0.05, 0.2, 0.35, 0.25, 0.1, 0.05],
+                                "current": [0.0, 0.05, 0.15, 0.3, 0.3, 0.2],
+                            }
+                            if method != "jensenshannon"
+                            else {
+                                "labels": ["north", "south", "east", "west", "(other)"],
+                                "reference": [0.4, 0.3, 0.15, 0.1, 0.05],
+                                "current": [0.2, 0.2, 0.3, 0.25, 0.05],
+                            },
                         }
-                        if method != "jensenshannon"
-                        else {
-                            "labels": ["north", "south", "east", "west", "(other)"],
-                            "reference": [0.4, 0.3, 0.15, 0.1, 0.05],
-                            "current": [0.2, 0.2, 0.3, 0.25, 0.05],
-                        },
-                    }
-                    for name, method, score, thr in FEATURES
-                ],
-                "prediction_drift": {"method": "wasserstein", "score": 0.61, "drifted": True},
-                "note": None,
-                "reference": "0" * 16,
-                "reference_version": f"v{champion}",
-                "current": f"{versions:016x}",
-                "reference_rows": 30000,
-                "current_rows": 5000,
-                "computed_at": ts(versions * 17 + 5),
-            },
+                        for name, method, score, thr in FEATURES
+                    ],
+                    "prediction_drift": {"method": "wasserstein", "score": 0.61, "drifted": True},
+                    "note": None,
+                    "reference": "0" * 16,
+                    "reference_version": f"v{champion}",
+                    "current": f"{versions:016x}",
+                    "reference_rows": 30000,
+                    "current_rows": 5000,
+                    "computed_at": ts(versions * 17 + 5),
+                }
+            ),
             champion,
             ts=ts(versions * 17 + 5),
         )

@@ -325,9 +325,9 @@ def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
     store = obj.store(settings)
     outcome = run_drift(settings, store, version=version, force=force)
     if as_json:
-        _emit_json(outcome.result)
+        _emit_json(outcome.result.to_json())
     else:
-        click.echo(drift_text(outcome.result))
+        click.echo(drift_text(outcome.result.to_json()))
     if outcome.computed:
         for line in act_on_drift(settings, store, outcome.result):
             click.echo(line, err=True)

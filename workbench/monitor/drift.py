@@ -34,7 +34,7 @@ from workbench.model.loading import LoadedModel, load_version
 from workbench.monitor import histograms as drift_hist
 from workbench.monitor import stats as drift_stats
 from workbench.store import Store, now_iso
-from workbench.store.drift import DriftReference
+from workbench.store.drift import DriftReference, DriftResult
 from workbench.store.registry import VersionRecord
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ _REFERENCES = LRU(2)  # reference frames by object hash (immutable), this proces
 
 @dataclass(frozen=True)
 class DriftOutcome:
-    result: dict[str, Any]
+    result: DriftResult
     computed: bool  # False when a stored result was returned
 
 
@@ -61,7 +61,7 @@ def run_drift(
     force: bool = False,
     taken: snapshot.SnapshotResult | None = None,
     context: SnapshotContext | None = None,
-    also: Callable[[Session, dict[str, Any]], None] | None = None,
+    also: Callable[[Session, DriftResult], None] | None = None,
 ) -> DriftOutcome:
     """Drift of ``taken`` (a cycle passes the snapshot it took, with what its session read:
     ``context``), or of a snapshot taken now.
@@ -92,29 +92,36 @@ def run_drift(
     cached = new_ref or cached
     assert cached is not None
     cur_frame = _current(settings, store, current, reference_snap, cached)
-    result = _compare(settings, model, ref_frame, cur_frame)
-    result |= {
-        "reference": reference_snap.id,
-        "reference_version": ref_version.name,
-        "current": current.id,
-        "reference_rows": ref_frame.height,
-        "current_rows": cur_frame.height,
-        "computed_at": now_iso(),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    compared = _compare(settings, model, ref_frame, cur_frame)
+    result = DriftResult.from_json(
+        compared
+        | {
+            "reference": reference_snap.id,
+            "reference_version": ref_version.name,
+            "current": current.id,
+            "reference_rows": ref_frame.height,
+            "current_rows": cur_frame.height,
+            "computed_at": now_iso(),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
     with store.write("drift") as s:
         if new_ref is not None:  # built just now: stored with the result, one session
             s.put_drift_reference(new_ref, ts=now_iso())
-        s.put_drift_result(result, ref_version.number, ts=result["computed_at"])
-        share, n = result["drift_share"], len(result["features"])
+        s.put_drift_result(result, ref_version.number, ts=result.computed_at)
+        share, n = result.drift_share, len(result.features)
         s.add_event(
             "drift",
-            f"drift vs {ref_version.name}: {result['drifted_features']}/{n} features drifted"
-            f" (share {share:.2f}){'; dataset drift' if result['dataset_drift'] else ''}",
+            f"drift vs {ref_version.name}: {result.drifted_features}/{n} features drifted"
+            f" (share {share:.2f}){'; dataset drift' if result.dataset_drift else ''}",
             ts=now_iso(),
-            level="warning" if result["dataset_drift"] else "info",
+            level="warning" if result.dataset_drift else "info",
             snapshot_id=current.id,
-            data={k: result[k] for k in ("dataset_drift", "drift_share", "reference_version")},
+            data={
+                "dataset_drift": result.dataset_drift,
+                "drift_share": share,
+                "reference_version": result.reference_version,
+            },
         )
         if also is not None:
             also(s, result)

@@ -55,7 +55,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from workbench.config import Settings
 from workbench.data import snapshot
@@ -68,6 +68,7 @@ from workbench.store import Store, now_iso
 
 if TYPE_CHECKING:
     from workbench.model.train import Progress
+    from workbench.store.drift import DriftResult
     from workbench.store.session import Session, SnapshotContext
 
 
@@ -250,22 +251,22 @@ def _drift_step(
     t = time.perf_counter()
     written: list[CycleEvent] = []
 
-    def drift_event(result: dict[str, Any]) -> CycleEvent:
-        share = result["drift_share"]
+    def drift_event(result: DriftResult) -> CycleEvent:
+        share = result.drift_share
         return events.step(
             "drift",
             t,
-            f"drift share {share:.2f}" + (" — dataset drift" if result["dataset_drift"] else ""),
-            {"dataset_drift": result["dataset_drift"], "drift_share": share},
+            f"drift share {share:.2f}" + (" — dataset drift" if result.dataset_drift else ""),
+            {"dataset_drift": result.dataset_drift, "drift_share": share},
         )
 
-    def with_drift(s: Session, result: dict[str, Any]) -> None:  # in the result's transaction
+    def with_drift(s: Session, result: DriftResult) -> None:  # in the result's transaction
         written.extend(journal.write_in(s, [drift_event(result)], held=False))
 
     result = run_drift(settings, store, taken=snap, context=context, also=with_drift).result
     if not written:  # a stored result was returned (nothing written): record the step alone
         written.append(journal.record(drift_event(result), held=False))
-    if result["dataset_drift"]:
+    if result.dataset_drift:
         act_on_drift(settings, store, result, retrain=False)  # training runs anyway
     return written
 

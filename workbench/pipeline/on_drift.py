@@ -7,26 +7,25 @@ calls it with ``retrain=False`` (it trains next anyway).
 
 from __future__ import annotations
 
-from typing import Any
-
 from workbench.config import Settings
 from workbench.pipeline.hooks import run_hooks
 from workbench.store import Store
+from workbench.store.drift import DriftResult
 
 
 def act_on_drift(
-    settings: Settings, store: Store, result: dict[str, Any], *, retrain: bool = True
+    settings: Settings, store: Store, result: DriftResult, *, retrain: bool = True
 ) -> list[str]:
     """On dataset drift: the ``on_drift`` hooks, then training if ``retrain_on_drift``;
     what was done, one line each."""
-    if not result["dataset_drift"]:
+    if not result.dataset_drift:
         return []
     said = []
     env = {
-        "drift_share": str(result["drift_share"]),
-        "reference_version": result["reference_version"],
-        "snapshot": result["current"],
-        "drifted": ",".join(f["name"] for f in result["features"] if f["drifted"]),
+        "drift_share": str(result.drift_share),
+        "reference_version": result.reference_version,
+        "snapshot": result.current,
+        "drifted": ",".join(result.drifted),
     }
     runs = run_hooks(settings, store, "drift", env)
     if runs:

@@ -17,6 +17,7 @@ from workbench.config import Settings
 from workbench.errors import StoreError
 from workbench.model import serving
 from workbench.store import Store
+from workbench.store.drift import DriftResult
 from workbench.store.locking import is_held
 from workbench.store.registry import ChampionChange, VersionRecord
 from workbench.store.session import EventRecord
@@ -40,7 +41,7 @@ class State:
     snapshot_count: int
     last_event: EventRecord | None
     last_cycle: EventRecord | None  # the newest ``cycle_finished``
-    drift: dict[str, Any] | None  # the newest drift result
+    drift: DriftResult | None  # the newest drift result
     watcher: str  # running | stopped
     events: list[EventRecord] = field(default_factory=list)  # after ``events_after``, oldest first
 
@@ -90,11 +91,11 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         "watcher": state.watcher,
         "drift": (
             {
-                "dataset_drift": drift["dataset_drift"],
-                "drift_share": drift["drift_share"],
-                "reference_version": drift["reference_version"],
-                "current": drift["current"],
-                "computed_at": drift["computed_at"],
+                "dataset_drift": drift.dataset_drift,
+                "drift_share": drift.drift_share,
+                "reference_version": drift.reference_version,
+                "current": drift.current,
+                "computed_at": drift.computed_at,
             }
             if drift
             else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import UsageError
-from workbench.store.drift import DriftReference, DriftVerbs
+from workbench.store.drift import DriftReference, DriftResult, DriftVerbs
 from workbench.store.registry import RegistryVerbs, VersionRecord
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class SnapshotContext:
     champion_snapshot: SnapshotRecord | None
     trained_as: VersionRecord | None  # a version already trained on this snapshot
     drift_reference: DriftReference | None  # the champion's cached drift reference
-    drift_result: dict[str, Any] | None  # a stored drift result (this snapshot vs champion)
+    drift_result: DriftResult | None  # a stored drift result (this snapshot vs champion)
 
 
 _SNAPSHOT_COLS = (

@@ -51,6 +51,7 @@ from workbench.config import Settings
 from workbench.errors import UsageError, WorkbenchError
 from workbench.pipeline.events import CycleEvent
 from workbench.store import Store
+from workbench.store.drift import FeatureDrift
 from workbench.store.registry import VersionRecord
 from workbench.tui import view as view_mod
 from workbench.tui.messages import (
@@ -469,26 +470,25 @@ class WorkbenchApp(App[None]):
         pane = self._pane(DriftPane)
         name = pane.selected_feature()
         drift = self.view.drift if self.view else None
-        feature = next((f for f in (drift or {}).get("features") or [] if f["name"] == name), None)
+        feature = drift.feature(name) if drift is not None and name is not None else None
         if feature is None:
             pane.show_feature(None, None)
         else:
             self._feature_history(feature)
 
     @work(thread=True, group="feature", exclusive=True, exit_on_error=False)
-    def _feature_history(self, feature: dict[str, Any]) -> None:
+    def _feature_history(self, feature: FeatureDrift) -> None:
         try:
-            history = view_mod.drift_history(self.store, feature["name"])
+            history = view_mod.drift_history(self.store, feature.name)
         except WorkbenchError:
             history = []
         self.post_message(FeatureHistoryLoaded(feature, history))
 
     @_live
     def on_feature_history_loaded(self, message: FeatureHistoryLoaded) -> None:
-        feature, history = message.feature, message.history
         pane = self._pane(DriftPane)
-        if pane.selected_feature() == feature["name"]:
-            pane.show_feature(feature, history)
+        if pane.selected_feature() == message.feature.name:
+            pane.show_feature(message.feature, message.history)
 
     # ------------------------------------------------------------------ actions
 

@@ -15,6 +15,7 @@ from textual.message import Message
 
 from workbench.errors import WorkbenchError
 from workbench.pipeline.events import CycleEvent
+from workbench.store.drift import FeatureDrift
 from workbench.store.registry import VersionRecord
 from workbench.store.session import EventRecord
 from workbench.tui.view import View
@@ -74,7 +75,7 @@ class DetailsLoaded(Message):
 
 
 class FeatureHistoryLoaded(Message):
-    def __init__(self, feature: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    def __init__(self, feature: FeatureDrift, history: list[dict[str, Any]]) -> None:
         super().__init__()
         self.feature, self.history = feature, history
 

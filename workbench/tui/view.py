@@ -13,6 +13,7 @@ from typing import Any
 from workbench.model.metrics import higher_is_better
 from workbench.pipeline.status import read_state
 from workbench.store import Store
+from workbench.store.drift import DriftResult
 from workbench.store.registry import ChampionChange, VersionRecord
 from workbench.store.session import EventRecord
 
@@ -27,7 +28,7 @@ class View:
     champion: VersionRecord | None
     champion_changes: list[ChampionChange]
     ever_champion: frozenset[int]
-    drift: dict[str, Any] | None
+    drift: DriftResult | None
     last_event_id: int
     last_event_ts: str | None
     watcher: str  # running | stopped (another process's watcher, from watcher.lock)

@@ -17,6 +17,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from textual_plotext import PlotextPlot
 
 from workbench.monitor.stats import P_VALUE_METHODS
+from workbench.store.drift import DriftResult, FeatureDrift
 from workbench.store.registry import VersionRecord
 from workbench.store.session import EventRecord
 from workbench.tui.view import View
@@ -267,20 +268,20 @@ def spark(values: list[float], top: float) -> str:
     return "".join(SPARK[min(8, round(8 * max(v, 0.0) / top))] for v in values)
 
 
-def histogram_text(feature: dict[str, Any], width: int, height: int = 7) -> Text:
+def histogram_text(feature: FeatureDrift, width: int, height: int = 7) -> Text:
     """Reference vs current share of rows per bin (or category) for one feature.
 
     Numerical bins: two sparklines on one scale with the range under them. Categories: one
     line per level, a reference bar then a current bar. Text, not a plot, so it reads in a
     few lines and renders identically every time.
     """
-    h = feature.get("histogram") or {}
+    h = feature.histogram or {}
     labels = [str(x) for x in h.get("labels", [])]
     ref = [float(x) for x in h.get("reference", [])]
     cur = [float(x) for x in h.get("current", [])]
     top = max([*ref, *cur, 0.0])
     text = Text()
-    text.append(f"{feature['name']}", style="bold")
+    text.append(f"{feature.name}", style="bold")
     text.append("  share of rows: ")
     text.append("reference", style="cyan")
     text.append(" / ")
@@ -307,10 +308,10 @@ def histogram_text(feature: dict[str, Any], width: int, height: int = 7) -> Text
 class FeatureHistogram(Static):
     """Reference vs current distribution of the selected feature (see ``histogram_text``)."""
 
-    feature: dict[str, Any] | None = None
+    feature: FeatureDrift | None = None
 
     def render(self) -> RenderResult:
-        if self.feature is None or not self.feature.get("histogram"):
+        if self.feature is None or not self.feature.histogram:
             return Text("")
         return histogram_text(self.feature, self.size.width, self.size.height)
 
@@ -318,7 +319,7 @@ class FeatureHistogram(Static):
 class FeatureOverTime(Chart):
     """One feature's drift score over the stored results, with its threshold."""
 
-    feature: dict[str, Any] | None = None
+    feature: FeatureDrift | None = None
     history: list[dict[str, Any]] | None = None
 
     def draw(self, plt: Any, width: int) -> None:
@@ -332,48 +333,45 @@ class FeatureOverTime(Chart):
             plt.title("drift over time: needs two results")
             return
         plt.plot(list(range(1, len(points) + 1)), points, marker="braille")
-        if feature.get("threshold") is not None:
-            plt.hline(float(feature["threshold"]), "red")
-        plt.title(f"{feature['name']} score, last {len(points)} results")
+        if feature.threshold is not None:
+            plt.hline(float(feature.threshold), "red")
+        plt.title(f"{feature.name} score, last {len(points)} results")
 
 
-def drift_summary(drift: dict[str, Any] | None) -> Text:
+def drift_summary(drift: DriftResult | None) -> Text:
     if drift is None:
         return Text("no drift result yet (needs a champion and newer data)", style="dim")
-    if not drift.get("features") and drift.get("note"):
-        return Text(f"{drift['note']} (reference {drift.get('reference_version')})", style="dim")
+    if not drift.features and drift.note:
+        return Text(f"{drift.note} (reference {drift.reference_version})", style="dim")
     text = Text()
-    flag = drift.get("dataset_drift")
+    flag = drift.dataset_drift
     text.append(
         "DATASET DRIFT" if flag else "no dataset drift", style="bold red" if flag else "green"
     )
     text.append(
-        f"  {drift.get('drifted_features', 0)}/{len(drift.get('features') or [])} features"
-        f" ({drift.get('drift_share', 0):.0%})"
-        f"  vs {drift.get('reference_version')}  {drift.get('current_rows', 0):,} rows"
+        f"  {drift.drifted_features}/{len(drift.features)} features"
+        f" ({drift.drift_share:.0%})"
+        f"  vs {drift.reference_version}  {drift.current_rows:,} rows"
     )
-    pred = drift.get("prediction_drift")
-    if isinstance(pred, dict) and pred:
+    pred = drift.prediction_drift
+    if pred is not None:
         text.append("  prediction: ")
-        text.append(
-            f"{pred.get('method')} {fmt_metric(pred.get('score'))}",
-            style="red" if pred.get("drifted") else "",
-        )
-    if drift.get("note"):
-        text.append(f"\n{drift['note']}", style="dim")
+        text.append(f"{pred.method} {fmt_metric(pred.score)}", style="red" if pred.drifted else "")
+    if drift.note:
+        text.append(f"\n{drift.note}", style="dim")
     return text
 
 
-def sorted_features(drift: dict[str, Any] | None) -> list[dict[str, Any]]:
+def sorted_features(drift: DriftResult | None) -> list[FeatureDrift]:
     """Features by score, largest first (p-value methods: smallest p first)."""
-    feats = list((drift or {}).get("features") or [])
+    feats = list(drift.features) if drift is not None else []
 
-    def key(f: dict[str, Any]) -> tuple[int, float]:
-        score = f.get("score")
+    def key(f: FeatureDrift) -> tuple[int, float]:
+        score = f.score
         if score is None or (isinstance(score, float) and math.isnan(score)):
             return (2, 0.0)
-        lower_is_worse = f.get("method") in P_VALUE_METHODS
-        return (0 if f.get("drifted") else 1, float(score) if lower_is_worse else -float(score))
+        lower_is_worse = f.method in P_VALUE_METHODS
+        return (0 if f.drifted else 1, float(score) if lower_is_worse else -float(score))
 
     return sorted(feats, key=key)
 
@@ -398,20 +396,20 @@ class DriftPane(Vertical):
         ):
             table.add_column(label, width=width)
 
-    def show(self, drift: dict[str, Any] | None) -> None:
+    def show(self, drift: DriftResult | None) -> None:
         self.query_one("#drift-summary", Static).update(drift_summary(drift))
-        self.query_one("#drift-plots").display = bool((drift or {}).get("features"))
+        self.query_one("#drift-plots").display = bool(drift is not None and drift.features)
         table = self.query_one("#drift-table", DataTable)
         selected = self.selected_feature()
         table.clear()
         for f in sorted_features(drift):
             table.add_row(
-                f["name"],
-                f.get("method", "-"),
-                fmt_metric(f.get("score")),
-                fmt_metric(f.get("threshold")),
-                Text("yes", style="bold red") if f.get("drifted") else Text("no", style="dim"),
-                key=f["name"],
+                f.name,
+                f.method or "-",
+                fmt_metric(f.score),
+                fmt_metric(f.threshold),
+                Text("yes", style="bold red") if f.drifted else Text("no", style="dim"),
+                key=f.name,
             )
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
@@ -420,17 +418,17 @@ class DriftPane(Vertical):
         return cursor_key(self.query_one("#drift-table", DataTable))
 
     def show_feature(
-        self, feature: dict[str, Any] | None, history: list[dict[str, Any]] | None
+        self, feature: FeatureDrift | None, history: list[dict[str, Any]] | None
     ) -> None:
         """The selected feature: reference vs current histogram, and its score over time."""
-        histogram = (feature or {}).get("histogram")
+        histogram = feature.histogram if feature is not None else None
         note = self.query_one("#drift-note", Static)
         if feature is None or not histogram:
             note.update(
                 Text(
                     "select a feature"
                     if feature is None
-                    else f"{feature['name']}: this result has no histogram "
+                    else f"{feature.name}: this result has no histogram "
                     "(recompute with `workbench drift --force`)",
                     style="dim",
                 )

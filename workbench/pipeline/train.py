@@ -86,30 +86,58 @@ def run_train(
     drift beside boosting and waits for it before the gate); ``progress`` alone is display.
     """
     events = events or TrainEvents(progress=progress)
-    progress = events.progress
-    if progress:
-        progress("snapshot", {})
+    _say(events, "snapshot")
     started = time.perf_counter()
     if taken is None:
         taken, context = take_snapshot(settings, store)
-    snap_result = taken
     timings = {"snapshot": round(time.perf_counter() - started, 4)}
-    if context is not None:  # read in the snapshot's own session
-        champion, snap, done = context.champion, context.record, context.trained_as
-        champion_snap = context.champion_snapshot
-    else:
-        with store.read() as s:  # one session for everything training needs to know first
-            champion = s.champion()
-            snap = s.snapshot(snap_result.id)
-            done = s.version_for_snapshot(snap.id)
-            champion_snap = s.snapshot(champion.snapshot_id) if champion is not None else None
-    serving.reconcile(store, champion)  # repair a crash between a commit and the swap
-    if done is not None and not force:
-        return TrainOutcome(snap_result, None, False, previous=done)
+    if context is None:  # no session was needed for the snapshot: one read for all of it
+        with store.read() as s:
+            context = s.context(s.snapshot(taken.id))
+    serving.reconcile(store, context.champion)  # repair a crash between a commit and the swap
+    if context.trained_as is not None and not force:
+        return TrainOutcome(taken, None, False, previous=context.trained_as)
+    snap = context.record
     snap_settings = snapshot_settings(store, snap, settings.root)
-    if progress:
-        progress("validate", {})
+    _say(events, "validate")
+    validation = _validate(settings, snap_settings, store, context, timings)
+    trained = _train(settings, snap_settings, store, snap, events, validation)
+    model_hash = store.objects.put_bytes(trained.model_text.encode("utf-8"))
+    meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
+    events.before_gate()
+    _say(events, "gate")
+    version = _commit(
+        snap_settings,
+        store,
+        snap,
+        trained,
+        model_hash,
+        meta_hash,
+        timings | trained.timings,
+        validation,
+        context.champion,
+    )
+    if version.status == "champion":
+        _promoted(settings, store, version)
+    return TrainOutcome(taken, version, True)
+
+
+def _say(events: TrainEvents, step: str) -> None:
+    if events.progress is not None:
+        events.progress(step, {})
+
+
+def _validate(
+    settings: Settings,
+    snap_settings: Settings,
+    store: Store,
+    context: SnapshotContext,
+    timings: dict[str, float],
+) -> tuple[validate.Report, str]:
+    """Validate the snapshot against its config and the champion's schema; a failure is
+    recorded (with the ``on_failure`` hooks) and raised: the champion stays."""
     started = time.perf_counter()
+    champion, champion_snap, snap = context.champion, context.champion_snapshot, context.record
     reference = (
         validate.reference_of(store, champion, champion_snap)
         if champion is not None and champion_snap is not None
@@ -119,15 +147,26 @@ def run_train(
         snap_settings, snapshot_files(store, snap), reference, hashes=snapshot_hashes(snap)
     )
     timings["validate"] = round(time.perf_counter() - started, 4)
-    validation = (report, now_iso())
     if not report.ok:
         validate.record(store, report, snap.id)
         failures = "; ".join(c.message for c in report.failures)
         run_hooks(settings, store, "failure", {"stage": "validate", "error": failures})
-    validate.raise_on_failure(report)  # blocks training; the champion stays
+    validate.raise_on_failure(report)
     # a passed validation is recorded with the version it lets through (one session fewer)
+    return report, now_iso()
+
+
+def _train(
+    settings: Settings,
+    snap_settings: Settings,
+    store: Store,
+    snap: SnapshotRecord,
+    events: TrainEvents,
+    validation: tuple[validate.Report, str],
+) -> Trained:
+    """LightGBM on the snapshot; a failure is a ``failed`` version (and hooks), raised."""
     try:
-        trained = train_snapshot(snap_settings, store, snap, events)
+        return train_snapshot(snap_settings, store, snap, events)
     except WorkbenchError as e:
         failed = _record_failure(store, snap, e, validation)
         run_hooks(
@@ -139,39 +178,25 @@ def run_train(
         raise TrainingError(
             f"training {failed.name} on snapshot {snap.id} failed: {e.message}", e.hint
         ) from e
-    model_hash = store.objects.put_bytes(trained.model_text.encode("utf-8"))
-    meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
-    events.before_gate()
-    if progress:
-        progress("gate", {})
-    version = _commit(
-        snap_settings,
+
+
+def _promoted(settings: Settings, store: Store, version: VersionRecord) -> None:
+    """After the commit: serve the new champion, then the ``on_promote`` hooks."""
+    serving.export(store, version)
+    gate_info = version.gate or {}
+    run_hooks(
+        settings,
         store,
-        snap,
-        trained,
-        model_hash,
-        meta_hash,
-        timings | trained.timings,
-        validation,
-        champion,
+        "promote",
+        {
+            "version": version.name,
+            "snapshot": version.snapshot_id,
+            "metric": version.metric,
+            "score": str(version.metrics.get(version.metric, "")),
+            "reason": gate_info.get("reason", ""),
+            "serving_dir": str(serving.serving_dir(store)),
+        },
     )
-    if version.status == "champion":
-        serving.export(store, version)
-        gate_info = version.gate or {}
-        run_hooks(
-            settings,
-            store,
-            "promote",
-            {
-                "version": version.name,
-                "snapshot": snap.id,
-                "metric": version.metric,
-                "score": str(version.metrics.get(version.metric, "")),
-                "reason": gate_info.get("reason", ""),
-                "serving_dir": str(serving.serving_dir(store)),
-            },
-        )
-    return TrainOutcome(snap_result, version, True)
 
 
 def _commit(

@@ -162,24 +162,13 @@ def train_snapshot(
 ) -> Trained:
     import lightgbm as lgb
     import numpy as np
-    import polars as pl
 
     events = events or TrainEvents()
     progress = events.progress
     metrics.check_metric(settings.model.task, settings.gate.metric)
     timer = _Timer(progress)
     with timer.step("load"):
-        frame = load_frame(store, snap)
-        target = settings.data.target
-        if not target:
-            raise TrainingError("no target column is configured", "set [data] target")
-        features.select_features(dict(frame.schema), settings)  # names missing columns early
-        frame = frame.filter(pl.col(target).is_not_null())
-        if frame.height < MIN_ROWS:
-            raise TrainingError(
-                f"only {frame.height} rows have a target value; at least {MIN_ROWS} are needed",
-                f"add labelled rows (column {target!r})",
-            )
+        frame = _labelled(load_frame(store, snap), settings)
     with timer.step("prepare"):
         train_rows, valid_rows, hold_rows = split_indices(frame, settings)
         spec = features.fit(frame, settings, rows=train_rows)  # on the training rows
@@ -198,27 +187,9 @@ def train_snapshot(
         )
         dvalid = dtrain.create_valid(np.take(x_all, valid_rows, axis=0), y_all[valid_rows])
     curve: dict[str, Any] = {}
-    callbacks = [lgb.record_evaluation(curve)]
-    if settings.model.early_stopping_rounds > 0:
-        callbacks.append(lgb.early_stopping(settings.model.early_stopping_rounds, verbose=False))
-    if progress is not None:
-        callbacks.append(_progress_callback(progress, settings.model.num_boost_round))
     with timer.step("train"):
         events.boosting_started()
-        try:
-            booster = lgb.train(
-                params,
-                dtrain,
-                num_boost_round=settings.model.num_boost_round,
-                valid_sets=[dvalid],
-                valid_names=["valid"],
-                callbacks=callbacks,
-            )
-        except lgb.basic.LightGBMError as e:
-            raise TrainingError(
-                f"LightGBM refused to train: {str(e).strip()}",
-                f"check [model] params in {settings.source.name}",
-            ) from e
+        booster = _boost(settings, params, dtrain, dvalid, curve, progress)
         best = booster.best_iteration or booster.current_iteration()
         text = booster.model_to_string(num_iteration=best)
     with timer.step("evaluate"):
@@ -230,7 +201,88 @@ def train_snapshot(
         del x_all
         scores = metrics.compute(spec.task, y_hold[known], model.predict_matrix(x_hold))
     importance = booster.feature_importance(importance_type="gain", iteration=best)
-    meta = {
+    parts = {"train": len(train_rows), "valid": len(valid_rows), "holdout": len(hold_rows)}
+    meta = _meta(settings, snap, spec, params, best, scores, importance, curve, parts)
+    meta["timings"] = timer.timings
+    return Trained(
+        text,
+        meta,
+        LoadedModel(model.booster, spec, meta),
+        scores,
+        y_hold,
+        frame.height,
+        timer.timings,
+        frame,
+        hold_rows,
+        x_hold,
+    )
+
+
+def _labelled(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The rows with a target value; a missing target or feature column, or too few labelled
+    rows, is a ``TrainingError`` naming what to change."""
+    import polars as pl
+
+    target = settings.data.target
+    if not target:
+        raise TrainingError("no target column is configured", "set [data] target")
+    features.select_features(dict(frame.schema), settings)  # names missing columns early
+    frame = frame.filter(pl.col(target).is_not_null())
+    if frame.height < MIN_ROWS:
+        raise TrainingError(
+            f"only {frame.height} rows have a target value; at least {MIN_ROWS} are needed",
+            f"add labelled rows (column {target!r})",
+        )
+    return frame
+
+
+def _boost(
+    settings: Settings,
+    params: dict[str, Any],
+    dtrain: Any,
+    dvalid: Any,
+    curve: dict[str, Any],
+    progress: Progress | None,
+) -> Any:
+    """``lightgbm.train`` with early stopping on the validation part, the learning curve
+    recorded into ``curve`` and a progress call per round; a refusal is a ``TrainingError``."""
+    import lightgbm as lgb
+
+    callbacks = [lgb.record_evaluation(curve)]
+    if settings.model.early_stopping_rounds > 0:
+        callbacks.append(lgb.early_stopping(settings.model.early_stopping_rounds, verbose=False))
+    if progress is not None:
+        callbacks.append(_progress_callback(progress, settings.model.num_boost_round))
+    try:
+        return lgb.train(
+            params,
+            dtrain,
+            num_boost_round=settings.model.num_boost_round,
+            valid_sets=[dvalid],
+            valid_names=["valid"],
+            callbacks=callbacks,
+        )
+    except lgb.basic.LightGBMError as e:
+        raise TrainingError(
+            f"LightGBM refused to train: {str(e).strip()}",
+            f"check [model] params in {settings.source.name}",
+        ) from e
+
+
+def _meta(
+    settings: Settings,
+    snap: SnapshotRecord,
+    spec: features.FeatureSpec,
+    params: dict[str, Any],
+    best: int,
+    scores: dict[str, float],
+    importance: Any,
+    curve: dict[str, Any],
+    parts: dict[str, int],
+) -> dict[str, Any]:
+    """The version's metadata object (``model.json`` in the serving export); the caller adds
+    the step timings once they are all known."""
+    return {
         "format": 1,
         "snapshot": snap.id,
         "spec": spec.to_json(),
@@ -251,27 +303,11 @@ def train_snapshot(
             "kind": settings.train.split,
             "holdout_fraction": settings.train.holdout_fraction,
             "seed": settings.train.seed,
-            "rows": {
-                "train": len(train_rows),
-                "valid": len(valid_rows),
-                "holdout": len(hold_rows),
-            },
+            "rows": parts,
         },
-        "timings": timer.timings,
+        "timings": {},
         "libraries": _libraries(),
     }
-    return Trained(
-        text,
-        meta,
-        LoadedModel(model.booster, spec, meta),
-        scores,
-        y_hold,
-        frame.height,
-        timer.timings,
-        frame,
-        hold_rows,
-        x_hold,
-    )
 
 
 def _progress_callback(progress: Progress, total: int) -> Callable[[Any], None]:

@@ -204,6 +204,7 @@ class Watcher:
             text=True,
         )
         self.lines: queue.Queue[dict] = queue.Queue()
+        self.seen: list[dict] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -219,9 +220,10 @@ class Watcher:
             except queue.Empty:
                 assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
                 continue
+            self.seen.append(ev)
             if pred(ev):
                 return ev
-        raise AssertionError("timed out waiting for a watcher event")
+        raise AssertionError(f"timed out waiting for a watcher event; seen: {self.seen[-8:]}")
 
 
 def test_watcher_process_real_events_sigterm_and_cli_together(small: Path, cli) -> None:
@@ -253,6 +255,57 @@ def test_watcher_process_real_events_sigterm_and_cli_together(small: Path, cli) 
     finally:
         if w.proc.poll() is None:
             w.proc.kill()
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_watcher(small: Path) -> None:
+    """watchfiles cannot decode such a path and raises; the watcher restarts watching, says
+    so, and the next batch is trained. SIGTERM still ends it with 0 and a JSON last line."""
+    (small / "notes").mkdir()  # watched from the start (inotify adds new folders late)
+    w = Watcher(small)
+    try:
+        w.wait_for(lambda e: e["event"] == "watching")
+        with open(os.fsencode(small / "notes") + b"/r\xe9sum\xe9.txt", "w") as f:
+            f.write("cv")
+        w.wait_for(lambda e: e["event"] == "watch_restarted")
+        new_batch(small, "batch_001.csv")  # at once: a change before watching is up again
+        # is found by the rescan once it is
+        done = w.wait_for(
+            lambda e: e["event"] == "cycle_finished" and e["outcome"] != "nothing to do"
+        )
+        assert done["outcome"] in ("promoted", "kept"), done
+        w.proc.send_signal(signal.SIGTERM)
+        assert w.proc.wait(timeout=30) == 0
+        rest = [json.loads(line) for line in w.proc.stdout or []]
+        last = ([*_drain(w), *rest] or [{}])[-1]
+        assert last["event"] == "stopped" and {"ts", "level", "message"} <= set(last)
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()
+
+
+def _drain(w: Watcher) -> list[dict]:
+    out = []
+    while not w.lines.empty():
+        out.append(w.lines.get_nowait())
+    return out
+
+
+def test_a_watcher_whose_file_watching_ends_says_why_and_exits_non_zero(
+    small: Path, monkeypatch
+) -> None:
+    """The watching thread ending for good is an error, never a silent exit 0."""
+
+    def broken(root: Path, debounce_ms: int, stop: threading.Event, ready=None):
+        raise RuntimeError("inotify: no watches left")
+        yield set()  # a generator, as watchfiles_changes is
+
+    monkeypatch.setattr(watch_mod, "watchfiles_changes", broken)
+    monkeypatch.setattr(watch_mod.time, "sleep", lambda _s: None)
+    from workbench.errors import WatchStoppedError
+
+    with pytest.raises(WatchStoppedError, match="no watches left"):
+        for _ in watch_mod.watch(small, store_of(small)):
+            pass
 
 
 def test_kill_9_at_random_moments_leaves_a_working_store(small: Path, cli) -> None:

@@ -305,9 +305,22 @@ def watch(obj: Ctx, once: bool, as_json: bool) -> None:
                     if hint and not as_json:
                         click.echo(f"         hint: {hint}")
     except KeyboardInterrupt:
-        click.echo("stopped" if not as_json else json.dumps({"event": "stopped"}), err=not as_json)
+        _stopped(as_json, "stopped by a signal", "info")
+    except WorkbenchError as e:  # the loop cannot go on: say why, then exit non-zero
+        _stopped(as_json, f"stopped: {e.message}", "error")
+        raise
     if once and failed is not None:
         sys.exit(failed)
+
+
+def _stopped(as_json: bool, message: str, level: str) -> None:
+    """The watcher's last line: a JSON event like the others (stdout), or text on stderr."""
+    from workbench.pipeline.events import CycleEvent
+
+    if as_json:
+        click.echo(json.dumps(CycleEvent("stopped", message, level).to_json()))
+    else:
+        click.echo(message, err=True)
 
 
 @main.command()

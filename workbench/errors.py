@@ -71,5 +71,12 @@ class StoreBusyError(StoreError):
     """Another workbench process held the store longer than the wait limit."""
 
 
+class WatchStoppedError(WorkbenchError):
+    """The watch loop cannot go on (file watching failed past its restarts): the process
+    ends non-zero, so a service manager restarts it."""
+
+    exit_code = ExitCode.INTERNAL
+
+
 class ConflictError(WorkbenchError):
     exit_code = ExitCode.CONFLICT

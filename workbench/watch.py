@@ -13,6 +13,12 @@ runs. Changes that arrive while a cycle runs are buffered by ``watchfiles`` and 
 the next batch, so they coalesce into one more cycle. The config is re-read before every
 cycle: a broken config is a failed cycle event, and the next edit that fixes it recovers.
 
+File watching survives what watchfiles cannot report: an event on a path that is not valid
+UTF-8 (a ``notes/r\xe9sum\xe9.txt`` anywhere in the project) makes watchfiles raise; the loop
+then starts watching again and runs one cycle (the snapshot finds whatever changed meanwhile).
+If watching fails ``RESTARTS`` times in a row, or its thread ends for any reason while the loop
+runs, the loop raises ``WatchStoppedError``: a watcher never stops silently with exit 0.
+
 One watcher per project: the loop holds ``.workbench/watcher.lock`` (flock; released by the
 kernel even on ``kill -9``), which is how ``status`` and the TUI know a watcher is running.
 
@@ -38,7 +44,7 @@ from typing import Any
 from workbench import config as config_mod
 from workbench.config import Settings
 from workbench.data.inputs import is_ignored
-from workbench.errors import ConfigError, StoreError, UsageError
+from workbench.errors import ConfigError, StoreError, UsageError, WatchStoppedError
 from workbench.pipeline.cycle import Cancelled, failed_to_start, mark_interrupted, run_cycle
 from workbench.pipeline.events import CycleEvent
 from workbench.pipeline.status import WATCHER_LOCK
@@ -48,6 +54,9 @@ SETTLE_POLL_S = 0.05
 SETTLE_MAX_S = 600.0
 PROGRESS_FILE = "progress.json"
 PROGRESS_INTERVAL_S = 0.5
+RESTARTS = 5  # file watching restarted this many times in a row at most
+READY_TIMEOUT_MS = 1000  # a quiet watchfiles wakes this often (how a restart knows it is up)
+RESCAN: set[Path] = set()  # a batch naming no path: something changed that watchfiles lost
 
 Changes = Iterable[set[Path]]
 Progress = Callable[[str, dict[str, Any]], None]
@@ -107,8 +116,11 @@ def input_filter(root: Path) -> Callable[[Path], bool]:
     return keep
 
 
-def watchfiles_changes(root: Path, debounce_ms: int, stop: threading.Event) -> Changes:
-    """Batches of changed input paths from watchfiles (inotify on Linux)."""
+def watchfiles_changes(
+    root: Path, debounce_ms: int, stop: threading.Event, ready: Callable[[], None] | None = None
+) -> Changes:
+    """Batches of changed input paths from watchfiles (inotify on Linux); ``ready()`` is
+    called once, as soon as watching is set up (its first batch or first quiet timeout)."""
     import watchfiles
 
     keep = input_filter(root)
@@ -120,8 +132,14 @@ def watchfiles_changes(root: Path, debounce_ms: int, stop: threading.Event) -> C
         stop_event=stop,
         raise_interrupt=False,
         ignore_permission_denied=True,
+        rust_timeout=READY_TIMEOUT_MS,
+        yield_on_timeout=True,
     ):
-        yield {Path(p) for _, p in batch}
+        if ready is not None:
+            ready()
+            ready = None
+        if batch:
+            yield {Path(p) for _, p in batch}
 
 
 def wait_until_settled(paths: set[Path], poll_s: float = SETTLE_POLL_S) -> None:
@@ -185,6 +203,8 @@ class _Background:
         requests: queue.Queue[str] | None = None,
     ) -> None:
         self.queue: queue.Queue[set[Path]] = queue.Queue()
+        self.errors: queue.Queue[str] = queue.Queue()
+        self.failure: str | None = None
         self.requests = requests
         self.stop = stop
         self.thread = threading.Thread(
@@ -193,12 +213,38 @@ class _Background:
         self.thread.start()
 
     def _run(self, root: Path, debounce_ms: int) -> None:
-        for batch in watchfiles_changes(root, debounce_ms, self.stop):
-            self.queue.put(batch)
+        failures = 0
 
-    def __iter__(self) -> Iterator[set[Path] | None]:
-        """Change batches; ``None`` when a front end asked for a cycle (``requests``)."""
-        while not self.stop.is_set() and self.thread.is_alive():
+        def rescan() -> None:  # watching again: one cycle finds what changed while it was not
+            self.queue.put(set(RESCAN))
+
+        while not self.stop.is_set():
+            try:
+                for batch in watchfiles_changes(
+                    root, debounce_ms, self.stop, rescan if failures else None
+                ):
+                    failures = 0
+                    self.queue.put(batch)
+                return  # stopped
+            except (RuntimeError, OSError) as e:  # watchfiles' own errors (a non-UTF-8 path)
+                failures += 1
+                self.errors.put(str(e))
+                if failures > RESTARTS:
+                    self.failure = f"file watching failed {failures} times in a row: {e}"
+                    return
+                time.sleep(min(0.1 * failures, 1.0))
+
+    def __iter__(self) -> Iterator[set[Path] | str | None]:
+        """Change batches; ``None`` when a front end asked for a cycle (``requests``); a
+        ``str`` when watching failed and was restarted (what failed)."""
+        while not self.stop.is_set():
+            if not self.thread.is_alive() and self.queue.empty():
+                raise WatchStoppedError(
+                    self.failure or "file watching stopped unexpectedly",
+                    "restart the watcher; if it fails again, look for files it cannot watch",
+                )
+            while not self.errors.empty():
+                yield self.errors.get_nowait()
             if self.requests is not None and not self.requests.empty():
                 while not self.requests.empty():
                     self.requests.get_nowait()
@@ -233,7 +279,7 @@ def watch(
     publish = _Publisher(store, stop, progress)
     settings = _settings(root)
     debounce = settings.watch.debounce_ms if settings else 1000
-    source: Iterable[set[Path] | None] | None = changes
+    source: Iterable[set[Path] | str | None] | None = changes
     if source is None and not once:
         # watching before the first cycle runs
         source = _Background(root, debounce, stop, requests)
@@ -246,12 +292,15 @@ def watch(
         for batch in source:
             if stop.is_set():
                 break
+            if isinstance(batch, str):
+                yield CycleEvent("watch_restarted", f"file watching restarted: {batch}", "warning")
+                continue
             if batch is None:
                 yield CycleEvent("requested", "a training cycle was requested")
                 yield from _cycle(root, store, publish, force=True)
                 yield CycleEvent("watching", "waiting for changes")
                 continue
-            names = ", ".join(sorted(p.name for p in batch)[:5])
+            names = ", ".join(sorted(p.name for p in batch)[:5]) or "(a lost event: rescanning)"
             yield CycleEvent(
                 "changed",
                 f"{len(batch)} input(s) changed: {names}",

@@ -14,6 +14,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_project"
+# what the repository ships in sample_project/: tests build their projects from these only, so
+# batches a user generated there (the README's walkthrough) never leak into a test
+SAMPLE_FILES = (".gitignore", "README.md", "generate.py", "workbench.toml", "data/batch_000.csv")
+
+
+def copy_sample(dest: Path) -> Path:
+    """A fresh copy of the shipped sample project at ``dest`` (no store, nothing generated)."""
+    for name in SAMPLE_FILES:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SAMPLE / name, dest / name)
+    return dest
 
 
 def sha256(path: Path) -> str:
@@ -44,9 +55,7 @@ def cold_process() -> None:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh copy of the sample project (no store, not in git)."""
-    dest = tmp_path / "proj"
-    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(".workbench", "__pycache__"))
-    return dest
+    return copy_sample(tmp_path / "proj")
 
 
 @pytest.fixture

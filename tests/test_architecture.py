@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROBE = """
 import atexit, json, sys
 target = sys.argv[1]
@@ -41,3 +43,16 @@ def test_watch_once_trains_without_loading_textual(project: Path, tmp_path: Path
     finished = [e for e in lines if e["event"] == "cycle_finished"]
     assert finished and finished[-1]["outcome"] == "promoted"  # it did the whole cycle
     assert json.loads(out.read_text()) == []
+
+
+def test_tests_build_projects_from_what_the_repository_ships() -> None:
+    """A user's walkthrough writes batches into sample_project/; the suite copies only the
+    shipped files, and this list is what git tracks there."""
+    from tests.conftest import REPO, SAMPLE_FILES
+
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "sample_project"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert sorted(f"sample_project/{n}" for n in SAMPLE_FILES) == sorted(tracked)

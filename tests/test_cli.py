@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SAMPLE
 from workbench.errors import ExitCode
 
 
 def test_init_scaffolds_a_config_and_gitignore(tmp_path: Path, cli) -> None:
-    shutil.copytree(SAMPLE / "data", tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    shutil.copy2(SAMPLE / "data" / "batch_000.csv", tmp_path / "data")
     proc = cli("init", "--target", "churned", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "workbench.toml").read_text()
@@ -45,7 +48,8 @@ def test_init_guesses_regression_and_refuses_unknown_target(tmp_path: Path, cli)
 
 
 def test_init_without_target_off_a_terminal_lists_columns(tmp_path: Path, cli) -> None:
-    shutil.copytree(SAMPLE / "data", tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    shutil.copy2(SAMPLE / "data" / "batch_000.csv", tmp_path / "data")
     proc = cli("init", cwd=tmp_path)
     assert proc.returncode == ExitCode.USAGE
     assert "--target" in proc.stderr and "churned" in proc.stderr
@@ -130,3 +134,14 @@ def test_openmp_waits_passively_unless_the_user_chose(tmp_path: Path) -> None:
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "ACTIVE", out.stderr
+
+
+@pytest.mark.parametrize("command", ["history", "snapshots"])
+@pytest.mark.parametrize("limit", ["-1", "0", "x"])
+def test_a_bad_limit_is_a_usage_error(tmp_path: Path, cli, command: str, limit: str) -> None:
+    (tmp_path / "data").mkdir()
+    shutil.copy2(SAMPLE / "data" / "batch_000.csv", tmp_path / "data")
+    (tmp_path / "workbench.toml").write_text('[data]\ntarget = "churned"\n')
+    proc = cli(command, "--limit", limit, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "--limit" in proc.stderr and "Traceback" not in proc.stderr

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE
+from tests.conftest import copy_sample
 from tests.helpers import configure, copy_project, cut_sample, store_of, train
 from workbench import watch as watch_mod
 from workbench.model import serving
@@ -22,7 +21,7 @@ from workbench.store import locking
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("template") / "proj"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".workbench"))
+    copy_sample(root)
     configure(cut_sample(root, 2000), rounds=10)
     train(root)
     return root

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import polars as pl
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, copy_sample
 from tests.helpers import configure, copy_project, cut_sample, store_of, train
 from workbench import config
 from workbench.model import serving
@@ -49,7 +48,7 @@ class RecordingApp(WorkbenchApp):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tui") / "proj"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".workbench", "__pycache__"))
+    copy_sample(root)
     configure(cut_sample(root, ROWS), rounds=20)
     with open(root / "workbench.toml", "a") as f:
         f.write("\n[watch]\ndebounce_ms = 100\n")

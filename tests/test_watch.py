@@ -6,7 +6,6 @@ import json
 import os
 import queue
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, copy_sample
 from tests.helpers import CountingStore, configure, copy_project, cut_sample, store_of
 from workbench import watch as watch_mod
 from workbench.caches import clear_process_caches
@@ -30,7 +29,7 @@ BATCH_ROWS = 400
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3000 rows, 20 rounds, v1 trained once for the whole module; tests get copies."""
     root = tmp_path_factory.mktemp("template") / "proj"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".workbench"))
+    copy_sample(root)
     configure(cut_sample(root, 3000), rounds=20)
     with open(root / "workbench.toml", "a") as f:
         f.write("\n[watch]\ndebounce_ms = 200\n")

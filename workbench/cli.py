@@ -142,7 +142,13 @@ def snapshot(obj: Ctx, as_json: bool) -> None:
 
 @main.command()
 @json_option
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show at most this many (>= 1).",
+)
 @pass_ctx
 def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
     """List snapshots, newest first."""
@@ -186,7 +192,13 @@ def status(obj: Ctx, as_json: bool) -> None:
 
 @main.command()
 @json_option
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Show at most this many (>= 1).",
+)
 @pass_ctx
 def history(obj: Ctx, as_json: bool, limit: int) -> None:
     """Model versions, newest first."""

@@ -83,6 +83,7 @@ def test_every_key_is_documented() -> None:
         (b"[train]\nholdout_fraction = 1.5\n", ["between 0 and 1"]),
         (b"[gate]\nmetric = 'acu'\n", ["not a known metric", "'auc'"]),
         (b"[hooks]\non_promote = 'curl x'\n", ["argv list", "no shell"]),
+        (b'[hooks]\non_promote = ["echo", "a\\u0000b"]\n', ["hooks.on_promote", "NUL byte"]),
         (b"[model]\nparams = { learning_rate = [1] }\n", ["model.params.learning_rate"]),
         (b"[train]\nengine = 'dask'\n", ['engine = "dask" is not available', "locally"]),
         (

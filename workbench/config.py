@@ -353,12 +353,22 @@ class _Validator:
         )
 
     def commands(self, value: Any, key: str) -> tuple[Argv, ...]:
+        found: tuple[Argv, ...] | None = None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return (tuple(value),) if value else ()
-        if isinstance(value, list) and all(
+            found = (tuple(value),) if value else ()
+        elif isinstance(value, list) and all(
             isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in value
         ):
-            return tuple(tuple(v) for v in value)
+            found = tuple(tuple(v) for v in value)
+        if found is not None:
+            for argv in found:
+                if any("\x00" in arg for arg in argv):  # no process can be given one
+                    raise self.fail(
+                        key,
+                        f"{key}: an argument of {argv[0]!r} contains a NUL byte",
+                        "remove the \\u0000 from the hook's arguments",
+                    )
+            return found
         raise self.fail(
             key,
             f"{key} must be an argv list of strings or a list of argv lists",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import __version__
 from workbench.config import Settings
 from workbench.data.reader import load_frame
-from workbench.errors import TrainingError
+from workbench.errors import ConfigError, TrainingError
 from workbench.model import features, metrics
 from workbench.model.loading import LoadedModel
 
@@ -226,6 +226,13 @@ def _labelled(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     target = settings.data.target
     if not target:
         raise TrainingError("no target column is configured", "set [data] target")
+    for key, column in (
+        ("data.target", target),
+        ("data.time_column", settings.data.time_column),
+        ("data.id_column", settings.data.id_column),
+    ):
+        if column and column not in frame.columns:
+            raise _no_column(settings, key, column, frame.columns)
     features.select_features(dict(frame.schema), settings)  # names missing columns early
     frame = frame.filter(pl.col(target).is_not_null())
     if frame.height < MIN_ROWS:
@@ -234,6 +241,17 @@ def _labelled(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
             f"add labelled rows (column {target!r})",
         )
     return frame
+
+
+def _no_column(settings: Settings, key: str, column: str, columns: list[str]) -> ConfigError:
+    import difflib
+
+    close = difflib.get_close_matches(column, columns, n=1, cutoff=0.6)
+    return ConfigError(
+        f"{settings.source.name}: {key} = {column!r} is not a column of the data",
+        (f"did you mean {close[0]!r}? " if close else "")
+        + f"the columns are: {', '.join(columns[:20])}{' …' if len(columns) > 20 else ''}",
+    )
 
 
 def _boost(

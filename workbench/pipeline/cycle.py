@@ -19,7 +19,8 @@ during training is always found by ``mark_interrupted``. A failure writes the he
 with it.
 
 Failure handling: a ``WorkbenchError`` in any step ends the cycle with ``cycle_finished``
-(outcome ``failed``, the message and hint); the champion and history stay as they were, since
+(outcome ``failed``, the message and hint; any other exception is a bug, reported the same way
+with exit code 1, so a watcher outlives it); the champion and history stay as they were, since
 every earlier step only wrote whole records. A cycle whose process died (``kill -9``) leaves a
 ``cycle_started`` without a finish; ``mark_interrupted`` records ``cycle_interrupted`` for it
 on the next start. Validation and training, gate and promotion run inside
@@ -101,6 +102,12 @@ def run_cycle(
         yield from run.end(run.cancelled())
     except WorkbenchError as e:
         yield from run.end(events.failed(run.started, run.step, e))
+    except Exception as e:  # a bug: the watcher records it as a failed cycle and lives on
+        bug = WorkbenchError(
+            f"internal error: {type(e).__name__}: {e}",
+            "this is a workbench bug: please report it with the events of this cycle",
+        )
+        yield from run.end(events.failed(run.started, run.step, bug))
 
 
 class _Cycle:

@@ -31,7 +31,7 @@ from typing import Any
 from workbench.config import Settings
 from workbench.data import snapshot
 from workbench.data.reader import snapshot_files, snapshot_hashes, snapshot_settings
-from workbench.errors import TrainingError, WorkbenchError
+from workbench.errors import ConfigError, TrainingError, WorkbenchError
 from workbench.model import gate, serving
 from workbench.model.loading import LoadedModel, load_version
 from workbench.model.train import Progress, Trained, TrainEvents, train_snapshot
@@ -164,9 +164,13 @@ def _train(
     events: TrainEvents,
     validation: tuple[validate.Report, str],
 ) -> Trained:
-    """LightGBM on the snapshot; a failure is a ``failed`` version (and hooks), raised."""
+    """LightGBM on the snapshot; a failure is a ``failed`` version (and hooks), raised. A
+    config the data cannot satisfy (a target or time column that is not there) is the
+    config's error (exit 3) and records no version."""
     try:
         return train_snapshot(snap_settings, store, snap, events)
+    except ConfigError:
+        raise
     except WorkbenchError as e:
         failed = _record_failure(store, snap, e, validation)
         run_hooks(

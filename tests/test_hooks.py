@@ -79,13 +79,17 @@ def test_on_failure_runs_when_training_fails(small: Path, tmp_path: Path) -> Non
     out = tmp_path / "failure.json"
     set_hooks(small, failure=[[sys.executable, "-c", RECORDER, str(out)]])
     cfg = small / "workbench.toml"
-    cfg.write_text(cfg.read_text().replace("num_leaves = 15", "num_leaves = -1"))
+    cfg.write_text(
+        cfg.read_text().replace(
+            'path = "data"', 'path = "data"\nfeatures = ["tenure_months", "nope"]'
+        )
+    )
     with pytest.raises(TrainingError):
         train(small)
     seen = json.loads(out.read_text())
     assert seen["WORKBENCH_EVENT"] == "failure"
     assert seen["WORKBENCH_STAGE"] == "train"
-    assert "num_leaves" in seen["WORKBENCH_ERROR"]
+    assert "nope" in seen["WORKBENCH_ERROR"]
 
 
 def _alive(pid: int) -> bool:

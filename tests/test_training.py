@@ -14,7 +14,7 @@ from scipy import stats
 from tests.conftest import write_csv
 from tests.helpers import configure, cut_sample, store_of, train
 from workbench import config
-from workbench.errors import ConflictError, DataError, ExitCode, TrainingError, UsageError
+from workbench.errors import ConflictError, DataError, ExitCode, UsageError
 from workbench.model import metrics, serving
 from workbench.model.predict import predict_file
 from workbench.model.rollback import rollback
@@ -309,14 +309,33 @@ def test_one_class_target_is_stopped_by_validation(small: Path, cli) -> None:
         assert s.champion_number() == 1 and s.version_count() == 1
 
 
-def test_invalid_lightgbm_params_fail_cleanly(small: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("num_leaves = 15", "num_leaves = -3", "num_leaves"),
+        ("learning_rate = 0.1", "learning_rat = 0.1", "did you mean 'learning_rate'?"),
+        ("learning_rate = 0.1", "eta = 0.1", None),  # an alias LightGBM knows: fine
+        ('task = "binary"', 'task = "multiclass"', "not computed for task 'multiclass'"),
+    ],
+)
+def test_lightgbm_params_and_metrics_are_checked_before_any_version(
+    small: Path, cli, old: str, new: str, expected: str | None
+) -> None:
+    """LightGBM's own parameter names and aliases, and its acceptance of the values; the gate
+    metric against the task: a config error (exit 3), no version recorded."""
     train(small)
     cfg = small / "workbench.toml"
-    cfg.write_text(cfg.read_text().replace("num_leaves = 15", "num_leaves = -3"))
-    with pytest.raises(TrainingError, match="num_leaves"):
-        train(small)
+    cfg.write_text(cfg.read_text().replace(old, new))
+    proc = cli("train", "--force", cwd=small)
     with store_of(small).read() as s:
+        versions = s.version_count()
         assert s.champion_number() == 1
+    if expected is None:
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode == ExitCode.CONFIG, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert versions == 1
 
 
 # ------------------------------------------------------------------ rollback
@@ -377,10 +396,10 @@ def test_rollback_to_a_failed_version_is_refused(small: Path, cli) -> None:
     train(small)
     cfg = small / "workbench.toml"
     cfg.write_text(
-        cfg.read_text()
-        .replace('target = "churned"', 'target = "has_partner"')
-        .replace('task = "binary"', 'task = "multiclass"')
-    )
+        cfg.read_text().replace(
+            'path = "data"', 'path = "data"\nfeatures = ["tenure_months", "nope"]'
+        )
+    )  # a feature the data does not have
     assert cli("train", cwd=small).returncode == ExitCode.TRAINING
     proc = cli("rollback", "v2", "--reason", "try", cwd=small)
     assert proc.returncode == ExitCode.USAGE and "failed to train" in proc.stderr

@@ -34,6 +34,7 @@ from workbench.data.reader import load_frame
 from workbench.errors import ConfigError, TrainingError
 from workbench.model import features, metrics
 from workbench.model.loading import LoadedModel
+from workbench.model.params import check_params
 
 if TYPE_CHECKING:
     import numpy as np
@@ -173,6 +174,7 @@ def train_snapshot(
         train_rows, valid_rows, hold_rows = split_indices(frame, settings)
         spec = features.fit(frame, settings, rows=train_rows)  # on the training rows
         params = lgb_params(settings, spec)
+        check_params(settings, params, len(spec.classes))  # a config error, before a version
         names = _safe_names(spec.features)
         cat_idx = [i for i, f in enumerate(spec.features) if f in spec.categories]
         x_all = features.encode(frame, spec)  # every row once; the parts are row takes

@@ -55,7 +55,8 @@ SETTLE_MAX_S = 600.0
 PROGRESS_FILE = "progress.json"
 PROGRESS_INTERVAL_S = 0.5
 RESTARTS = 5  # file watching restarted this many times in a row at most
-READY_TIMEOUT_MS = 1000  # a quiet watchfiles wakes this often (how a restart knows it is up)
+READY_TIMEOUT_MS = 5000  # a quiet watchfiles wakes this often (as by default): a restart
+# knows it is watching again at its first batch or wake-up
 RESCAN: set[Path] = set()  # a batch naming no path: something changed that watchfiles lost
 
 Changes = Iterable[set[Path]]

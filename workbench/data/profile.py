@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.caches import LRU
+from workbench.data.columns import column_kind as column_kind  # re-exported: the one owner
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -640,19 +641,6 @@ def _add_distributions(lf: pl.LazyFrame, columns: list[dict[str, Any]]) -> None:
             pairs.sort(key=lambda p: (-p[1], str(p[0])))
             col["top"] = [{"value": v, "count": int(n)} for v, n in pairs[:TOP_K]]
             col["other_count"] = int(sum(n for _, n in pairs[TOP_K:]))
-
-
-def column_kind(dtype: Any) -> str:
-    """numeric | categorical | datetime | boolean, as the profile and drift see a dtype."""
-    import polars as pl
-
-    if dtype == pl.Boolean:
-        return "boolean"
-    if dtype.is_numeric():
-        return "numeric"
-    if dtype.is_temporal():
-        return "datetime"
-    return "categorical"
 
 
 def _edges(lo: float, hi: float) -> list[float]:

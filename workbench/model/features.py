@@ -57,7 +57,7 @@ class FeatureSpec:
 
 def select_features(schema: dict[str, Any], settings: Settings) -> tuple[list[str], dict[str, str]]:
     """(feature names, kind per feature) from a frame schema and the config."""
-    from workbench.data.profile import column_kind
+    from workbench.data.columns import column_kind
 
     d = settings.data
     if d.target and d.target not in schema:

@@ -4,7 +4,8 @@ Checks, in order:
 
 - **schema** against the champion's training snapshot (when there is a champion): a column the
   champion uses (feature or target) missing from a file, or a feature whose type changed kind
-  (numeric <-> text), fails; other added/removed columns and int<->float widening warn;
+  (numeric, categorical, boolean, datetime: ``columns.column_kind``, as the profile and the
+  features see it), fails; other added/removed columns and int<->float widening warn;
 - **required columns** (``[data.validation] required_columns``) present in every file;
 - **target**: present in every file, its null share at most ``target_max_null_fraction``,
   and more than one class for classification;
@@ -31,8 +32,9 @@ from typing import Any
 
 from workbench.caches import LRU
 from workbench.config import Settings
+from workbench.data.columns import column_kind
 from workbench.data.inputs import discover
-from workbench.data.profile import column_kind, combine, lazy_frames, profile_key
+from workbench.data.profile import combine, lazy_frames, profile_key
 from workbench.errors import DataError
 from workbench.store import Session, Store, now_iso
 from workbench.store.registry import VersionRecord
@@ -139,13 +141,15 @@ def _schema(
                 column=column,
             )
             continue
-        old, new = _kind_of(dtype), _kind_of(schema[column])
+        old, new = column_kind(dtype), column_kind(schema[column])
         if schema[column] != dtype:
             status = "fail" if old != new and column in ref.used else "warn"
+            kinds = f" (kind {old} -> {new})" if old != new else ""
             report.add(
                 "schema",
                 status,
-                f"{label}: column {column!r} is {schema[column]}, was {dtype} for {ref.version}",
+                f"{label}: column {column!r} is {schema[column]}, was {dtype} for {ref.version}"
+                + kinds,
                 file=label,
                 column=column,
             )
@@ -157,15 +161,6 @@ def _schema(
             file=label,
             column=column,
         )
-
-
-def _kind_of(dtype: str) -> str:
-    lowered = dtype.lower()
-    if lowered.startswith(("int", "uint", "float", "decimal")):
-        return "numeric"
-    if lowered.startswith(("datetime", "date")):
-        return "datetime"
-    return "text"
 
 
 def _per_file(

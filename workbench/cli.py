@@ -281,7 +281,7 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     from workbench.model.predict import predict_file
 
     settings = obj.settings()
-    result = predict_file(obj.store(settings), source, output, ref=version)
+    result = predict_file(obj.store(settings), source, output, ref=version, settings=settings)
     click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
 
 

@@ -517,7 +517,7 @@ def bench_predict(
     work: Path, project: Path, inputs: dict[str, Path], repeats: int
 ) -> dict[str, Any]:
     serving = project / ".workbench" / "serving"
-    out_dir = work / "predict"
+    out_dir = project / "scored"  # predict writes only inside the project
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for fmt, src in inputs.items():
@@ -627,7 +627,7 @@ def profile_runs(work: Path, project: Path, parquet_in: Path) -> dict[str, Any]:
     )
     out["train"] = {"wall": r.wall, "top": top_functions(train_prof)}
     predict_prof = prof_dir / "predict.prof"
-    dst = work / "predict" / "profiled.parquet"
+    dst = project / "scored" / "profiled.parquet"
     dst.parent.mkdir(exist_ok=True)
     cmd = [*PROFILED, predict_prof, "-m", "workbench.cli", "--project", project, "predict"]
     r = run([*cmd, parquet_in, "-o", dst], cwd=project)

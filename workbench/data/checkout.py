@@ -5,17 +5,30 @@ that the snapshot did not have are removed. Before anything is touched, every fi
 be overwritten or removed is checked: if its current bytes are held by no snapshot (a local
 edit nobody versioned), checkout refuses and names the files, unless ``force``. So a checkout
 never destroys the only copy of anything.
+
+Nor anything outside the project: the resolved path of every file it would write or remove
+is checked before the first one is touched (a symlinked folder in the working tree can point
+anywhere), and current inputs that resolve outside refuse the checkout instead of being left
+out of the plan. One such path refuses the whole checkout, with nothing changed.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import xxhash
 
-from workbench.config import Settings, inside
-from workbench.data.inputs import FileSig, InputFile, StatCache, discover
+from workbench.config import Settings
+from workbench.data.inputs import (
+    FileSig,
+    InputFile,
+    OutsideProjectError,
+    StatCache,
+    discover,
+    escapes,
+)
 from workbench.errors import ConflictError, DataError, StoreError
 from workbench.store import Store, now_iso
 from workbench.store.session import FileRecord, SnapshotRecord
@@ -77,6 +90,8 @@ def checkout(settings: Settings, store: Store, ref: str, *, force: bool = False)
 def _current_inputs(settings: Settings) -> list[InputFile]:
     try:
         return discover(settings)
+    except OutsideProjectError:
+        raise  # an input it cannot safely remove or overwrite: refuse, before any change
     except DataError:
         return []  # no data folder or no files yet: nothing to protect
 
@@ -94,11 +109,12 @@ def _plan(
     wanted = {f.path for f in snap.files}
     for record in snap.files:
         target = settings.root / record.path
-        if not inside(settings.root, target):
+        if not _spelled_inside(settings.root, record.path):
             raise StoreError(
                 f"snapshot {snap.id} names a path outside the project: {record.path}",
                 "the store is damaged; do not check out this snapshot",
             )
+        _check_inside(settings.root, record.path, "write")
         if not store.objects.has(record.hash):
             raise StoreError(
                 f"the bytes of {record.path} in snapshot {snap.id} are missing from the store",
@@ -119,10 +135,28 @@ def _plan(
             plan.unsaved.append(record.path)
     for f in current:
         if f.rel not in wanted and f.kind == "data":
+            _check_inside(settings.root, f.rel, "remove")
             plan.remove.append(f)
             if _hash(f, cache) not in known:
                 plan.unsaved.append(f.rel)
     return plan
+
+
+def _spelled_inside(root: Path, rel: str) -> bool:
+    """A stored path is relative and has no ``..`` that climbs out (else the store is bad)."""
+    norm = os.path.normpath(os.path.join(root, rel))
+    return not os.path.isabs(rel) and norm.startswith(str(root) + os.sep)
+
+
+def _check_inside(root: Path, rel: str, verb: str) -> None:
+    """Refuse a file to ``verb`` whose resolved path (through any symlink) leaves ``root``."""
+    why = escapes(str(root), os.path.join(root, rel))
+    if why is not None:
+        raise OutsideProjectError(
+            f"checkout would {verb} {rel}, which resolves outside the project folder {root}: {why}",
+            "checkout only changes files inside the project; remove the link (or replace it"
+            " with a real folder) and check out again",
+        )
 
 
 def _hash(f: InputFile, cache: StatCache) -> str:

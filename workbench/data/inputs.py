@@ -25,6 +25,12 @@ takes the per-file path.
 
 The no-change path is the hot one: ``discover`` walks with ``os.scandir`` (one ``stat`` per
 file, from the directory entry), builds plain tuples, and computes relative paths by slicing.
+
+No input may resolve outside the project: checkout rewrites and deletes inputs, so an input
+reached through a symlink (a file, or a folder a glob descends into) or ``..`` that leads out
+of the project would let it delete a file that is not the project's. Such an input is refused
+(``OutsideProjectError``) rather than skipped, so nothing is silently left out of a snapshot.
+``escapes`` is the one rule, shared by checkout and predict for the paths they write.
 """
 
 from __future__ import annotations
@@ -32,14 +38,17 @@ from __future__ import annotations
 import glob
 import json
 import os
+import posixpath
+import re
 import stat
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import xxhash
 
 from workbench.errors import DataError
-from workbench.project import config_path, inside
+from workbench.project import config_path
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -52,6 +61,14 @@ LAST_SNAPSHOT = "cache/last.json"
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 HIDDEN_PREFIXES = (".", "#", "~$")
 IGNORED_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", ".part", ".crdownload", ".partial", "~")
+
+
+class OutsideProjectError(DataError):
+    """A path that resolves outside the project folder (a symlink or ``..`` on the way).
+
+    Its own class so that checkout, which treats "no data files yet" as nothing to protect,
+    refuses on this one instead of going on without the inputs it could not list.
+    """
 
 
 class FileSig(NamedTuple):
@@ -95,17 +112,20 @@ def list_inputs(project: Path, pattern: str, config_name: str) -> list[InputFile
     """The data files under ``[data] path`` = ``pattern`` (sorted), then the config file.
 
     Hot path of the no-change check: plain strings and one ``stat`` per file (``os.scandir``
-    entries), no ``Path.resolve()``; only symlinked files are resolved, to refuse those that
-    point outside the project (the data folder itself was checked when the config loaded).
+    entries), no ``Path.resolve()``. The walk descends real folders only, so it checks the
+    folder once and each symlinked file; a glob can descend into symlinked folders (and a
+    named file can sit in one), so each folder it returns files from is resolved once.
     ``config_name`` only words the errors.
     """
     root = str(project.resolve())
+    guard = _Guard(root, pattern, config_name)
     base = os.path.normpath(os.path.join(root, pattern))
     candidates: list[tuple[str, os.DirEntry[str] | None]] = []
     files: list[InputFile] = []
     if any(ch in pattern for ch in "*?["):
         candidates = [(p, None) for p in glob.glob(base, recursive=True)]
     elif os.path.isdir(base):
+        guard.folder(base)  # checked when the config loaded, but entry lists without loading it
         files, candidates = _walk(root, base)
     elif os.path.isfile(base):
         candidates = [(base, None)]
@@ -116,7 +136,7 @@ def list_inputs(project: Path, pattern: str, config_name: str) -> list[InputFile
             f"{config_name}",
         )
     if candidates:  # globbed, a single file, or symlinks found by the walk: the slow path
-        files += filter(None, (_data_file(root, p, e) for p, e in candidates))
+        files += filter(None, (_data_file(guard, p, e) for p, e in candidates))
         files.sort(key=_by_rel)  # the order of the absolute paths: one common prefix
     if not files:
         raise DataError(
@@ -124,8 +144,86 @@ def list_inputs(project: Path, pattern: str, config_name: str) -> list[InputFile
             f"add data files to {pattern}/ (or fix [data] path in {config_name})",
         )
     cfg = str(config_path(project))
-    files.append(InputFile(_rel(root, cfg), cfg, "config", FileSig.of(_stat(cfg))))
+    files.append(InputFile(_rel(root, cfg), cfg, "config", FileSig.of(_config_stat(guard, cfg))))
     return files
+
+
+class _Guard:
+    """Refuses inputs that resolve outside the project, resolving each folder once."""
+
+    def __init__(self, root: str, pattern: str, config_name: str) -> None:
+        self.root, self.pattern, self.config_name = root, pattern, config_name
+        self.inside = root + os.sep
+        self.folders: set[str] = set()  # folders already found inside
+
+    def folder(self, path: str, file: str | None = None) -> None:
+        """Check the folder ``path`` once; ``file``, the input in it, names the error."""
+        if path not in self.folders:
+            self.check(path, file)
+            self.folders.add(path)
+
+    def check(self, path: str, file: str | None = None) -> None:
+        """Raise ``OutsideProjectError`` when ``path`` (normalised, absolute) leaves the project."""
+        shown = file or path
+        if not (path == self.root or path.startswith(self.inside)):  # `..` in [data] path
+            raise OutsideProjectError(
+                f"[data] path {self.pattern!r} reaches {path}, outside the project folder "
+                f"{self.root}",
+                f"remove '..' from [data] path in {self.config_name} so it stays in the project",
+            )
+        why = escapes(self.root, path)
+        if why is not None:
+            raise OutsideProjectError(
+                f"{_rel(self.root, shown) or shown} resolves outside the project folder "
+                f"{self.root}: {why}",
+                "copy the files into the project instead of linking to them, or change "
+                f"[data] path in {self.config_name} so it does not reach the link",
+            )
+
+
+def escapes(root: str, path: str) -> str | None:
+    """Why the absolute ``path`` resolves outside the folder ``root`` (resolved), or None.
+
+    The resolved path is what the OS opens, so it decides; the reason names the first symlink
+    on the way (when ``path`` is spelled inside ``root``) so the user knows what to remove.
+    """
+    real = os.path.realpath(path)
+    if real == root or real.startswith(root + os.sep):
+        return None
+    norm = os.path.normpath(path)
+    if norm.startswith(root + os.sep):
+        parts = norm[len(root) + 1 :].split(os.sep)
+        for i in range(1, len(parts) + 1):
+            step = os.path.join(root, *parts[:i])
+            if os.path.islink(step):
+                shown = _rel(root, step)
+                return f"{shown} is a symlink to {os.path.realpath(step)}"
+    return f"it is {real}"
+
+
+def in_data_path(pattern: str, rel: str) -> bool:
+    """True when the project-relative posix path ``rel`` is inside ``[data] path``.
+
+    Inside = under the data folder, under the folder a glob starts from (unless that is the
+    project root: then every file would be "inside"), or matched by the glob. A file written
+    there is, or would become, an input: the next snapshot would take it as data.
+    """
+    pattern = posixpath.normpath(pattern.replace(os.sep, "/"))
+    if not any(ch in pattern for ch in "*?["):
+        return pattern == "." or rel == pattern or rel.startswith(pattern + "/")
+    start = posixpath.dirname(re.split(r"[*?\[]", pattern, maxsplit=1)[0])
+    if start and (rel == start or rel.startswith(start + "/")):
+        return True
+    return _matches(rel.split("/"), pattern.split("/"))
+
+
+def _matches(parts: list[str], pats: list[str]) -> bool:
+    """``glob``'s rules, segment by segment: ``**`` is any number of folders."""
+    if not pats:
+        return not parts
+    if pats[0] == "**":
+        return any(_matches(parts[i:], pats[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], pats[0]) and _matches(parts[1:], pats[1:])
 
 
 def _by_rel(f: InputFile) -> str:
@@ -175,33 +273,38 @@ def _walk(
     return files, links
 
 
-def _data_file(root: str, path: str, entry: os.DirEntry[str] | None) -> InputFile | None:
-    if entry is None and is_ignored(os.path.basename(path)):  # walked entries are filtered
-        return None
+def _data_file(guard: _Guard, path: str, entry: os.DirEntry[str] | None) -> InputFile | None:
+    if entry is None:  # globbed or named (walked entries are filtered and in a checked folder)
+        if is_ignored(os.path.basename(path)):
+            return None
+        path = os.path.normpath(path)
+        guard.folder(os.path.dirname(path), path)  # a symlinked folder or `..` on the way
     link = entry.is_symlink() if entry is not None else os.path.islink(path)
-    if link and not inside(Path(root), Path(path)):
-        raise DataError(
-            f"{path} resolves outside the project folder {root}",
-            "copy the file into the project instead of linking to it",
-        )
+    if link:
+        guard.check(path)
     try:
         st = entry.stat() if entry is not None and not link else os.stat(path)
     except FileNotFoundError:
         return None  # vanished between listing and stat: the next change will bring it
     if not stat.S_ISREG(st.st_mode):
         return None
-    return InputFile(_rel(root, os.path.normpath(path)), path, "data", FileSig.of(st))
+    return InputFile(_rel(guard.root, path), path, "data", FileSig.of(st))
 
 
 def _rel(root: str, path: str) -> str:
     return path[len(root) + 1 :].replace(os.sep, "/")
 
 
-def _stat(path: str) -> os.stat_result:
+def _config_stat(guard: _Guard, path: str) -> os.stat_result:
+    """The config's stat; a symlinked config must resolve inside too (checkout rewrites it)."""
     try:
-        return os.stat(path)
+        st = os.lstat(path)  # the same one call as a stat when it is not a link
+        if stat.S_ISLNK(st.st_mode):
+            guard.check(path)
+            st = os.stat(path)
     except FileNotFoundError as e:
         raise DataError(f"{path} disappeared while listing inputs", "try again") from e
+    return st
 
 
 def listing_digest(inputs: list[InputFile]) -> str:

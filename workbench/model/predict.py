@@ -8,6 +8,12 @@ input columns unchanged (extra columns pass through) plus: ``prediction`` (binar
 regression: the value), ``prediction_label`` (classification: the predicted class) and
 ``proba_<class>`` per class for multiclass. The output is written to a temp file and renamed,
 so a failed run leaves no half file.
+
+The output must land inside the project and must not be, or become, an input: it may not be
+the input file itself, the config, a file in the store, inside ``[data] path`` (the next
+snapshot would train on the predictions) or an input reached through a symlink. Outside the
+project is refused too, like checkout: workbench changes files of its own project only. Every
+check runs before the model is loaded, so a refused run writes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.config import Settings, load
+from workbench.data.inputs import discover, escapes, in_data_path
 from workbench.data.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan, separator
 from workbench.errors import DataError, UsageError
 from workbench.model.features import missing_columns
@@ -51,13 +59,25 @@ def resolve_model(store: Store, ref: str | None) -> tuple[VersionRecord, LoadedM
 
 
 def predict_file(
-    store: Store, source: Path, output: Path, *, ref: str | None = None
+    store: Store,
+    source: Path,
+    output: Path,
+    *,
+    ref: str | None = None,
+    settings: Settings | None = None,
 ) -> PredictResult:
+    """Score ``source`` into ``output``; ``settings`` is the project's (loaded when None)."""
+    if output.is_dir():
+        raise UsageError(
+            f"{output} is a folder", f"name the output file, e.g. -o {output / 'scored.csv'}"
+        )
     for path in (source, output):
         if path.suffix.lower() not in DATA_SUFFIXES:
             raise UsageError(f"{path} is not .csv, .tsv or .parquet", "name files by their format")
     if not source.is_file():
         raise UsageError(f"no input file {source}", "give the path of a CSV or Parquet file")
+    # the store lives in the project's .workbench/: its config says where the inputs are
+    check_output(settings or load(store.root.parent), source, output)
     version, model = resolve_model(store, ref)
     dates = "datetime" in model.spec.kinds.values()
     lf = scan(source, str(source), parse_dates=dates)  # else pass-through columns stay as text
@@ -91,6 +111,62 @@ def predict_file(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return PredictResult(version.name, scored.rows, output)
+
+
+def check_output(settings: Settings, source: Path, output: Path) -> None:
+    """Refuse an output outside the project, or one that is or would become an input."""
+    root = str(settings.root)
+    # the folder the temp file and the rename happen in, and the file (through a symlink
+    # named as the output, where it points): both must stay inside
+    where = output.absolute()
+    why = escapes(root, str(where.parent)) or escapes(root, str(where))
+    if why is not None:
+        raise UsageError(
+            f"{output} is outside the project folder {root} ({why})",
+            "predict writes only inside the project: give a path in it, e.g. -o scored/out.csv,"
+            " and copy the file from there",
+        )
+    if not output.parent.is_dir():
+        raise UsageError(
+            f"the folder {output.parent} of {output} does not exist",
+            f"create it first (mkdir -p {output.parent}) or write elsewhere in the project",
+        )
+    real = os.path.realpath(where)
+    rel = real[len(root) + 1 :].replace(os.sep, "/")
+    refusal = _refusal(settings, source, real, rel)
+    if refusal is not None:
+        raise UsageError(
+            f"{output} {refusal}",
+            "write the predictions elsewhere in the project, outside [data] path"
+            f" ({settings.data.path!r}), e.g. -o scored/out.csv",
+        )
+
+
+def _refusal(settings: Settings, source: Path, real: str, rel: str) -> str | None:
+    """Why the resolved output ``real`` (``rel`` in the project) must not be written, if so."""
+    if os.path.realpath(source) == real:
+        return "is the input file itself: scoring would overwrite it"
+    store = settings.store_dir.name
+    if rel == store or rel.startswith(f"{store}/"):
+        return f"is inside the store ({store}/), which only workbench writes"
+    if os.path.realpath(settings.root / settings.source.name) == real:
+        return "is the project's config file"
+    if in_data_path(settings.data.path, rel):
+        return (
+            f"is inside [data] path {settings.data.path!r}: the next snapshot would take the"
+            " predictions as training data"
+        )
+    if real in _input_paths(settings):
+        return "is one of the project's inputs (through a symlink in the data folder)"
+    return None
+
+
+def _input_paths(settings: Settings) -> set[str]:
+    """The resolved paths of the current inputs (a symlinked one lives elsewhere)."""
+    try:
+        return {os.path.realpath(f.abspath) for f in discover(settings)}
+    except DataError:
+        return set()  # no inputs can be listed: none can be overwritten
 
 
 class _Scored:

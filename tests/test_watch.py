@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -280,6 +281,20 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_watcher(small: Path) -> 
     finally:
         if w.proc.poll() is None:
             w.proc.kill()
+
+
+def test_a_data_file_name_that_is_not_utf8_is_a_failed_cycle_and_a_data_error(
+    small: Path, cli
+) -> None:
+    bad = os.fsencode(small / "data") + b"/b\xe9.csv"
+    shutil.copy(small / "data" / "batch_000.csv", bad)
+    events = cycles(small, [{Path(os.fsdecode(bad))}])
+    fail = finished(events)[-1]
+    assert fail["outcome"] == "failed" and "b\\xe9.csv" in fail["message"]
+    assert "not valid UTF-8" in fail["message"] and fail["hint"]
+    proc = cli("train", cwd=small)
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr, proc.stderr
+    assert champion(small) == 1
 
 
 def _drain(w: Watcher) -> list[dict]:

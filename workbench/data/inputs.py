@@ -143,9 +143,25 @@ def list_inputs(project: Path, pattern: str, config_name: str) -> list[InputFile
             f"no CSV or Parquet files under {pattern!r}",
             f"add data files to {pattern}/ (or fix [data] path in {config_name})",
         )
+    for f in files:
+        _check_name(f.rel)
     cfg = str(config_path(project))
     files.append(InputFile(_rel(root, cfg), cfg, "config", FileSig.of(_config_stat(guard, cfg))))
     return files
+
+
+def _check_name(rel: str) -> None:
+    """A data file's name must be valid UTF-8: the store, the snapshot id and every report
+    name files by their text."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+        raise DataError(
+            f"{shown}: the file name is not valid UTF-8",
+            "rename the file (for example with `mv` and a UTF-8 name), or move it out of the"
+            " data path",
+        ) from None
 
 
 class _Guard:

@@ -63,3 +63,83 @@ def test_a_boolean_column_has_one_kind_in_the_profile_validation_and_the_model(s
     checks = json.loads(proc.stdout)["checks"]
     failed = [c for c in checks if c["status"] == "fail" and c["column"] == "has_partner"]
     assert failed and "kind boolean -> categorical" in failed[0]["message"], checks
+
+
+# ------------------------------------------------------------------ types from the whole file
+
+CONFIG = """
+[data]
+path = "data"
+target = "y"
+id_column = "id"
+[model]
+task = "binary"
+num_boost_round = 30
+early_stopping_rounds = 0
+params = { learning_rate = 0.1, num_leaves = 15, min_data_in_leaf = 20 }
+[train]
+split = "random"
+seed = 3
+[gate]
+metric = "auc"
+"""
+
+
+def late_conflicts(rows: int = 12_000, at: int = 11_000, seed: int = 0) -> pl.DataFrame:
+    """Integers in ``amount`` for 11,000 rows, then ``2.5``; ``code`` integers, then text."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    amount = rng.integers(0, 100, rows)
+    noise = rng.normal(0, 1, rows)
+    y = (amount + 10 * noise > 50).astype(int)
+    return pl.DataFrame(
+        {
+            "id": np.arange(rows),
+            "amount": [str(v) if i != at else "2.5" for i, v in enumerate(amount)],
+            "code": [str(i % 7) if i != at else "abc" for i in range(rows)],
+            "noise": noise.round(4),
+            "y": y,
+        }
+    )
+
+
+def project_with(root: Path, frame: pl.DataFrame, config: str = CONFIG) -> Path:
+    (root / "data").mkdir(parents=True)
+    frame.write_csv(root / "data" / "batch.csv")
+    (root / "workbench.toml").write_text(config)
+    return root
+
+
+def test_a_value_past_the_inferred_rows_widens_the_column(tmp_path: Path, cli) -> None:
+    """``2.5`` at row 11,000 of an integer column: snapshot, validate, train and predict read
+    it as a float column (they refused the file: "could not parse `2.5` as dtype i64"); text
+    there makes the column text, never a traceback."""
+    frame = late_conflicts()
+    root = project_with(tmp_path / "p", frame)
+    snap = cli("snapshot", "--json", cwd=root)
+    assert snap.returncode == 0, snap.stderr
+    columns = {c["name"]: c for c in latest_profile(root)["columns"]}
+    assert (columns["amount"]["dtype"], columns["amount"]["kind"]) == ("Float64", "numeric")
+    assert columns["amount"]["min"] == 0 and columns["amount"]["nulls"] == 0
+    assert (columns["code"]["dtype"], columns["code"]["kind"]) == ("String", "categorical")
+
+    check = cli("validate", "--json", cwd=root)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "Traceback" not in check.stderr
+
+    trained = cli("train", "--json", cwd=root)
+    assert trained.returncode == 0, trained.stderr
+    spec = serving_spec(root)
+    assert spec["kinds"]["amount"] == "numeric" and "amount" not in spec["categories"]
+
+    # a batch to score whose first 11,000 rows are integers in every numeric feature
+    batch = late_conflicts(seed=1).with_columns(pl.col("noise").round(0).cast(pl.Int64))
+    lines = batch.write_csv().splitlines()
+    lines[11_001] = lines[11_001].rsplit(",", 2)[0] + ",0.5," + lines[11_001].rsplit(",", 1)[1]
+    (root / "in.csv").write_text("\n".join(lines) + "\n")
+    scored = cli("predict", "in.csv", "-o", "scored.csv", cwd=root)
+    assert scored.returncode == 0, scored.stderr
+    out = pl.read_csv(root / "scored.csv", infer_schema_length=None)
+    assert out.height == 12_000 and out["prediction"].is_not_null().all()
+    assert out["noise"][11_000] == 0.5 and out["amount"][11_000] == 2.5

@@ -40,3 +40,71 @@ def _dtype_named(text: str) -> Any:
     if isinstance(found, type) and issubclass(found, pl.DataType):
         return found
     return pl.String
+
+
+# ------------------------------------------------------------------ the type of a text column
+
+_BOOLEANS = ("true", "false")  # polars reads these as Boolean, in any case
+
+
+def text_dtype_exprs(names: list[str]) -> list[Any]:
+    """Aggregates telling, per text column, which type every one of its values fits."""
+    import polars as pl
+
+    exprs = []
+    for name in names:
+        s = pl.col(name)
+        present = s.is_not_null()
+        exprs += [
+            present.any().alias(f"{name}\x00any"),
+            (present & s.cast(pl.Int64, strict=False).is_null()).any().alias(f"{name}\x00int"),
+            (present & s.cast(pl.Float64, strict=False).is_null()).any().alias(f"{name}\x00float"),
+            (present & ~s.str.to_lowercase().is_in(_BOOLEANS)).any().alias(f"{name}\x00bool"),
+        ]
+    return exprs
+
+
+def text_dtypes(row: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Column -> the narrowest type all its values fit (Int64, Float64, Boolean, else String),
+    from the aggregates of ``text_dtype_exprs``; a column with no value at all stays String."""
+    import polars as pl
+
+    out: dict[str, Any] = {}
+    for name in names:
+        if not row[f"{name}\x00any"]:
+            out[name] = pl.String
+        elif not row[f"{name}\x00int"]:
+            out[name] = pl.Int64
+        elif not row[f"{name}\x00float"]:
+            out[name] = pl.Float64
+        elif not row[f"{name}\x00bool"]:
+            out[name] = pl.Boolean
+        else:
+            out[name] = pl.String
+    return out
+
+
+def text_casts(dtypes: dict[str, Any]) -> list[Any]:
+    """The expressions turning text columns into ``dtypes`` (every value known to fit)."""
+    import polars as pl
+
+    exprs = []
+    for name, dtype in dtypes.items():
+        s = pl.col(name)
+        if dtype == pl.Boolean:
+            mapping = {"true": True, "false": False}
+            exprs.append(
+                s.str.to_lowercase().replace_strict(mapping, default=None, return_dtype=dtype)
+            )
+        elif dtype != pl.String:
+            exprs.append(s.cast(dtype))
+    return exprs
+
+
+def retype_text(frame: Any, names: list[str]) -> Any:
+    """An eager frame with its text columns ``names`` cast to the type all their values fit."""
+    if not names:
+        return frame
+    row = frame.select(text_dtype_exprs(names)).row(0, named=True)
+    casts = text_casts(text_dtypes(row, names))
+    return frame.with_columns(casts) if casts else frame

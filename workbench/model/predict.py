@@ -1,8 +1,11 @@
 """``workbench predict INPUT -o OUTPUT [--version V]``: batch scoring with the champion (or V).
 
 The input (CSV/TSV/Parquet) is read in batches of ``BATCH_ROWS`` rows through a polars
-streaming scan, so it can be larger than memory; each batch is encoded with the model's stored
-feature spec and scored, and polars' own CSV/Parquet writer streams the scored batches out
+streaming scan, so it can be larger than memory. A CSV is read as the model reads it
+(``read_input``): its numeric features as floats, the other columns with the type all their
+values share, so a batch whose first rows look like integers still scores. Each batch is
+encoded with the model's stored feature spec and scored, and polars' own CSV/Parquet writer
+streams the scored batches out
 (``_Scored``: they are the source of a lazy frame that is sunk to the file). Output = the
 input columns unchanged (extra columns pass through) plus: ``prediction`` (binary: P(class 1);
 regression: the value), ``prediction_label`` (classification: the predicted class) and
@@ -28,7 +31,7 @@ from workbench.config import Settings, load
 from workbench.data.inputs import discover, escapes, in_data_path
 from workbench.data.profile import DATA_SUFFIXES, PARQUET_SUFFIXES, scan, separator
 from workbench.errors import DataError, UsageError
-from workbench.model.features import missing_columns
+from workbench.model.features import FeatureSpec, missing_columns
 from workbench.model.loading import LoadedModel, load_version
 from workbench.store import Store
 from workbench.store.objects import fsync_path
@@ -79,8 +82,7 @@ def predict_file(
     # the store lives in the project's .workbench/: its config says where the inputs are
     check_output(settings or load(store.root.parent), source, output)
     version, model = resolve_model(store, ref)
-    dates = "datetime" in model.spec.kinds.values()
-    lf = scan(source, str(source), parse_dates=dates)  # else pass-through columns stay as text
+    lf = read_input(source, model.spec)
     missing = missing_columns(lf.collect_schema().names(), model.spec)
     if missing:
         raise DataError(
@@ -167,6 +169,18 @@ def _input_paths(settings: Settings) -> set[str]:
         return {os.path.realpath(f.abspath) for f in discover(settings)}
     except DataError:
         return set()  # no inputs can be listed: none can be overwritten
+
+
+def read_input(source: Path, spec: FeatureSpec) -> pl.LazyFrame:
+    """The input as the model reads it: its numeric features as floats, whatever a batch's
+    first rows look like (integers, then ``2.5`` at row 11,000 still score), the other columns
+    with the type all their values share; dates are parsed only when a feature is a datetime
+    (else pass-through columns stay as text)."""
+    import polars as pl
+
+    numeric = {f: pl.Float64 for f in spec.features if spec.kinds.get(f) == "numeric"}
+    dates = "datetime" in spec.kinds.values()
+    return scan(source, str(source), parse_dates=dates, dtypes=numeric)
 
 
 class _Scored:

@@ -15,6 +15,7 @@ out of the plan. One such path refuses the whole checkout, with nothing changed.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def checkout(settings: Settings, store: Store, ref: str, *, force: bool = False)
     for record in plan.restore:
         target = settings.root / record.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        store.objects.copy_to(record.hash, target)
+        store.objects.copy_to(record.hash, target, mode=_mode_of(target))
     for f in plan.remove:
         f.path.unlink(missing_ok=True)
     for record in plan.restore:
@@ -168,3 +169,12 @@ def _hash(f: InputFile, cache: StatCache) -> str:
         while chunk := src.read(8 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _mode_of(target: Path) -> int:
+    """A restored file keeps the mode of the file it replaces (a 0600 file stays private);
+    a new one gets the usual 0644 (less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o644

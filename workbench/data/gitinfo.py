@@ -33,7 +33,17 @@ class GitState:
 def state(root: Path) -> GitState:
     import subprocess  # not at module level: the no-change snapshot path never needs it
 
-    cmd = ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=normal"]
+    # core.fsmonitor names a command git would run: a repository must not run code on every
+    # snapshot (git's own safe-directory handling disables it the same way)
+    cmd = [
+        "git",
+        "-c",
+        "core.fsmonitor=false",
+        "status",
+        "--porcelain=v2",
+        "--branch",
+        "--untracked-files=normal",
+    ]
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     try:
         proc = subprocess.run(

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import StoreError
 from workbench.store import locking
 from workbench.store.locking import WaitCallback
-from workbench.store.objects import ObjectStore, atomic_write
+from workbench.store.objects import ObjectStore, atomic_write, private_root
 from workbench.store.schema import MIGRATIONS, SCHEMA_VERSION
 from workbench.store.session import Session
 
@@ -171,11 +171,8 @@ class Store:
         self._checked = True
 
     def _make_folders(self) -> None:
-        if self.root.is_dir():
-            return
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_root(self.root)
         self.objects.ensure()
-        atomic_write(self.root / ".gitignore", b"# created by workbench\n*\n")
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         version = _current_version(con) or 0
@@ -221,6 +218,7 @@ class Store:
         """Replace ``name`` atomically; ``durable=False`` for live state (no fsyncs, and no
         object sync first: it names no objects)."""
         path = self.root / name
+        private_root(self.root)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if durable:
             self.objects.sync()  # the stat cache names objects: they must be durable first

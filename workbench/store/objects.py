@@ -127,8 +127,28 @@ def _syncfs() -> Callable[[int], int] | None:
     return fn
 
 
+GITIGNORE = b"# created by workbench: the store is never committed\n*\n"
+_PRIVATE: set[str] = set()  # store folders made private by this process
+
+
+def private_root(root: Path) -> None:
+    """The store folder exists, is owner-only (0700) and ignores itself in git — however it
+    was first made (an older workbench, a ``mkdir``, a copy): every path that creates
+    anything in the store comes through here first, once per process."""
+    key = str(root)
+    if key in _PRIVATE:
+        return
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(os.stat(root).st_mode) & 0o077:
+        os.chmod(root, 0o700)
+    if not (root / ".gitignore").exists():
+        atomic_write(root / ".gitignore", GITIGNORE, mode=0o600)
+    _PRIVATE.add(key)
+
+
 class ObjectStore:
     def __init__(self, root: Path) -> None:
+        self.store_root = root
         self.root = root / "objects"
         self.tmp = root / "tmp"
         self._root = str(self.root)
@@ -139,6 +159,7 @@ class ObjectStore:
     def ensure(self) -> None:
         if self._ready:
             return
+        private_root(self.store_root)
         for folder in (self.root, self.tmp):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._ready = True

@@ -76,11 +76,12 @@ def test_a_busy_store_does_not_end_the_watcher(small: Path, monkeypatch) -> None
     assert all("not_recorded" in e.data for e in finished)
 
 
+@pytest.mark.parametrize("command", [("status", "--json"), ("history",), ("watch", "--once")])
 def test_any_reader_of_the_champion_repairs_a_serving_link_left_by_a_crash(
-    small: Path, cli
+    small: Path, cli, command: tuple[str, ...]
 ) -> None:
     """A kill between a champion's commit and the link swap leaves `serving` on another
-    version; the next `status` (not only a later `train`) repairs it."""
+    version; the next `status`, `history` or watcher cycle (not only a later `train`) repairs it."""
     store = store_of(small)
     with store.read() as s:
         champion = s.champion()
@@ -90,7 +91,7 @@ def test_any_reader_of_the_champion_repairs_a_serving_link_left_by_a_crash(
     os.symlink(Path("exports") / "v7", tmp)
     os.replace(tmp, link)  # as a crash after a commit, before the swap, leaves it
     assert serving.served_version(store) == "v7"
-    proc = cli("status", "--json", cwd=small)
+    proc = cli(*command, cwd=small)
     assert proc.returncode == 0, proc.stderr
     assert serving.served_version(store) == champion.name
     assert (link / "model.txt").read_bytes() == store.objects.read(champion.model_hash)

@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING
 from workbench.config import Settings
 from workbench.data import snapshot
 from workbench.errors import WorkbenchError
+from workbench.model import serving
 from workbench.model.train import TrainEvents
 from workbench.pipeline import events
 from workbench.pipeline.events import CycleEvent
@@ -148,6 +149,7 @@ class _Cycle:
         if context is None:  # no session was needed: nothing moved since the last snapshot
             with self.store.read() as s:
                 context = s.context(s.snapshot(snap.id))
+        serving.reconcile(self.store, context.champion)  # a crash after a commit: repaired
         return snap, context
 
     def nothing_to_do(self, sid: str, version: str) -> CycleEvent:

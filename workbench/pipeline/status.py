@@ -69,8 +69,7 @@ def read_state(
                 else []
             ),
         )
-    with contextlib.suppress(StoreError, OSError):  # busy, read-only: the next reader repairs
-        serving.reconcile(store, champion)
+    _repair(store, champion)
     return state
 
 
@@ -106,4 +105,12 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
 def history(store: Store, limit: int) -> list[dict[str, Any]]:
     """Model versions newest first, in the `history --json` shape."""
     with store.read() as s:
-        return [v.to_json() for v in s.versions(limit)]
+        versions = s.versions(limit)
+        champion = s.champion()
+    _repair(store, champion)
+    return [v.to_json() for v in versions]
+
+
+def _repair(store: Store, champion: VersionRecord | None) -> None:
+    with contextlib.suppress(StoreError, OSError):  # busy, read-only: the next reader repairs
+        serving.reconcile(store, champion)

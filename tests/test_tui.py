@@ -465,3 +465,21 @@ async def test_mouse_click_selects_a_version_and_a_footer_key_acts(proj: Path) -
         assert selected is not None and selected.name == "v1"
         await pilot.click("FooterKey")  # the first footer key: t Train
         await until(pilot, lambda: history_rows(app)[0][1] == "v4", timeout=60, what="v4")
+
+
+async def test_notifications_show_bracketed_text_as_written(proj: Path) -> None:
+    """An error naming `[modle]` and `[model]` is shown as is, not swallowed as markup (the
+    headless test app mounts no toasts, so the notification's own flag is what is checked)."""
+    from rich.text import Text
+
+    message = "workbench.toml:3: unknown section [modle]\ndid you mean [model]?"
+    assert "[model]" not in Text.from_markup(message).plain  # what markup parsing did to it
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        app.notify(message)
+        notes = await until(
+            pilot, lambda: [n for n in app._notifications if "[modle]" in n.message]
+        )
+        (note,) = notes
+        assert note.markup is False

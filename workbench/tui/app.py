@@ -42,6 +42,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
@@ -599,6 +600,19 @@ class WorkbenchApp(App[None]):
         self.stop.set()  # however the app ends, the watch thread ends with it
 
     # ------------------------------------------------------------------ errors
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry user text and file content (``[modle]``, a column name): never
+        parsed as markup unless a caller asks."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _error(self, e: WorkbenchError) -> None:
         self.notify(

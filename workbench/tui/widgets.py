@@ -145,7 +145,7 @@ class HistoryTable(DataTable[Any]):
             delta_text,
             short_time(v.created_at),
             f"{v.rows:,}" if v.rows is not None else "-",
-            commit_label(v),
+            Text(commit_label(v)),  # a branch name is user text: never markup
             v.snapshot_id[:8],
         ]
 
@@ -404,7 +404,7 @@ class DriftPane(Vertical):
         table.clear()
         for f in sorted_features(drift):
             table.add_row(
-                f.name,
+                Text(f.name),  # a column name is user text: never markup
                 f.method or "-",
                 fmt_metric(f.score),
                 fmt_metric(f.threshold),

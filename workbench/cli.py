@@ -122,6 +122,8 @@ def init(
         click.echo(f"  id column: {result.id_column}")
     if result.gitignore_updated:
         click.echo("  added .workbench/ to .gitignore")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo("next: `workbench snapshot`")
 
 
@@ -152,17 +154,20 @@ def snapshot(obj: Ctx, as_json: bool) -> None:
 @pass_ctx
 def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
     """List snapshots, newest first."""
+    from workbench import render
+
     settings = obj.settings()
     with obj.store(settings).read() as s:
         rows = s.snapshots(limit)
-    if as_json:
-        _emit_json([r.to_json() | {"files": None} for r in rows])
+    if as_json:  # each as `snapshot --json` shows it, its files included
+        _emit_json([r.to_json() for r in rows])
         return
     if not rows:
         click.echo("no snapshots yet: run `workbench snapshot`")
     for r in rows:
-        git = (r.git_commit or "-")[:8] + ("*" if r.git_dirty else "")
-        click.echo(f"{r.id}  {r.created_at[:19]}  git {git:<9}  {r.rows:>9} rows")
+        git = (r.git_commit or "-")[:8] + ("+" if r.git_dirty else "")  # as in `history`
+        files = render.plural(len(r.data_files), "file")
+        click.echo(f"{r.id}  {r.created_at[:19]}  git {git:<9}  {r.rows:>9,} rows  {files}")
 
 
 @main.command()
@@ -185,6 +190,17 @@ def status(obj: Ctx, as_json: bool) -> None:
         + (f" ({data['snapshots']} in all)" if last else "")
     )
     click.echo(f"watcher   {data['watcher']}")
+    cycle = data["last_cycle"]
+    if cycle:
+        hint = f" — {cycle['hint']}" if cycle.get("hint") else ""
+        click.echo(f"last cycle {cycle['ts'][:19]} {cycle['message']}{hint}")
+    drift = data["drift"]
+    if drift:
+        verdict = "DATASET DRIFT" if drift["dataset_drift"] else "no dataset drift"
+        click.echo(
+            f"drift     {verdict} (share {drift['drift_share']:.2f}) of {drift['current']}"
+            f" vs {drift['reference_version']}"
+        )
     if data["last_event"]:
         e = data["last_event"]
         click.echo(f"last event {e['ts'][:19]} {e['event']}: {e['message']}")

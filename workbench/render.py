@@ -23,8 +23,13 @@ def snapshot_json(data: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def snapshot_text(data: dict[str, Any]) -> str:
-    verb = "created" if data["created"] else "unchanged, already"
+    verb = "created" if data["created"] else "unchanged, already recorded"
     out = [f"snapshot {data['id']} ({verb})"]
     git = data.get("git_commit")
     if git:
@@ -32,15 +37,20 @@ def snapshot_text(data: dict[str, Any]) -> str:
         out.append(f"  git {git[:10]}{dirty} {data.get('git_branch') or ''}")
     elif not data.get("in_git", True):
         out.append("  not in a git repository")
-    files, rows, size = len(data["files"]), data.get("rows"), data.get("bytes")
-    out.append(f"  {files} data files, {rows} rows, {size} bytes")
+    files, rows, size = len(data["files"]), data.get("rows") or 0, data.get("bytes") or 0
+    out.append(f"  {plural(files, 'data file')}, {plural(rows, 'row')}, {plural(size, 'byte')}")
     return "\n".join(out) + "\n"
 
 
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _num(value: Any, sign: bool = False) -> str:
+    """A statistic as people read it: 10,000 (not 1e+04), 0.1235, 3.2e-07 only when tiny."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    plus = "+" if sign else ""
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:{plus}.3g}"
+    text = f"{value:{plus},.4f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def diff_text(d: dict[str, Any]) -> str:
@@ -72,7 +82,7 @@ def diff_text(d: dict[str, Any]) -> str:
     if d["stats"]:
         out.append("column statistics:")
         for s in d["stats"]:
-            delta = f" ({s['delta']:+.4g})" if "delta" in s else ""
+            delta = f" ({_num(s['delta'], sign=True)})" if "delta" in s else ""
             out.append(f"  {s['column']}.{s['stat']}: {_num(s['a'])} -> {_num(s['b'])}{delta}")
     for c in d["config"]:
         out.append(f"config {c['key']}: {c['a']!r} -> {c['b']!r}")
@@ -103,6 +113,13 @@ def history_text(rows: list[dict[str, Any]]) -> str:
         if r.get("error"):
             line += f": {r['error']}"
         out.append(line)
+        gate = r.get("gate") or {}
+        timings = r.get("timings") or {}
+        detail = [f"gate: {gate['reason']}"] if gate.get("reason") else []
+        if timings:
+            detail.append(f"{sum(timings.values()):.1f}s (train {timings.get('train', 0):.1f}s)")
+        if detail:
+            out.append("    " + " · ".join(detail))
     return "\n".join(out)
 
 

@@ -145,3 +145,25 @@ def test_a_bad_limit_is_a_usage_error(tmp_path: Path, cli, command: str, limit: 
     proc = cli(command, "--limit", limit, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "--limit" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_text_output_reads_as_english(tmp_path: Path, cli) -> None:
+    from workbench.render import _num
+
+    assert (_num(10000.0), _num(0.123456), _num(4.0, sign=True)) == ("10,000", "0.1235", "+4")
+    (tmp_path / "data").mkdir()
+    shutil.copy2(SAMPLE / "data" / "batch_000.csv", tmp_path / "data")
+    (tmp_path / "workbench.toml").write_text(
+        '[data]\ntarget = "churned"\nid_column = "customer_id"\n[model]\nnum_boost_round = 5\n'
+    )
+    first = cli("snapshot", cwd=tmp_path, check=True).stdout
+    assert "1 data file," in first and "30,000 rows" in first
+    again = cli("snapshot", cwd=tmp_path, check=True).stdout
+    assert "(unchanged, already recorded)" in again
+    cli("train", cwd=tmp_path, check=True)
+    status = cli("status", cwd=tmp_path, check=True).stdout
+    assert "champion  v1" in status
+    history = cli("history", cwd=tmp_path, check=True).stdout
+    assert "gate: first model" in history and "train " in history
+    listing = json.loads(cli("snapshots", "--json", cwd=tmp_path, check=True).stdout)
+    assert listing[0]["files"][0]["path"] == "data/batch_000.csv"

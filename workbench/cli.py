@@ -158,7 +158,7 @@ def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
 
     settings = obj.settings()
     with obj.store(settings).read() as s:
-        rows = s.snapshots(limit)
+        rows = [s.snapshot(r.id) for r in s.snapshots(limit)]  # with their files
     if as_json:  # each as `snapshot --json` shows it, its files included
         _emit_json([r.to_json() for r in rows])
         return

@@ -64,6 +64,18 @@ def _emit_json(value: Any) -> None:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def limit_option(default: int) -> Any:
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help="Show at most this many (>= 1).",
+    )
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (data only).")
 
 
@@ -144,13 +156,7 @@ def snapshot(obj: Ctx, as_json: bool) -> None:
 
 @main.command()
 @json_option
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Show at most this many (>= 1).",
-)
+@limit_option(20)
 @pass_ctx
 def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
     """List snapshots, newest first."""
@@ -208,13 +214,7 @@ def status(obj: Ctx, as_json: bool) -> None:
 
 @main.command()
 @json_option
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Show at most this many (>= 1).",
-)
+@limit_option(50)
 @pass_ctx
 def history(obj: Ctx, as_json: bool, limit: int) -> None:
     """Model versions, newest first."""

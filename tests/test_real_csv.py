@@ -143,3 +143,154 @@ def test_a_value_past_the_inferred_rows_widens_the_column(tmp_path: Path, cli) -
     out = pl.read_csv(root / "scored.csv", infer_schema_length=None)
     assert out.height == 12_000 and out["prediction"].is_not_null().all()
     assert out["noise"][11_000] == 0.5 and out["amount"][11_000] == 2.5
+
+
+# ------------------------------------------------------------------ missing values written as text
+
+PANDAS_NA = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
+QUALITY = """
+[data]
+path = "data"
+target = "y"
+id_column = "id"
+[model]
+task = "binary"
+num_boost_round = 80
+early_stopping_rounds = 0
+params = { learning_rate = 0.05, num_leaves = 7, min_data_in_leaf = 10 }
+[train]
+split = "random"
+seed = 11
+[gate]
+metric = "auc"
+"""
+PARAMS = {"learning_rate": 0.05, "num_leaves": 7, "min_data_in_leaf": 10}
+
+
+def breast_cancer_with_na(path: Path, share: float = 0.1) -> list[str]:
+    """scikit-learn's breast cancer data as a CSV with ``share`` of the numeric cells written
+    as pandas' NA strings (mostly ``NA``); the names of the feature columns."""
+    import numpy as np
+
+    datasets = pytest.importorskip("sklearn.datasets")
+    data = datasets.load_breast_cancer()
+    names = [f"f{i:02d}" for i in range(data.data.shape[1])]
+    rng = np.random.default_rng(5)
+    tokens = ["NA"] * 6 + ["N/A", "NaN", "null", "None", "#N/A", ""]
+    columns: dict[str, list[str]] = {"id": [str(i) for i in range(len(data.target))]}
+    for j, name in enumerate(names):
+        missing = rng.random(len(data.target)) < share
+        columns[name] = [
+            str(rng.choice(tokens)) if gone else repr(float(v))
+            for v, gone in zip(data.data[:, j], missing, strict=True)
+        ]
+    columns["y"] = [str(int(v)) for v in data.target]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(columns).write_csv(path)
+    return names
+
+
+def plain_lightgbm(path: Path, names: list[str], seed: int) -> dict[str, float]:
+    """The holdout metrics of LightGBM on the CSV read by polars with pandas' NA strings as
+    missing, on the split workbench's random split makes (same seed, same parts)."""
+    import math
+
+    import lightgbm as lgb
+    import numpy as np
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    frame = pl.read_csv(path, null_values=PANDAS_NA, infer_schema_length=None)
+    x = frame.select(pl.col(names).cast(pl.Float64)).to_numpy()
+    y = frame["y"].to_numpy()
+    n = len(y)
+    order = np.random.default_rng(seed).permutation(n)
+    hold, rest = order[: math.ceil(n * 0.2)], order[math.ceil(n * 0.2) :]
+    train = np.sort(rest[math.ceil(len(rest) * 0.1) :])
+    params = {"objective": "binary", "seed": seed, "deterministic": True, "verbosity": -1}
+    booster = lgb.train(params | PARAMS, lgb.Dataset(x[train], y[train]), num_boost_round=80)
+    p = booster.predict(x[hold])
+    return {"auc": float(roc_auc_score(y[hold], p)), "logloss": float(log_loss(y[hold], p))}
+
+
+def test_na_written_numbers_train_as_numbers_as_well_as_plain_lightgbm(tmp_path: Path, cli) -> None:
+    """10% of the cells written as NA (N/A, NaN, null, ...): the columns stay numeric features
+    (they were text, so categoricals with hundreds of levels) and the holdout metrics are
+    those of plain LightGBM on the same split with NA read as missing."""
+    root = tmp_path / "p"
+    names = breast_cancer_with_na(root / "data" / "cancer.csv")
+    (root / "workbench.toml").write_text(QUALITY)
+    trained = cli("train", "--json", cwd=root)
+    assert trained.returncode == 0, trained.stderr
+    meta = json.loads((root / ".workbench" / "serving" / "model.json").read_text())
+    assert all(meta["spec"]["kinds"][name] == "numeric" for name in names)
+    assert meta["spec"]["categories"] == {}
+    assert all(kinds_of(latest_profile(root))[name] == "numeric" for name in names)
+
+    plain = plain_lightgbm(root / "data" / "cancer.csv", names, seed=11)
+    ours = meta["metrics"]
+    assert abs(ours["auc"] - plain["auc"]) <= 0.005, (ours, plain)
+    assert abs(ours["logloss"] - plain["logloss"]) <= 0.01, (ours, plain)
+
+
+def test_numbers_but_for_a_few_strings_warn_and_null_values_reads_them_as_missing(
+    tmp_path: Path, cli
+) -> None:
+    """``?`` and ``missing`` in a numeric column: init and validate warn naming the column, the
+    strings and ``[data] null_values``; listing them there makes the column numeric (the
+    per-file profile is keyed by the null values, so the same bytes are profiled again)."""
+    frame = (
+        late_conflicts(rows=2000)
+        .drop("code")
+        .with_columns(
+            pl.when(pl.int_range(pl.len()) % 50 == 0)
+            .then(pl.lit("?"))
+            .when(pl.int_range(pl.len()) % 77 == 0)
+            .then(pl.lit("missing"))
+            .otherwise(pl.col("noise").cast(pl.String))
+            .alias("noise")
+        )
+    )
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    frame.write_csv(root / "data" / "batch.csv")
+    init = cli("init", ".", "--target", "y", cwd=root)
+    assert init.returncode == 0, init.stderr
+    assert '\'noise\' is numeric but for "?", "missing"' in init.stderr
+    assert "[data] null_values" in init.stderr
+
+    proc = cli("validate", "--json", cwd=root)
+    warned = [c for c in json.loads(proc.stdout)["checks"] if c["name"] == "null_values"]
+    assert [(c["status"], c["file"], c["column"]) for c in warned] == [
+        ("warn", "data/batch.csv", "noise")
+    ]
+    assert '"?", "missing"' in warned[0]["message"]
+    cli("snapshot", cwd=root, check=True)
+    assert kinds_of(latest_profile(root))["noise"] == "categorical"
+
+    config = (root / "workbench.toml").read_text()
+    config = config.replace("[data]\n", '[data]\nnull_values = ["", "NA", "?", "missing"]\n', 1)
+    (root / "workbench.toml").write_text(config)
+    cli("snapshot", cwd=root, check=True)
+    assert kinds_of(latest_profile(root))["noise"] == "numeric"
+    again = cli("validate", "--json", cwd=root)
+    assert not [c for c in json.loads(again.stdout)["checks"] if c["name"] == "null_values"]

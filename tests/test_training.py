@@ -516,7 +516,7 @@ def test_snapshot_validation_and_training_share_one_read_of_each_file(
     reads: list[str] = []
     real = profile._read
     monkeypatch.setattr(
-        profile, "_read", lambda path, label: reads.append(label) or real(path, label)
+        profile, "_read", lambda path, label, *how: reads.append(label) or real(path, label, *how)
     )
     out = train(small)  # snapshot (profile), validation, training: one process
     assert out.version is not None and out.version.status == "champion"

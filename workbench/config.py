@@ -81,6 +81,31 @@ class ValidationSection:
     )
 
 
+# pandas' default NA strings (``pandas._libs.parsers.STR_NA_VALUES``): real CSVs write missing
+# numbers this way, and read as text they would turn a numeric column into a categorical one
+NULL_VALUES = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+
 @dataclass(frozen=True)
 class DataSection:
     """[data]"""
@@ -98,6 +123,11 @@ class DataSection:
         "Optional timestamp column: enables the time split and time windows.", None
     )
     id_column: str | None = _doc("Optional row identifier column (never a feature).", None)
+    null_values: tuple[str, ...] = _doc(
+        "Text that means a missing value in CSV files (an empty field always does); default:"
+        " pandas' NA strings.",
+        NULL_VALUES,
+    )
     validation: ValidationSection = _doc("Data checks run before training.", ValidationSection())
 
 

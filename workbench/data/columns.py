@@ -101,10 +101,72 @@ def text_casts(dtypes: dict[str, Any]) -> list[Any]:
     return exprs
 
 
-def retype_text(frame: Any, names: list[str]) -> Any:
-    """An eager frame with its text columns ``names`` cast to the type all their values fit."""
+def numeric_text(sample: Any) -> list[str]:
+    """The text columns of ``sample`` (an eager frame) whose values are all numbers or
+    booleans: candidates for ``text_dtypes`` over the whole file."""
+    import polars as pl
+
+    names = [c for c, t in sample.schema.items() if t == pl.String]
     if not names:
-        return frame
-    row = frame.select(text_dtype_exprs(names)).row(0, named=True)
-    casts = text_casts(text_dtypes(row, names))
-    return frame.with_columns(casts) if casts else frame
+        return []
+    row = sample.select(text_dtype_exprs(names)).row(0, named=True)
+    return [c for c, t in text_dtypes(row, names).items() if t != pl.String]
+
+
+# ------------------------------------------------------------------ numbers but for a few strings
+
+MAX_ODD = 5  # at most this many distinct non-numbers in a column of numbers: likely missing
+
+
+def numbers_but_for(frame: Any, sample_rows: int = 10_000) -> dict[str, tuple[list[str], int]]:
+    """Text columns of ``frame`` (lazy or eager) that are numbers but for a few distinct
+    strings (``?``, ``missing``, ``-``): column -> (those strings, rows holding them).
+
+    Such a column is read as text and trained as a categorical, which is rarely meant; the
+    strings are usually markers of a missing value that ``[data] null_values`` should list.
+    Only columns whose sample is mostly numbers are counted over all rows.
+    """
+    import polars as pl
+
+    lf = frame.lazy()
+    names = [c for c, t in lf.collect_schema().items() if t == pl.String]
+    if not names:
+        return {}
+    sample = lf.select(names).head(sample_rows).collect()
+    likely = [c for c in names if _mostly_numbers(sample[c])]
+    if not likely:
+        return {}
+    exprs = []
+    for name in likely:
+        s = pl.col(name)
+        odd = s.filter(s.is_not_null() & s.cast(pl.Float64, strict=False).is_null())
+        exprs += [
+            s.is_not_null().sum().alias(f"{name}\x00present"),
+            odd.len().alias(f"{name}\x00odd"),
+            odd.unique().sort().head(MAX_ODD + 1).implode().alias(f"{name}\x00values"),
+        ]
+    row = lf.select(exprs).collect().row(0, named=True)
+    found: dict[str, tuple[list[str], int]] = {}
+    for name in likely:
+        values, rows = row[f"{name}\x00values"], int(row[f"{name}\x00odd"])
+        if 0 < len(values) <= MAX_ODD and rows * 2 < int(row[f"{name}\x00present"]):
+            found[name] = (list(values), rows)
+    return found
+
+
+def _mostly_numbers(values: Any) -> bool:
+    import polars as pl
+
+    present = values.drop_nulls()
+    return len(present) > 0 and present.cast(pl.Float64, strict=False).null_count() * 2 < len(
+        present
+    )
+
+
+def numbers_but_for_message(column: str, values: list[str], rows: int) -> str:
+    """The warning for ``numbers_but_for``: the column, the strings and the fix."""
+    listed = ", ".join(f'"{v}"' for v in values)
+    return (
+        f"column {column!r} is numeric but for {listed} ({rows} row(s)): read as text, it is"
+        f" a categorical feature; if these mean a missing value, add them to [data] null_values"
+    )

@@ -1,8 +1,10 @@
 """``workbench init [DIR]``: scaffold a ``workbench.toml`` from what is in the data folder.
 
-It reads only the schema (and the target column, to guess the task) of the first data file,
-proposes features/time/id columns, writes the config atomically, and adds ``.workbench/`` to
-the project's ``.gitignore``. An existing config is never overwritten without ``force``.
+It reads the first data file (its schema, the target column to guess the task, and its text
+columns: one that is numbers but for a few strings such as ``?`` is warned about, naming the
+``[data] null_values`` fix, in the result and the config), proposes features/time/id columns,
+writes the config atomically, and adds ``.workbench/`` to the project's ``.gitignore``. An
+existing config is never overwritten without ``force``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class InitResult:
     id_column: str | None
     columns: tuple[str, ...]
     gitignore_updated: bool
+    warnings: tuple[str, ...] = ()  # columns that are numbers but for a few strings
 
 
 def data_columns(root: Path, data: str) -> tuple[Path, dict[str, str]]:
@@ -88,7 +91,9 @@ def init(
         (c for c in columns if c != target and (c.lower() == "id" or c.lower().endswith("_id"))),
         None,
     )
+    warnings = numbers_but_for_warnings(first)
     text = render(name or root.resolve().name, data, target, task, time_column, id_column)
+    text += "".join(f"# warning: {w}\n" for w in warnings)
     atomic_write(config, text.encode())
     return InitResult(
         config,
@@ -98,7 +103,18 @@ def init(
         id_column,
         tuple(columns),
         ensure_gitignored(root),
+        warnings,
     )
+
+
+def numbers_but_for_warnings(path: Path) -> tuple[str, ...]:
+    """A warning per column of ``path`` that is numbers but for a few strings (``?``, ``-``):
+    as text it would train as a categorical; ``[data] null_values`` can make them missing."""
+    from workbench.data.columns import numbers_but_for, numbers_but_for_message
+    from workbench.data.profile import scan
+
+    found = numbers_but_for(scan(path))
+    return tuple(numbers_but_for_message(c, values, rows) for c, (values, rows) in found.items())
 
 
 def ensure_gitignored(root: Path) -> bool:

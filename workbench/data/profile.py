@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.caches import LRU
+from workbench.config import NULL_VALUES
 from workbench.data.columns import column_kind as column_kind  # re-exported: the one owner
 from workbench.errors import DataError
 
@@ -64,7 +65,8 @@ DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 FRAME_CACHE_BYTES = 1 << 30  # eager frames of store objects kept per process (LRU)
 SKETCH_CACHE_BYTES = 512 << 20  # per-file column sketches kept per process (LRU)
 PROFILE_CACHE_ENTRIES = 1024  # per-file profiles kept per process (small JSON)
-PROFILE_FORMAT = 1  # part of every per-file profile key: bump when the profile changes
+PROFILE_FORMAT = 2  # part of every per-file profile key: bump when the profile changes
+# 2: CSV text in [data] null_values is missing, text columns of numbers become numeric
 
 
 def scan(
@@ -73,11 +75,13 @@ def scan(
     *,
     parse_dates: bool = True,
     dtypes: Mapping[str, Any] | None = None,
+    null_values: Sequence[str] = NULL_VALUES,
 ) -> pl.LazyFrame:
     """A lazy frame over one CSV or Parquet file with the whole file's types; errors name it.
 
     ``dtypes`` (column -> polars dtype) fixes the type of some CSV columns (predict reads a
-    model's numeric features as floats); the others are inferred, see ``_scan_csv``.
+    model's numeric features as floats); the others are inferred, see ``_scan_csv``. CSV text
+    in ``null_values`` (``[data] null_values``) is missing.
     """
     import polars as pl
 
@@ -92,7 +96,7 @@ def scan(
         if suffix in PARQUET_SUFFIXES:
             lf = pl.scan_parquet(path)
         else:
-            lf = _scan_csv(path, separator(suffix), dict(dtypes or {}))
+            lf = _scan_csv(path, separator(suffix), dict(dtypes or {}), tuple(null_values))
             lf = _parse_dates(lf) if parse_dates else lf
         lf.collect_schema()
     except Exception as e:
@@ -104,7 +108,7 @@ SAMPLE_ROWS = 10_000  # polars infers CSV types from this many rows; later rows 
 MAX_WIDENED = 8  # columns widened one re-read at a time; past that, all are read as text
 
 
-def _scan_csv(path: Path, sep: str, fixed: dict[str, Any]) -> pl.LazyFrame:
+def _scan_csv(path: Path, sep: str, fixed: dict[str, Any], nulls: tuple[str, ...]) -> pl.LazyFrame:
     """A CSV scan whose types hold for every row, not only the first ``SAMPLE_ROWS``.
 
     Inferring from the whole file costs ~6x the read (measured: 25 s against 4 s for 0.5 GB),
@@ -127,12 +131,12 @@ def _scan_csv(path: Path, sep: str, fixed: dict[str, Any]) -> pl.LazyFrame:
         schema = lf.collect_schema()
         if len(widened) > MAX_WIDENED:  # many conflicts: every column as text, typed at once
             lf = pl.scan_csv(path, separator=sep, infer_schema_length=0, schema_overrides=fixed)
-            return _typed_lazy(lf, [c for c in lf.collect_schema() if c not in fixed])
+            return _typed(lf, [c for c in lf.collect_schema() if c not in fixed], nulls)
         if lf.select(pl.len()).collect().item() < SAMPLE_ROWS:  # the sample was every row
-            return _typed_lazy(lf, list(widened))
+            return _typed(lf, list(widened), nulls)
         checked = [c for c, t in schema.items() if t != pl.String and c not in widened]
         try:
-            return _typed_lazy(lf, list(widened), checked)
+            return _typed(lf, list(widened), nulls, checked)
         except pl.exceptions.ComputeError as e:
             column = _conflict(e, list(schema))
             if column is None or column in widened:
@@ -140,18 +144,16 @@ def _scan_csv(path: Path, sep: str, fixed: dict[str, Any]) -> pl.LazyFrame:
             widened[column] = pl.String
 
 
-def _read_csv(path: Path, sep: str) -> pl.DataFrame:
+def _read_csv(path: Path, sep: str, nulls: tuple[str, ...]) -> pl.DataFrame:
     """``_scan_csv(...).collect()`` in one parse when the sample's types hold (the common case);
     a column a later value contradicts is read again as text and typed from all its values."""
     import polars as pl
-
-    from workbench.data.columns import retype_text
 
     widened: dict[str, Any] = {}
     while True:
         if len(widened) > MAX_WIDENED:
             eager = pl.read_csv(path, separator=sep, infer_schema_length=0)
-            return retype_text(eager, list(eager.columns))
+            return _typed(eager.lazy(), list(eager.columns), nulls).collect()
         try:
             eager = pl.read_csv(
                 path, separator=sep, infer_schema_length=SAMPLE_ROWS, schema_overrides=widened
@@ -163,22 +165,50 @@ def _read_csv(path: Path, sep: str) -> pl.DataFrame:
                 raise
             widened[column] = pl.String
             continue
-        return retype_text(eager, list(widened))
+        return _typed(eager.lazy(), list(widened), nulls).collect()
 
 
-def _typed_lazy(lf: pl.LazyFrame, text: list[str], checked: Sequence[str] = ()) -> pl.LazyFrame:
-    """``lf`` with its ``text`` columns cast to the type all their values share, decided by
-    one streaming pass that also parses every ``checked`` column (raising on a conflict)."""
+def _typed(
+    lf: pl.LazyFrame, widened: list[str], nulls: tuple[str, ...], checked: Sequence[str] = ()
+) -> pl.LazyFrame:
+    """``lf`` (a CSV as read) with missing-value text as nulls and text columns typed.
+
+    Text in ``nulls`` becomes null in every text column (polars' own ``null_values`` costs
+    ~1.8x the read for pandas' 19 strings; this costs ~3%, text columns only). Then the
+    ``widened`` columns, and the text columns whose sample is numbers once the nulls are gone
+    ("3.5", "NA", "7"), get the type all their values share, and NaN parsed in a float column
+    is null when NaN is a null value. One query decides all of it and parses every
+    ``checked`` column (streaming; it raises on a value a column's type contradicts).
+    """
     import polars as pl
 
-    from workbench.data.columns import text_casts, text_dtype_exprs, text_dtypes
+    from workbench.data.columns import numeric_text, text_casts, text_dtype_exprs, text_dtypes
 
-    if not text and not checked:
+    schema = lf.collect_schema()
+    tokens = list(nulls)  # "" too: a quoted empty field ("") is read as empty text
+    strings = [c for c, t in schema.items() if t == pl.String]
+    if tokens and strings:
+        lf = lf.with_columns(
+            pl.when(pl.col(c).is_in(tokens)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in strings
+        )
+    others = [c for c in strings if c not in widened]
+    text = list(widened)
+    if tokens and others:  # a column that was text only for its missing values
+        text += numeric_text(lf.select(others).head(SAMPLE_ROWS).collect())
+    floats = [c for c, t in schema.items() if t.is_float()] if _NAN & set(nulls) else []
+    if not text and not checked and not floats:
         return lf
     exprs = [pl.col(c).null_count().alias(f"{c}\x00checked") for c in checked]
+    exprs += [pl.col(c).is_nan().any().alias(f"{c}\x00nan") for c in floats]
     exprs += text_dtype_exprs(text)
     row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
-    return lf.with_columns(text_casts(text_dtypes(row, text)))
+    nan = [c for c in floats if row[f"{c}\x00nan"]]
+    casts = text_casts(text_dtypes(row, text)) + [pl.col(c).fill_nan(None) for c in nan]
+    return lf.with_columns(casts) if casts else lf
+
+
+_NAN = {"NaN", "nan", "-NaN", "-nan"}  # text polars parses as NaN in a float column
 
 
 _CONFLICT = re.compile(r"could not parse `.*` as dtype `[^`]+` at column .*\(column number (\d+)\)")
@@ -239,9 +269,21 @@ def file_format(label: str) -> str:
     return "parquet" if suffix in PARQUET_SUFFIXES else ("tsv" if suffix == ".tsv" else "csv")
 
 
-def profile_key(label: str, digest: str) -> str:
+def profile_key(label: str, digest: str, null_values: Sequence[str] = NULL_VALUES) -> str:
     """Key of a per-file profile: the same bytes parsed the same way give the same profile."""
-    return f"p{PROFILE_FORMAT}:{file_format(label)}:{digest}"
+    return f"p{PROFILE_FORMAT}:{read_as(label, null_values)}:{digest}"
+
+
+def read_as(label: str, null_values: Sequence[str] = NULL_VALUES) -> str:
+    """How a file is parsed, for cache keys: its format, and for a CSV whose null values are
+    not the default ones a digest of them (they change what the file reads as)."""
+    fmt = file_format(label)
+    if fmt == "parquet" or tuple(null_values) == NULL_VALUES:
+        return fmt
+    import hashlib
+
+    digest = hashlib.sha256("\x00".join(null_values).encode()).hexdigest()[:16]
+    return f"{fmt}~{digest}"
 
 
 def any_profile_in_memory(keys: Sequence[str]) -> bool:
@@ -249,21 +291,23 @@ def any_profile_in_memory(keys: Sequence[str]) -> bool:
     return any(_PROFILES.get(key) is not None for key in keys)
 
 
-def frame(label: str, path: Path, digest: str | None = None) -> pl.DataFrame:
+def frame(
+    label: str, path: Path, digest: str | None = None, null_values: Sequence[str] = NULL_VALUES
+) -> pl.DataFrame:
     """One file read eagerly; with ``digest`` (an immutable store object) read once per process."""
 
-    key = None if digest is None else f"{file_format(label)}:{digest}"
+    key = None if digest is None else f"{read_as(label, null_values)}:{digest}"
     if key is not None:
         hit = _FRAMES.get(key)
         if hit is not None:
             return hit
-    eager = _read(path, label)
+    eager = _read(path, label, null_values)
     if key is not None:
         _FRAMES.put(key, eager, int(eager.estimated_size()))
     return eager
 
 
-def _read(path: Path, label: str) -> pl.DataFrame:
+def _read(path: Path, label: str, null_values: Sequence[str] = NULL_VALUES) -> pl.DataFrame:
     """``scan(path, label).collect()`` in one parse of the file (no separate schema pass)."""
     import polars as pl
 
@@ -272,31 +316,35 @@ def _read(path: Path, label: str) -> pl.DataFrame:
     try:
         if file_format(label) == "parquet":
             return pl.read_parquet(path)
-        eager = _read_csv(path, separator(Path(label).suffix.lower()))
+        eager = _read_csv(path, separator(Path(label).suffix.lower()), tuple(null_values))
         return _parse_dates(eager.lazy()).collect()
     except Exception as e:
         raise _wrap(e, path, label) from e
 
 
 def lazy_frames(
-    files: Sequence[tuple[str, Path]], hashes: Mapping[str, str] | None = None
+    files: Sequence[tuple[str, Path]],
+    hashes: Mapping[str, str] | None = None,
+    null_values: Sequence[str] = NULL_VALUES,
 ) -> list[pl.LazyFrame]:
     """One lazy frame per file: cached/eager for store objects that fit in memory, else a scan."""
     hashes = hashes or {}
     if sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES:  # one parse each
-        return [frame(label, path, hashes.get(label)).lazy() for label, path in files]
-    return [scan(path, label) for label, path in files]
+        return [frame(label, path, hashes.get(label), null_values).lazy() for label, path in files]
+    return [scan(path, label, null_values=null_values) for label, path in files]
 
 
 def read_frames(
-    files: Sequence[tuple[str, Path]], hashes: Mapping[str, str] | None = None
+    files: Sequence[tuple[str, Path]],
+    hashes: Mapping[str, str] | None = None,
+    null_values: Sequence[str] = NULL_VALUES,
 ) -> pl.LazyFrame:
     """All files combined into one lazy frame (columns union, types widened).
 
     ``hashes`` (label -> content hash, for files of the object store) lets the read come from,
     and go into, this process's frame cache.
     """
-    return combine(lazy_frames(files, hashes))
+    return combine(lazy_frames(files, hashes, null_values))
 
 
 def combine(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
@@ -321,8 +369,11 @@ def profile_files(
     *,
     hashes: Mapping[str, str] | None = None,
     known: Mapping[str, dict[str, Any]] | None = None,
+    null_values: Sequence[str] = NULL_VALUES,
 ) -> dict[str, Any]:
     """Profile every file together; also return rows per file (``file_rows``).
+
+    CSV text in ``null_values`` is missing; the per-file profile keys say which values.
 
     With ``hashes`` (label -> content hash; the paths are then the immutable store objects)
     each file is profiled alone first, unless its profile is in ``known`` (profile key ->
@@ -332,10 +383,10 @@ def profile_files(
     """
 
     if hashes is None:
-        return _profile_together(files)
+        return _profile_together(files, null_values)
     if not files:
         combine([])  # raises: no data files
-    keys = {label: profile_key(label, hashes[label]) for label, _ in files}
+    keys = {label: profile_key(label, hashes[label], null_values) for label, _ in files}
     per_file: dict[str, dict[str, Any]] = {}
     missing: list[tuple[str, Path]] = []
     for label, path in files:
@@ -347,7 +398,7 @@ def profile_files(
 
     def one(item: tuple[str, Path]) -> dict[str, Any]:
         label, path = item
-        return _profile_one(label, path, hashes[label], keys[label])
+        return _profile_one(label, path, hashes[label], keys[label], null_values)
 
     if len(missing) >= PARALLEL_FILES:  # many new files (a first snapshot): polars releases
         with ThreadPoolExecutor(max_workers=_workers()) as pool:  # the GIL as it reads
@@ -361,7 +412,7 @@ def profile_files(
     if len(files) == 1:
         profile = _copy_profile(per_file[files[0][0]])
     else:
-        profile = _merged(files, hashes, per_file)
+        profile = _merged(files, hashes, per_file, null_values)
     profile["file_rows"] = {label: int(per_file[label]["rows"]) for label, _ in files}
     profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
     _retain({hashes[label] for label, _ in files})
@@ -383,7 +434,9 @@ def _retain(digests: set[str]) -> None:
         cache.keep_only(lambda key: key.rsplit(":", 1)[-1] in digests)
 
 
-def _profile_one(label: str, path: Path, digest: str, key: str) -> dict[str, Any]:
+def _profile_one(
+    label: str, path: Path, digest: str, key: str, nulls: Sequence[str]
+) -> dict[str, Any]:
     """One file's profile: from its sketch (kept for later merges), or streamed if huge.
 
     The sketch is one query (sorts and counts, columns in parallel) and the statistics are
@@ -392,9 +445,9 @@ def _profile_one(label: str, path: Path, digest: str, key: str) -> dict[str, Any
     import polars as pl
 
     if path.stat().st_size > IN_MEMORY_BYTES:
-        return _profile_lazy(scan(path, label), [(label, path)])
+        return _profile_lazy(scan(path, label, null_values=nulls), [(label, path)], nulls)
     try:
-        return merge_sketches([sketch_of(key, lambda: frame(label, path, digest))])
+        return merge_sketches([sketch_of(key, lambda: frame(label, path, digest, nulls))])
     except pl.exceptions.PolarsError as e:
         raise _wrap(e, path, label) from e
 
@@ -405,10 +458,10 @@ def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(profile)
 
 
-def _profile_together(files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+def _profile_together(files: Sequence[tuple[str, Path]], nulls: Sequence[str]) -> dict[str, Any]:
     import polars as pl
 
-    frames = [scan(path, label) for label, path in files]
+    frames = [scan(path, label, null_values=nulls) for label, path in files]
     try:
         if sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES:
             # one read per file; the row counts and both profile passes then run in memory
@@ -422,7 +475,7 @@ def _profile_together(files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
     except DataError:
         raise
     except pl.exceptions.PolarsError as e:
-        raise _locate(e, files) from e
+        raise _locate(e, files, nulls) from e
     profile["file_rows"] = {label: rows for (label, _), rows in zip(files, per_file, strict=True)}
     return profile
 
@@ -431,6 +484,7 @@ def _merged(
     files: Sequence[tuple[str, Path]],
     hashes: Mapping[str, str],
     per_file: Mapping[str, dict[str, Any]],
+    nulls: Sequence[str],
 ) -> dict[str, Any]:
     """The profile of all files' rows: merged from per-file sketches where the types agree."""
     import polars as pl
@@ -440,26 +494,28 @@ def _merged(
         for col in per_file[label]["columns"]:
             if dtypes.setdefault(col["name"], col["dtype"]) != col["dtype"]:
                 # a column whose type differs between files is widened by the combined read
-                return _profile_lazy(read_frames(files, hashes), files)
+                return _profile_lazy(read_frames(files, hashes, nulls), files, nulls)
     if sum(path.stat().st_size for _, path in files) > IN_MEMORY_BYTES:
-        return _profile_lazy(read_frames(files, hashes), files)
+        return _profile_lazy(read_frames(files, hashes, nulls), files, nulls)
     sketches = []
     for label, path in files:
-        key = profile_key(label, hashes[label])
+        key = profile_key(label, hashes[label], nulls)
         try:
-            sketches.append(sketch_of(key, lambda: frame(label, path, hashes[label])))  # noqa: B023
+            sketches.append(sketch_of(key, lambda: frame(label, path, hashes[label], nulls)))  # noqa: B023
         except pl.exceptions.PolarsError as e:
             raise _wrap(e, path, label) from e
     return merge_sketches(sketches)
 
 
-def _profile_lazy(lf: pl.LazyFrame, files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+def _profile_lazy(
+    lf: pl.LazyFrame, files: Sequence[tuple[str, Path]], nulls: Sequence[str]
+) -> dict[str, Any]:
     import polars as pl
 
     try:
         return profile_frame(lf)
     except pl.exceptions.PolarsError as e:
-        raise _locate(e, files) from e
+        raise _locate(e, files, nulls) from e
 
 
 @dataclass
@@ -795,13 +851,13 @@ def _wrap(e: Exception, path: Path, name: str) -> DataError:
     return DataError(f"cannot read {name}: {text}", "check that it is a valid CSV or Parquet file")
 
 
-def _locate(e: Exception, files: Sequence[tuple[str, Path]]) -> DataError:
+def _locate(e: Exception, files: Sequence[tuple[str, Path]], nulls: Sequence[str]) -> DataError:
     """Find which file makes a combined query fail, re-reading one file at a time."""
     import polars as pl
 
     for label, path in files:
         try:
-            scan(path, label).collect(engine="streaming")
+            scan(path, label, null_values=nulls).collect(engine="streaming")
         except DataError as inner:
             return inner
         except pl.exceptions.PolarsError as inner:

@@ -36,7 +36,9 @@ def snapshot_hashes(snap: SnapshotRecord) -> dict[str, str]:
 
 
 def load_frame(store: Store, snap: SnapshotRecord) -> pl.DataFrame:
-    """All rows of the snapshot (each file read once per process: ``profile.frame``)."""
+    """All rows of the snapshot (each file read once per process: ``profile.frame``), read
+    with the snapshot's own ``[data] null_values``."""
     from workbench.data.profile import read_frames
 
-    return read_frames(snapshot_files(store, snap), snapshot_hashes(snap)).collect()
+    nulls = snapshot_settings(store, snap, store.root.parent).data.null_values
+    return read_frames(snapshot_files(store, snap), snapshot_hashes(snap), nulls).collect()

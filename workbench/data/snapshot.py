@@ -120,7 +120,10 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
     if last is not None and last.id == sid:  # files moved but their bytes did not
         remember_last(store, settings, listing, sid, last.summary)
         return SnapshotResult(sid, False, last.summary)
-    keys = [profile_mod.profile_key(f.rel, hashes[f.rel]) for f in inputs if f.kind == "data"]
+    nulls = settings.data.null_values
+    keys = [
+        profile_mod.profile_key(f.rel, hashes[f.rel], nulls) for f in inputs if f.kind == "data"
+    ]
     known: dict[str, dict[str, Any]] = {}
     if not profile_mod.any_profile_in_memory(keys):  # a cold process: ask the store first
         with store.read() as s:
@@ -220,6 +223,7 @@ def _build(
         [(f.rel, store.objects.path(hashes[f.rel])) for f in data],
         hashes={f.rel: hashes[f.rel] for f in data},
         known=known,
+        null_values=settings.data.null_values,
     )
     file_rows: dict[str, int] = profile.pop("file_rows")
     new_profiles: dict[str, dict[str, Any]] = profile.pop("file_profiles", {})

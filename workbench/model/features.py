@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.config import Settings
+from workbench.config import NULL_VALUES, Settings
 from workbench.errors import DataError, TrainingError
 
 if TYPE_CHECKING:
@@ -35,13 +35,19 @@ class FeatureSpec:
     task: str
     target: str
     classes: list[Any]  # class labels in code order (classification); [] for regression
+    # CSV text read as missing ([data] null_values): predict reads its input as training did;
+    # a model stored before the setting existed read only empty fields as missing
+    null_values: tuple[str, ...] = NULL_VALUES
 
     @property
     def categorical(self) -> list[str]:
         return [f for f in self.features if f in self.categories]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"features": list(self.features)}
+        return asdict(self) | {
+            "features": list(self.features),
+            "null_values": list(self.null_values),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
@@ -52,6 +58,7 @@ class FeatureSpec:
             data["task"],
             data["target"],
             data["classes"],
+            tuple(data.get("null_values", ("",))),
         )
 
 
@@ -133,7 +140,8 @@ def fit(frame: pl.DataFrame, settings: Settings, *, rows: np.ndarray | None = No
                 + (" exactly 2" if task == "binary" else " 3 or more"),
                 "check the target column, or set [model] task to match it",
             )
-    return FeatureSpec(tuple(names), categories, kinds, task, settings.data.target, classes)
+    d = settings.data
+    return FeatureSpec(tuple(names), categories, kinds, task, d.target, classes, d.null_values)
 
 
 def missing_columns(schema_names: list[str] | set[str], spec: FeatureSpec) -> list[str]:

@@ -2,13 +2,13 @@
 
 The input (CSV/TSV/Parquet) is read in batches of ``BATCH_ROWS`` rows through a polars
 streaming scan, so it can be larger than memory. A CSV is read as the model reads it
-(``read_input``): its numeric features as floats, the other columns with the type all their
-values share, so a batch whose first rows look like integers still scores. Each batch is
-encoded with the model's stored feature spec and scored, and polars' own CSV/Parquet writer
-streams the scored batches out
-(``_Scored``: they are the source of a lazy frame that is sunk to the file). Output = the
-input columns unchanged (extra columns pass through) plus: ``prediction`` (binary: P(class 1);
-regression: the value), ``prediction_label`` (classification: the predicted class) and
+(``read_input``): the null values it was trained with, its numeric features as floats, the
+other columns with the type all their values share, so a batch whose first rows look like
+integers still scores. Each batch is encoded with the model's stored feature spec and scored,
+and polars' own CSV/Parquet writer streams the scored batches out (``_Scored``: they are the
+source of a lazy frame that is sunk to the file). Output = the input columns unchanged (extra
+columns pass through) plus: ``prediction`` (binary: P(class 1); regression: the value),
+``prediction_label`` (classification: the predicted class) and
 ``proba_<class>`` per class for multiclass. The output is written to a temp file and renamed,
 so a failed run leaves no half file.
 
@@ -180,7 +180,9 @@ def read_input(source: Path, spec: FeatureSpec) -> pl.LazyFrame:
 
     numeric = {f: pl.Float64 for f in spec.features if spec.kinds.get(f) == "numeric"}
     dates = "datetime" in spec.kinds.values()
-    return scan(source, str(source), parse_dates=dates, dtypes=numeric)
+    return scan(
+        source, str(source), parse_dates=dates, dtypes=numeric, null_values=spec.null_values
+    )
 
 
 class _Scored:

@@ -238,7 +238,9 @@ def _current(
     if not files:
         return pl.DataFrame()
     rows = read_frames(
-        [(f.path, store.objects.path(f.hash)) for f in files], {f.path: f.hash for f in files}
+        [(f.path, store.objects.path(f.hash)) for f in files],
+        {f.path: f.hash for f in files},
+        settings.data.null_values,
     ).collect()
     if time_col and cached.max_time is not None and time_col in rows.columns:
         bound = pl.lit(cached.max_time).str.to_datetime(strict=False)

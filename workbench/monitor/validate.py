@@ -13,7 +13,10 @@ Checks, in order:
 - **nulls**: any column over ``max_null_fraction`` warns; a per-column ``max_null_fraction``
   rule fails;
 - **ranges / allowed categories** from ``[data.validation.columns.NAME]``;
-- **duplicate ids** in ``data.id_column``: warn, fail or ignore as configured.
+- **duplicate ids** in ``data.id_column``: warn, fail or ignore as configured;
+- **numbers but for a few strings**: a text column whose values are numbers except a few
+  distinct strings (``?``, ``missing``, ``-``) warns, naming them: read as text it would be a
+  categorical feature, and ``[data] null_values`` can make them missing values instead.
 
 Per-file numbers come from one aggregate query per file (so messages can name the file); the
 combined checks (rows, classes, duplicates) from one query over all files. Files of the object
@@ -32,7 +35,7 @@ from typing import Any
 
 from workbench.caches import LRU
 from workbench.config import Settings
-from workbench.data.columns import column_kind
+from workbench.data.columns import column_kind, numbers_but_for, numbers_but_for_message
 from workbench.data.inputs import discover
 from workbench.data.profile import combine, lazy_frames, profile_key
 from workbench.errors import DataError
@@ -100,7 +103,7 @@ def validate(
     """Every check on ``files`` (label, path); ``hashes``: label -> hash for store objects."""
     report = Report()
     rules = settings.data.validation
-    frames = lazy_frames(files, hashes)
+    frames = lazy_frames(files, hashes, settings.data.null_values)
     for (label, _), lf in zip(files, frames, strict=True):
         schema = {name: str(dtype) for name, dtype in lf.collect_schema().items()}
         kinds = {name: column_kind(dtype) for name, dtype in lf.collect_schema().items()}
@@ -177,7 +180,7 @@ def _per_file(
     key = None
     if digest is not None:
         rule_text = json.dumps({c: asdict(r) for c, r in sorted(rules.columns.items())})
-        key = f"{profile_key(label, digest)}|{rule_text}"
+        key = f"{profile_key(label, digest, settings.data.null_values)}|{rule_text}"
     row = _PER_FILE.get(key) if key is not None else None
     if row is None:
         row = _per_file_numbers(settings, lf, schema, kinds)
@@ -209,7 +212,9 @@ def _per_file_numbers(
             )
             exprs.append(bad.len().alias(f"{column}{SEP}unexpected"))
             exprs.append(bad.unique().sort().head(5).implode().alias(f"{column}{SEP}examples"))
-    return lf.select(exprs).collect().row(0, named=True)
+    row = lf.select(exprs).collect().row(0, named=True)
+    row["__numbers_but_for"] = numbers_but_for(lf)
+    return row
 
 
 def _per_file_checks(
@@ -217,6 +222,9 @@ def _per_file_checks(
 ) -> None:
     rules = settings.data.validation
     rows = max(int(row["__rows"]), 1)
+    for column, (values, count) in row["__numbers_but_for"].items():
+        message = numbers_but_for_message(column, values, count)
+        report.add("null_values", "warn", f"{label}: {message}", file=label, column=column)
     for column in schema:
         share = row[f"{column}{SEP}nulls"] / rows
         limit = rules.columns[column].max_null_fraction if column in rules.columns else None

@@ -18,7 +18,8 @@ PROBE = """
 import atexit, json, sys
 target = sys.argv[1]
 def report():
-    loaded = sorted(m for m in ("textual", "rich", "workbench.tui", "textual_plotext")
+    # (not rich: lightgbm imports scikit-learn where installed, and it imports rich)
+    loaded = sorted(m for m in ("textual", "workbench.tui", "textual_plotext", "plotext")
                     if m in sys.modules)
     with open(target, "w") as f:
         json.dump(loaded, f)

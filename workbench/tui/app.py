@@ -51,6 +51,7 @@ from workbench import config as config_mod
 from workbench.config import Settings
 from workbench.errors import UsageError, WorkbenchError
 from workbench.pipeline.events import CycleEvent
+from workbench.render import plural
 from workbench.store import Store
 from workbench.store.drift import FeatureDrift
 from workbench.store.registry import VersionRecord
@@ -243,7 +244,9 @@ class WorkbenchApp(App[None]):
         total = self.view.total_versions if self.view else 0
         shown = len(self.versions)
         table.border_subtitle = (
-            f"{shown} of {total} · more load at the end" if shown < total else f"{total} versions"
+            f"{shown} of {total} · more load at the end"
+            if shown < total
+            else plural(total, "version")
         )
 
     def poll(self) -> None:

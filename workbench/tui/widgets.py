@@ -17,6 +17,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from textual_plotext import PlotextPlot
 
 from workbench.monitor.stats import P_VALUE_METHODS
+from workbench.render import plural
 from workbench.store.drift import DriftResult, FeatureDrift
 from workbench.store.registry import VersionRecord
 from workbench.store.session import EventRecord
@@ -76,7 +77,9 @@ class StatusBar(Static):
         text.append(watcher, style=state_style)
         text.append("  │ last event ")
         text.append(view.last_event_ts[11:19] if view.last_event_ts else "-")
-        text.append(f"  │ {view.total_versions} versions, {view.snapshots} snapshots")
+        text.append(
+            f"  │ {plural(view.total_versions, 'version')}, {plural(view.snapshots, 'snapshot')}"
+        )
         self.update(text)
 
 

@@ -239,7 +239,7 @@ class _Background:
         """Change batches; ``None`` when a front end asked for a cycle (``requests``); a
         ``str`` when watching failed and was restarted (what failed)."""
         while not self.stop.is_set():
-            if not self.thread.is_alive() and self.queue.empty():
+            if not self.thread.is_alive() and self.queue.empty() and not self.stop.is_set():
                 raise WatchStoppedError(
                     self.failure or "file watching stopped unexpectedly",
                     "restart the watcher; if it fails again, look for files it cannot watch",

@@ -86,6 +86,7 @@ def run_train(
     drift beside boosting and waits for it before the gate); ``progress`` alone is display.
     """
     events = events or TrainEvents(progress=progress)
+    given = context is not None
     _say(events, "snapshot")
     started = time.perf_counter()
     if taken is None:
@@ -94,7 +95,8 @@ def run_train(
     if context is None:  # no session was needed for the snapshot: one read for all of it
         with store.read() as s:
             context = s.context(s.snapshot(taken.id))
-    serving.reconcile(store, context.champion)  # repair a crash between a commit and the swap
+    if not given:  # a caller passing its context (a cycle) has repaired serving already
+        serving.reconcile(store, context.champion)  # a crash between a commit and the swap
     if context.trained_as is not None and not force:
         return TrainOutcome(taken, None, False, previous=context.trained_as)
     snap = context.record

@@ -1,0 +1,1 @@
+"""``workbench serve``: a scoring server that follows the champion (front-end layer)."""

@@ -409,7 +409,13 @@ def test_rollback_restore_inputs_checks_out_the_training_snapshot(small: Path) -
     train(small)
     data = small / "data" / "batch_000.csv"
     original = data.read_bytes()
-    pl.read_csv(data).head(3000).write_csv(data)
+    rows = pl.read_csv(data)  # an old row corrected: the newest rows still hold out
+    rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(99)
+        .otherwise(pl.col("tenure_months"))
+        .alias("tenure_months")
+    ).write_csv(data)
     configure(small, min_delta=-1.0)  # any candidate wins: v2 becomes champion
     assert train(small).version.status == "champion"
     result = rollback(config.load(small), store_of(small), "v1", reason="r", restore_inputs=True)
@@ -527,27 +533,91 @@ def test_snapshot_validation_and_training_share_one_read_of_each_file(
     assert kinds.index("validated") > kinds.index("trained")  # newest first
 
 
-def test_split_positions_match_an_independent_split(small: Path) -> None:
-    import dataclasses
+def test_time_split_positions_match_an_independent_split(small: Path) -> None:
     import math
 
-    from workbench.model.train import split_indices
+    from workbench.model.split import split_indices
 
     frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
     n_hold = math.ceil(frame.height * 0.2)
     n_valid = math.ceil((frame.height - n_hold) * 0.1)
     settings = config.load(small)  # split = "time"
     fit, valid, hold = split_indices(frame, settings)
-    ordered = frame.sort("event_time", maintain_order=True)
-    assert frame[hold].equals(ordered.tail(n_hold))
-    assert frame[valid].equals(ordered.head(frame.height - n_hold).tail(n_valid))
-    assert frame[fit].equals(ordered.head(frame.height - n_hold - n_valid))
+    ordered = frame.with_row_index("_row").sort("event_time", maintain_order=True)
+    assert hold.tolist() == sorted(ordered.tail(n_hold)["_row"].to_list())
+    assert valid.tolist() == sorted(
+        ordered.head(frame.height - n_hold).tail(n_valid)["_row"].to_list()
+    )
+    assert fit.tolist() == sorted(ordered.head(frame.height - n_hold - n_valid)["_row"].to_list())
+
+
+def _sides(frame: pl.DataFrame, settings: config.Settings) -> dict[tuple, int]:
+    """Each row (as a tuple of its values, nulls dropped) -> its part (0 train, 1 valid, 2 hold)."""
+    from workbench.model.split import split_indices
+
+    out: dict[tuple, int] = {}
+    for part, rows in enumerate(split_indices(frame, settings)):
+        for row in frame[rows].iter_rows(named=True):
+            values = ((k, float(v) if isinstance(v, int) else v) for k, v in row.items())
+            out[tuple(sorted((k, v) for k, v in values if v is not None))] = part
+    return out
+
+
+def test_a_row_keeps_its_side_of_the_random_split_from_version_to_version(small: Path) -> None:
+    """Rows appended, reordered, a column added (null for the old rows), an integer column
+    widened to float: every old row stays on its side, and the shares are as configured."""
+    import dataclasses
+
+    from workbench.model.split import split_indices
+
+    settings = config.load(small)
+    rand = dataclasses.replace(
+        settings,
+        train=dataclasses.replace(settings.train, split="random"),
+        data=dataclasses.replace(settings.data, id_column=None),  # the row's values decide
+    )
+    rows = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True)
+    old, new = rows.head(2000), rows.tail(rows.height - 2000)
+    ints = [c for c, t in old.schema.items() if t == pl.Int64 and c != "churned"]
+    assert ints, "the sample needs an integer feature for this test"
+    grown = pl.concat(
+        [old.with_columns(pl.col(ints[0]).cast(pl.Float64)), new], how="vertical_relaxed"
+    ).with_columns(promo=pl.when(pl.int_range(pl.len()) >= old.height).then(pl.lit("x")))
+    grown = grown.sample(fraction=1.0, shuffle=True, seed=3)
+    before, after = _sides(old, rand), _sides(grown, rand)
+    assert all(after[row] == side for row, side in before.items())
+    parts = [len(p) for p in split_indices(grown, rand)]
+    n = grown.height
+    assert abs(parts[2] / n - 0.2) < 0.03 and abs(parts[1] / n - 0.08) < 0.03
+    other = dataclasses.replace(
+        rand, train=dataclasses.replace(rand.train, seed=rand.train.seed + 1)
+    )
+    reseeded = _sides(old, other)
+    moved = sum(reseeded[row] != side for row, side in before.items())
+    assert moved > len(before) * 0.2  # the seed does choose the sides
+
+
+def test_duplicate_rows_and_ids_share_a_side(small: Path) -> None:
+    import dataclasses
+
+    from workbench.model.split import split_indices
+
+    settings = config.load(small)
     rand = dataclasses.replace(settings, train=dataclasses.replace(settings.train, split="random"))
-    fit, valid, hold = split_indices(frame, rand)
-    perm = np.random.default_rng(rand.train.seed).permutation(frame.height)
-    assert hold.tolist() == perm[:n_hold].tolist()
-    assert valid.tolist() == sorted(perm[n_hold : n_hold + n_valid].tolist())
-    assert fit.tolist() == sorted(perm[n_hold + n_valid :].tolist())
+    frame = pl.read_csv(small / "data" / "batch_000.csv", try_parse_dates=True).head(200)
+    doubled = pl.concat([frame, frame])
+    part = np.zeros(doubled.height, dtype=int)
+    for p, rows in enumerate(split_indices(doubled, rand)):
+        part[rows] = p
+    assert (part[:200] == part[200:]).all()
+    by_id = dataclasses.replace(rand, data=dataclasses.replace(rand.data, id_column="customer_id"))
+    changed = frame.with_columns(pl.col("tenure_months") + 1)  # same ids, other values
+    a, b = (np.zeros(200, dtype=int) for _ in range(2))
+    for p, rows in enumerate(split_indices(frame, by_id)):
+        a[rows] = p
+    for p, rows in enumerate(split_indices(changed, by_id)):
+        b[rows] = p
+    assert (a == b).all()
 
 
 def test_fit_on_row_positions_equals_fit_on_the_gathered_rows(small: Path) -> None:
@@ -623,7 +693,79 @@ def test_gate_scores_the_champion_from_the_candidates_matrix_as_from_the_rows(sm
     assert len(trained.x_holdout) == rows.height
     for metric in ("auc", "logloss"):
         by_rows = metrics.compute("binary", trained.y_holdout[known], loaded.predict(rows))[metric]
-        assert gate.champion_score(trained, loaded, metric) == by_rows
-    assert gate.champion_score(trained, loaded, "logloss") != trained.metrics["logloss"]
+        assert gate.shared_scores(trained, loaded, metric).champion == by_rows
+    assert gate.shared_scores(trained, loaded, "logloss").champion != trained.metrics["logloss"]
     other = dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, categories={}))
     assert not gate.same_encoding(other.spec, trained.model.spec)
+
+
+# ------------------------------------------------------------------ a fair gate
+
+
+def _random_split(root: Path) -> None:
+    text = (root / "workbench.toml").read_text().replace('split = "time"', 'split = "random"')
+    (root / "workbench.toml").write_text(text)
+
+
+def test_no_gate_row_was_in_the_champions_training_or_validation_rows(small: Path) -> None:
+    """v1 trains on 2,000 rows, v2 on 4,000 (a random split): the gate scores both only on
+    v2's holdout rows, and none of them is among the rows v1 trained or validated on."""
+    from workbench.data.reader import load_frame
+    from workbench.model.split import split_indices
+
+    data = small / "data" / "batch_000.csv"
+    rows = pl.read_csv(data)
+    configure(small, rounds=20)
+    _random_split(small)
+    rows.head(2000).write_csv(data)
+    first = train(small).version
+    rows.write_csv(data)
+    second = train(small).version
+    assert first is not None and second is not None and second.gate is not None
+    store = store_of(small)
+    with store.read() as s:
+        snaps = [s.snapshot(v.snapshot_id) for v in (first, second)]
+    settings = config.load(small)
+    frames = [load_frame(store, snap).filter(pl.col("churned").is_not_null()) for snap in snaps]
+    fit1, valid1, _ = split_indices(frames[0], settings)
+    _, _, hold2 = split_indices(frames[1], settings)
+    seen = set(frames[0][np.concatenate([fit1, valid1])]["customer_id"].to_list())
+    gate_rows = frames[1][hold2]["customer_id"].to_list()
+    assert not seen.intersection(gate_rows)
+    assert second.gate["rows"] == len(gate_rows) and second.gate["excluded"] == 0
+    assert f"{len(gate_rows)} rows" in second.gate["reason"]
+
+
+def test_a_champion_from_the_old_split_is_scored_only_on_rows_it_did_not_see(small: Path) -> None:
+    """A champion whose split record predates the row-hash rule (a seeded permutation of its
+    own rows) loses exactly the gate rows it trained or validated on, found by replaying it."""
+    import dataclasses
+    import math
+
+    from workbench.model import gate
+    from workbench.model.loading import load_version
+    from workbench.model.train import labelled_rows, train_snapshot
+
+    configure(small, rounds=5)
+    _random_split(small)
+    train(small)
+    store = store_of(small)
+    with store.read() as s:
+        champion = s.champion()
+        assert champion is not None
+        snap = s.snapshot(champion.snapshot_id)
+    loaded = load_version(store.objects, champion)
+    old_split = {"kind": "random", "holdout_fraction": 0.2, "seed": 11, "rows": {}}
+    legacy = dataclasses.replace(loaded, meta=loaded.meta | {"split": old_split})
+    settings = config.load(small)
+    trained = train_snapshot(settings, store, snap)
+    frame = labelled_rows(store, champion.snapshot_id, loaded)
+    order = np.random.default_rng(11).permutation(frame.height)
+    n_hold = math.ceil(frame.height * 0.2)
+    seen_ids = set(frame[order[n_hold:]]["customer_id"].to_list())
+    expected = sum(i in seen_ids for i in trained.holdout["customer_id"].to_list())
+    shared = gate.shared_scores(trained, legacy, "auc", lambda: frame)
+    assert 0 < shared.excluded == expected
+    assert shared.rows == trained.holdout.height - expected
+    fresh = gate.shared_scores(trained, loaded, "auc", lambda: frame)  # today's rule: none seen
+    assert fresh.excluded == 0 and fresh.candidate == trained.metrics["auc"]

@@ -1,7 +1,11 @@
 """The gate: promote a candidate only if it beats the champion on the same rows.
 
-Both models score the candidate's holdout (the champion from the candidate's encoded holdout
-matrix when its feature spec encodes the same way, else from the holdout rows). The candidate
+Both models score the candidate's holdout rows that the champion never trained or validated on
+(``split.seen_by`` of the champion's split record: under the row-hash split that is every
+holdout row, by construction; a champion with another seed, fraction or an old split loses the
+rows it saw). The champion scores from the candidate's encoded holdout matrix when its feature
+spec encodes the same way, else from the holdout rows; the candidate is rescored on the same
+rows whenever some were left out. The decision records how many rows it compared on. The
 is promoted when it is better by more than ``[gate] min_delta`` in the metric's direction
 (``cand > champ + min_delta`` for AUC-like metrics, ``cand < champ - min_delta`` for losses);
 a tie keeps the champion. The first model that trains is promoted. A champion that cannot
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import DataError
-from workbench.model import metrics
+from workbench.model import metrics, split
 from workbench.model.loading import LoadedModel
 
 if TYPE_CHECKING:
@@ -32,6 +36,8 @@ class Decision:
     candidate: float
     champion: float | None
     champion_version: str | None
+    rows: int | None = None  # holdout rows both models were scored on
+    excluded: int = 0  # holdout rows left out because the champion had seen them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,26 +47,58 @@ class Decision:
             "candidate": self.candidate,
             "champion": self.champion,
             "champion_version": self.champion_version,
+            "rows": self.rows,
+            "excluded": self.excluded,
         }
 
 
-def champion_score(trained: Trained, champion: LoadedModel, metric: str) -> float | None:
-    """The champion's ``metric`` on the candidate's holdout, or None if it cannot score it."""
+@dataclass(frozen=True)
+class Shared:
+    """Both models' metric on the holdout rows the champion never saw."""
+
+    candidate: float
+    champion: float | None  # None: the champion cannot score these rows
+    rows: int
+    excluded: int
+
+
+def shared_scores(
+    trained: Trained,
+    champion: LoadedModel,
+    metric: str,
+    legacy_frame: split.LegacyFrame | None = None,
+) -> Shared:
+    """Candidate and champion ``metric`` on the candidate's holdout minus the champion's rows.
+
+    ``legacy_frame`` gives the champion's labelled snapshot rows when its split predates the
+    row-hash rule (see ``split.seen_by``); it is only called then.
+    """
     import numpy as np
     import polars as pl
 
     spec = trained.model.spec
-    if champion.spec.task != spec.task or champion.spec.classes != spec.classes:
-        return None
     known = ~np.isnan(trained.y_holdout)
+    seen = split.seen_by(trained.holdout, champion.meta.get("split", {}), legacy_frame)
+    use = known & ~seen
+    excluded = int((known & seen).sum())
+    y = trained.y_holdout[use]
+    x = np.take(trained.x_holdout, np.flatnonzero(use[known]), axis=0)
+    if excluded:
+        candidate = metrics.compute(spec.task, y, trained.model.predict_matrix(x))[metric]
+    else:
+        candidate = trained.metrics[metric]
+    shared = Shared(candidate, None, int(use.sum()), excluded)
+    if champion.spec.task != spec.task or champion.spec.classes != spec.classes or not len(y):
+        return shared
     if same_encoding(champion.spec, spec):  # the candidate's holdout matrix is the champion's
-        pred = champion.predict_matrix(trained.x_holdout)
+        pred = champion.predict_matrix(x)
     else:
         try:
-            pred = champion.predict(trained.holdout.filter(pl.Series(known)))
+            pred = champion.predict(trained.holdout.filter(pl.Series(use)))
         except DataError:
-            return None
-    return metrics.compute(spec.task, trained.y_holdout[known], pred)[metric]
+            return shared
+    score = metrics.compute(spec.task, y, pred)[metric]
+    return Shared(candidate, score, shared.rows, excluded)
 
 
 def same_encoding(a: FeatureSpec, b: FeatureSpec) -> bool:
@@ -75,12 +113,23 @@ def decide(
     champion: float | None,
     champion_version: str | None,
     min_delta: float,
+    shared: Shared | None = None,
 ) -> Decision:
+    rows, excluded = (shared.rows, shared.excluded) if shared else (None, 0)
+
     def made(promote: bool, reason: str) -> Decision:
-        return Decision(promote, reason, metric, candidate, champion, champion_version)
+        return Decision(
+            promote, reason, metric, candidate, champion, champion_version, rows, excluded
+        )
 
     if champion_version is None:
         return made(True, f"gate: first model ({metric} {candidate:.4f})")
+    if shared is not None and shared.rows == 0:
+        return made(
+            False,
+            f"gate: every holdout row was in {champion_version}'s training data;"
+            " nothing to compare on (keep [train] seed and holdout_fraction between versions)",
+        )
     if champion is None or math.isnan(champion):
         return made(True, f"gate: champion {champion_version} cannot score the new data")
     if math.isnan(candidate):
@@ -93,4 +142,5 @@ def decide(
         better = candidate < champion - min_delta
         sign = "<" if better else ">="
         rule = f"{candidate:.4f} {sign} {champion:.4f} - {min_delta}"
-    return made(better, f"gate: {metric} {rule} ({champion_version})")
+    on = f", {rows} rows" if rows is not None else ""
+    return made(better, f"gate: {metric} {rule} ({champion_version}{on})")

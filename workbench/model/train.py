@@ -6,9 +6,10 @@ config". Determinism: the split is seeded or time-ordered with a stable sort, Li
 ``deterministic=True``, ``force_row_wise=True`` and the seed, so the same snapshot, config and
 seed give the same model text and predictions.
 
-Split: rows with a null target are dropped; the holdout is the latest ``holdout_fraction`` of
-rows by ``time_column`` (``split = "time"``) or a seeded random share; early stopping watches a
-validation part carved from the rest the same way (the latest / a random 10%), never the holdout.
+Split (``workbench.model.split``): rows with a null target are dropped; the holdout is the
+latest ``holdout_fraction`` of rows by ``time_column`` (``split = "time"``) or the rows whose
+own hash puts them there (a row keeps its side from version to version); early stopping
+watches a validation part carved from the rest the same way, never the holdout.
 
 Cost: the labelled rows are encoded once into one float64 matrix; the split works on row
 positions (``split_indices``) and the train, validation and holdout matrices are row takes
@@ -19,7 +20,6 @@ for a champion that encodes differently.
 
 from __future__ import annotations
 
-import math
 import platform
 import re
 import time
@@ -32,7 +32,7 @@ from workbench import __version__
 from workbench.config import Settings
 from workbench.data.reader import load_frame
 from workbench.errors import ConfigError, TrainingError
-from workbench.model import features, metrics
+from workbench.model import features, metrics, split
 from workbench.model.loading import LoadedModel
 from workbench.model.params import check_params
 
@@ -67,7 +67,6 @@ class TrainEvents:
     before_gate: Callable[[], None] = _nothing
 
 
-VALID_FRACTION = 0.1
 MIN_ROWS = 20
 OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
 
@@ -113,38 +112,6 @@ class _Step:
         self.timer.timings[self.name] = round(time.perf_counter() - self.start, 4)
 
 
-def split_indices(
-    frame: pl.DataFrame, settings: Settings
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row positions of (train, valid, holdout) as described in the module docstring.
-
-    Positions, not frames: training encodes the whole frame once and takes the parts' rows
-    from the matrix, instead of gathering every column three times.
-    """
-    import numpy as np
-    import polars as pl
-
-    n = frame.height
-    n_hold = max(1, math.ceil(n * settings.train.holdout_fraction))
-    if settings.train.split == "time":
-        order = (
-            frame.select(
-                pl.int_range(pl.len(), dtype=pl.Int64).sort_by(
-                    settings.data.time_column or "", maintain_order=True, nulls_last=False
-                )
-            )
-            .to_series()
-            .to_numpy()
-        )
-        rest, holdout = order[: n - n_hold], order[n - n_hold :]
-        n_valid = max(1, math.ceil(len(rest) * VALID_FRACTION))
-        return rest[: len(rest) - n_valid], rest[len(rest) - n_valid :], holdout
-    order = np.random.default_rng(settings.train.seed).permutation(n)
-    rest_idx = order[n_hold:]
-    n_valid = max(1, math.ceil(len(rest_idx) * VALID_FRACTION))
-    return np.sort(rest_idx[n_valid:]), np.sort(rest_idx[:n_valid]), order[:n_hold]
-
-
 def lgb_params(settings: Settings, spec: features.FeatureSpec) -> dict[str, Any]:
     params: dict[str, Any] = {
         "objective": OBJECTIVES[spec.task],
@@ -171,7 +138,8 @@ def train_snapshot(
     with timer.step("load"):
         frame = _labelled(load_frame(store, snap), settings)
     with timer.step("prepare"):
-        train_rows, valid_rows, hold_rows = split_indices(frame, settings)
+        parts = split.split_indices(frame, settings)
+        train_rows, valid_rows, hold_rows = parts
         spec = features.fit(frame, settings, rows=train_rows)  # on the training rows
         params = lgb_params(settings, spec)
         check_params(settings, params, len(spec.classes))  # a config error, before a version
@@ -203,8 +171,8 @@ def train_snapshot(
         del x_all
         scores = metrics.compute(spec.task, y_hold[known], model.predict_matrix(x_hold))
     importance = booster.feature_importance(importance_type="gain", iteration=best)
-    parts = {"train": len(train_rows), "valid": len(valid_rows), "holdout": len(hold_rows)}
-    meta = _meta(settings, snap, spec, params, best, scores, importance, curve, parts)
+    record = split.split_record(frame, settings, parts)
+    meta = _meta(settings, snap, spec, params, best, scores, importance, curve, record)
     meta["timings"] = timer.timings
     return Trained(
         text,
@@ -218,6 +186,16 @@ def train_snapshot(
         hold_rows,
         x_hold,
     )
+
+
+def labelled_rows(store: Store, snapshot_id: str, model: LoadedModel) -> pl.DataFrame:
+    """The rows of a stored snapshot that have ``model``'s target: the frame a version trained
+    on split its parts from."""
+    import polars as pl
+
+    with store.read() as s:
+        snap = s.snapshot(snapshot_id)
+    return load_frame(store, snap).filter(pl.col(model.spec.target).is_not_null())
 
 
 def _labelled(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -298,7 +276,7 @@ def _meta(
     scores: dict[str, float],
     importance: Any,
     curve: dict[str, Any],
-    parts: dict[str, int],
+    split_record: dict[str, Any],
 ) -> dict[str, Any]:
     """The version's metadata object (``model.json`` in the serving export); the caller adds
     the step timings once they are all known."""
@@ -319,12 +297,7 @@ def _meta(
             )
         ),
         "learning_curve": {k: {m: list(v) for m, v in d.items()} for k, d in curve.items()},
-        "split": {
-            "kind": settings.train.split,
-            "holdout_fraction": settings.train.holdout_fraction,
-            "seed": settings.train.seed,
-            "rows": parts,
-        },
+        "split": split_record,
         "timings": {},
         "libraries": _libraries(),
     }

@@ -34,7 +34,7 @@ from workbench.data.reader import snapshot_files, snapshot_hashes, snapshot_sett
 from workbench.errors import ConfigError, TrainingError, WorkbenchError
 from workbench.model import gate, serving
 from workbench.model.loading import LoadedModel, load_version
-from workbench.model.train import Progress, Trained, TrainEvents, train_snapshot
+from workbench.model.train import Progress, Trained, TrainEvents, labelled_rows, train_snapshot
 from workbench.monitor import validate
 from workbench.pipeline.hooks import run_hooks
 from workbench.store import Store, now_iso, os_user
@@ -265,9 +265,11 @@ def _gate(
     if champion is None:
         return None, gate.decide(metric, candidate, None, None, settings.gate.min_delta)
     loaded: LoadedModel = load_version(store.objects, champion)
-    score = gate.champion_score(trained, loaded, metric)
+    shared = gate.shared_scores(
+        trained, loaded, metric, lambda: labelled_rows(store, champion.snapshot_id, loaded)
+    )
     return champion.number, gate.decide(
-        metric, candidate, score, champion.name, settings.gate.min_delta
+        metric, shared.candidate, shared.champion, champion.name, settings.gate.min_delta, shared
     )
 
 

@@ -202,6 +202,39 @@ def test_auc_and_ranks_agree_with_scipy() -> None:
     assert metrics.auc(y, score) == pytest.approx(np.trapezoid(tpr, fpr))
 
 
+def test_classification_metrics_equal_scikit_learns() -> None:
+    """Including macro F1 when a class is neither true nor predicted in the rows (averaged
+    over the classes present, as scikit-learn does) and one only predicted (F1 0)."""
+    from sklearn import metrics as sk
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, size=400)
+    p = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0.01, 0.99)
+    m = metrics.compute("binary", y, p)
+    label = (p >= 0.5).astype(int)
+    assert m["auc"] == pytest.approx(sk.roc_auc_score(y, p))
+    assert m["logloss"] == pytest.approx(sk.log_loss(y, p))
+    for name, fn in (
+        ("accuracy", sk.accuracy_score),
+        ("f1", sk.f1_score),
+        ("precision", sk.precision_score),
+        ("recall", sk.recall_score),
+    ):
+        assert m[name] == pytest.approx(fn(y, label)), name
+    y4 = rng.integers(0, 3, size=300)  # class 3 of 4 never true; class 2 never predicted
+    proba = rng.dirichlet(np.ones(4), size=300)
+    proba[:, 3] = 0.0
+    proba[y4 == 0, 2] = 0.0
+    proba[:, 2] *= 0.1
+    proba /= proba.sum(axis=1, keepdims=True)
+    m = metrics.compute("multiclass", y4, proba)
+    pred = proba.argmax(axis=1)
+    assert 3 not in set(y4) | set(pred)
+    assert m["macro_f1"] == pytest.approx(sk.f1_score(y4, pred, average="macro"))
+    assert m["accuracy"] == pytest.approx(sk.accuracy_score(y4, pred))
+    assert m["multi_logloss"] == pytest.approx(sk.log_loss(y4, proba, labels=[0, 1, 2, 3]))
+
+
 def test_regression_metrics_against_numpy() -> None:
     rng = np.random.default_rng(4)
     y, p = rng.normal(size=200), rng.normal(size=200)

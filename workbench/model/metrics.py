@@ -1,7 +1,8 @@
 """Holdout metrics per task, and which direction is better for the gate.
 
 binary: auc, logloss, accuracy, f1, precision, recall (labels at probability 0.5);
-multiclass: multi_logloss, accuracy, macro_f1; regression: rmse, mae, r2.
+multiclass: multi_logloss, accuracy, macro_f1 (scikit-learn's: the mean F1 over the classes
+that are true or predicted in these rows); regression: rmse, mae, r2.
 AUC is the Mann-Whitney statistic with average ranks for ties, which equals the area under
 the ROC curve (numpy only: importing scipy.stats would cost more than the whole evaluation;
 the tests check it against ``scipy.stats.rankdata`` and a trapezoidal ROC).
@@ -100,7 +101,8 @@ def _multiclass(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         tp = int(((label == k) & (yi == k)).sum())
         fp = int(((label == k) & (yi != k)).sum())
         fn = int(((label != k) & (yi == k)).sum())
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+        if tp + fp + fn:  # a class neither true nor predicted here is not averaged in
+            f1s.append(2 * tp / (2 * tp + fp + fn))
     return {
         "multi_logloss": float(-np.mean(np.log(q))),
         "accuracy": float(np.mean(label == yi)),

@@ -200,6 +200,22 @@ class WatchSection:
     debounce_ms: int = _doc("Wait this long after the last change before starting a cycle.", 1000)
 
 
+@dataclass(frozen=True)
+class ServeSection:
+    """[serve]"""
+
+    host: str = _doc(
+        "Address `workbench serve` binds; 127.0.0.1 answers this machine only.", "127.0.0.1"
+    )
+    port: int = _doc("TCP port of `workbench serve`.", 8000)
+    max_body_bytes: int = _doc("Largest request body accepted (larger: 413).", 16_777_216)
+    log_predictions: bool = _doc(
+        "Append what the server scored to the prediction log (outcome monitoring reads it).", True
+    )
+    log_flush_seconds: float = _doc("Write the buffered prediction log at least this often.", 5.0)
+    access_log: bool = _doc("Print one line per request on stdout (uvicorn's access log).", False)
+
+
 Argv = tuple[str, ...]
 
 
@@ -226,6 +242,7 @@ class Settings:
     drift: DriftSection = _doc("", DriftSection())
     watch: WatchSection = _doc("", WatchSection())
     hooks: HooksSection = _doc("", HooksSection())
+    serve: ServeSection = _doc("", ServeSection())
     root: Path = field(default=Path("."), compare=False)
     source: Path = field(default=Path(CONFIG_NAME), compare=False)
 
@@ -420,6 +437,7 @@ class _Validator:
             )
         if not 0.0 < s.drift.drift_share <= 1.0:
             raise self.fail("drift.drift_share", "drift.drift_share must be in (0, 1]")
+        self.check_serve(s.serve)
         if s.watch.debounce_ms < 0:
             raise self.fail("watch.debounce_ms", "watch.debounce_ms must be >= 0")
         if s.gate.metric not in GATE_METRICS:
@@ -443,6 +461,16 @@ class _Validator:
                 'train.engine = "dask" is not available yet: this workbench trains locally only',
                 'remove train.engine (or set engine = "local"); Dask training is planned',
             )
+
+    def check_serve(self, serve: ServeSection) -> None:
+        if not 0 < serve.port < 65536:
+            raise self.fail("serve.port", f"serve.port = {serve.port} is not a TCP port (1-65535)")
+        if serve.max_body_bytes < 1:
+            raise self.fail("serve.max_body_bytes", "serve.max_body_bytes must be >= 1")
+        if serve.log_flush_seconds <= 0:
+            raise self.fail("serve.log_flush_seconds", "serve.log_flush_seconds must be > 0")
+        if not serve.host.strip():
+            raise self.fail("serve.host", "serve.host is empty", 'for example: host = "127.0.0.1"')
 
     def check_path(self, value: str, key: str) -> None:
         fixed = re.split(r"[*?\[]", value, maxsplit=1)[0] or "."

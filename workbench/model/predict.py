@@ -252,3 +252,31 @@ def _labels(classes: list[Any], index: np.ndarray) -> pl.Series:
     import polars as pl
 
     return pl.Series(classes).gather(index)
+
+
+def score_frame(rows: pl.DataFrame, model: LoadedModel) -> pl.DataFrame:
+    """``rows`` plus the columns ``predict`` writes for them (``prediction``,
+    ``prediction_label``, ``proba_<class>``): the scoring server answers with these values."""
+    return _score(rows, model)
+
+
+def log_prediction(
+    store: Store, settings: Settings, result: PredictResult, *, request: str
+) -> None:
+    """Append what ``predict_file`` wrote to the store's prediction log (read back from the
+    output, streamed): ids, scores, version, time (``store.predictions``)."""
+    from workbench.store import now_iso
+    from workbench.store.predictions import log_scored_file
+
+    _, model = resolve_model(store, result.version)
+    spec = model.spec
+    log_scored_file(
+        store,
+        result.output,
+        version=result.version,
+        task=spec.task,
+        classes=spec.classes,
+        id_column=settings.data.id_column,
+        request=request,
+        now=now_iso(),
+    )

@@ -94,6 +94,30 @@ def diff_text(d: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def compare_text(d: dict[str, Any]) -> str:
+    a, b, metric = d["a"], d["b"], d["metric"]
+    left = ", ".join(f"{v} of {k}'s" for k, v in d["excluded"].items())
+    out = [
+        f"{a} vs {b} on {plural(d['rows'], 'row')} of snapshot {d['snapshot'][:12]}"
+        f" that neither trained on (left out: {left})",
+        f"  {'metric':<14} {a:>10} {b:>10} {'Δ ' + b + '-' + a:>12}",
+    ]
+    for name, value in d["metrics"][a].items():
+        mark = " *" if name == metric else ""
+        out.append(
+            f"  {name + mark:<14} {_num(value):>10} {_num(d['metrics'][b][name]):>10}"
+            f" {_num(d['delta'][name], sign=True):>12}"
+        )
+    low, high = d["delta_interval"]
+    better = d["better"]
+    verdict = f"{better} is better" if better else "no difference"
+    out.append(
+        f"{metric} (*): {verdict}; 95% interval of the delta {_num(low, sign=True)} to"
+        f" {_num(high, sign=True)} (paired bootstrap)"
+    )
+    return "\n".join(out)
+
+
 def history_text(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no model versions yet: run `workbench train`"
@@ -211,3 +235,25 @@ def _feature_line(f: dict[str, Any]) -> str:
         f"{mark} {f['name']:<24} {f['type']:<12} {f['method']:<14} {score:>10}"
         f" {f['threshold'] if f['threshold'] is not None else '-':>7} {psi:>7}"
     )
+
+
+def export_mlflow_text(d: dict[str, Any]) -> str:
+    """``workbench export mlflow`` for a person: what went where."""
+    where = f"{d['tracking_uri']} experiment {d['experiment']!r} (id {d['experiment_id']})"
+    if not d["exported"] and not d["updated"]:
+        out = [f"nothing new: {plural(d['unchanged'], 'version')} already in {where}"]
+    else:
+        out = [f"exported to {where}"]
+        if d["exported"]:
+            resumed = f" (finished: {', '.join(d['resumed'])})" if d["resumed"] else ""
+            out.append(f"  new runs: {', '.join(d['exported'])}{resumed}")
+        if d["updated"]:
+            out.append(f"  updated: {', '.join(d['updated'])}")
+        out.append(f"  unchanged: {d['unchanged']}")
+    if d["champion"]:
+        moved = " (moved)" if d["alias_moved"] else ""
+        out.append(
+            f"  {d['registered_model']}@champion -> version {d['champion_model_version']}"
+            f" = {d['champion']}{moved}"
+        )
+    return "\n".join(out)

@@ -92,7 +92,12 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 @click.version_option(__version__, prog_name="workbench")
 @click.pass_context
 def main(ctx: click.Context, project: Path | None) -> None:
-    """A local-first MLOps workbench: data versioning, training, drift and rollback."""
+    """A local-first MLOps workbench: data versioning, training, drift and rollback.
+
+    Run plain `workbench` (no command) in a terminal to open the TUI on the project: it
+    watches the data and config while open; `?` in it lists the keys. The commands below are
+    for scripts, servers and CI.
+    """
     ctx.obj = Ctx(project)
     if ctx.invoked_subcommand is not None:
         return
@@ -105,10 +110,14 @@ def main(ctx: click.Context, project: Path | None) -> None:
     tui.run(ctx.obj.settings())
 
 
-@main.command()
+@main.command(short_help="Scaffold workbench.toml and git-ignore .workbench/.")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--target", help="The label column (asked for when omitted on a terminal).")
-@click.option("--task", type=click.Choice(["binary", "multiclass", "regression"]))
+@click.option(
+    "--task",
+    type=click.Choice(["binary", "multiclass", "regression"]),
+    help="The model's task (default: guessed from the label column).",
+)
 @click.option("--data", "data_dir", default="data", show_default=True, help="Data folder.")
 @click.option("--force", is_flag=True, help="Replace an existing workbench.toml.")
 def init(
@@ -176,7 +185,7 @@ def snapshots(obj: Ctx, as_json: bool, limit: int) -> None:
         click.echo(f"{r.id}  {r.created_at[:19]}  git {git:<9}  {r.rows:>9,} rows  {files}")
 
 
-@main.command()
+@main.command(short_help="Champion, last cycle, drift summary, watcher state.")
 @json_option
 @pass_ctx
 def status(obj: Ctx, as_json: bool) -> None:
@@ -289,7 +298,9 @@ def rollback(obj: Ctx, version: str, reason: str, restore_inputs: bool, as_json:
 
 @main.command()
 @click.argument("source", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="File to write."
+)
 @click.option("--version", "version", help="Score with this version instead of the champion.")
 @pass_ctx
 def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
@@ -297,11 +308,41 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     from workbench.model.predict import predict_file
 
     settings = obj.settings()
-    result = predict_file(obj.store(settings), source, output, ref=version, settings=settings)
+    store = obj.store(settings)
+    result = predict_file(store, source, output, ref=version, settings=settings)
     click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
+    from workbench.model.predict import log_prediction
+
+    log_prediction(store, settings, result, request=str(source))
 
 
-@main.command()
+@main.command(short_help="HTTP scoring with the champion of the moment.")
+@click.option("--host", help="Address to bind (default: [serve] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [serve] port, 8000).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes.",
+)
+@click.option(
+    "--token",
+    envvar="WORKBENCH_SERVE_TOKEN",
+    show_envvar=True,
+    help="Require 'Authorization: Bearer TOKEN' on every endpoint but /health.",
+)
+@pass_ctx
+def serve(obj: Ctx, host: str | None, port: int | None, workers: int, token: str | None) -> None:
+    """HTTP scoring with the champion of the moment (follows promotions and rollbacks)."""
+    from workbench.serve.server import serve as run_serve
+
+    settings = obj.settings()
+    host, port = host or settings.serve.host, port or settings.serve.port
+    run_serve(settings, host=host, port=port, workers=workers, token=token)
+
+
+@main.command(short_help="The headless loop: a cycle whenever the inputs change.")
 @click.option("--once", is_flag=True, help="Run one cycle if the inputs changed, then exit.")
 @json_option
 @pass_ctx
@@ -351,7 +392,7 @@ def _stopped(as_json: bool, message: str, level: str) -> None:
         click.echo(message, err=True)
 
 
-@main.command()
+@main.command(short_help="Per-feature drift of the newest data vs the champion's.")
 @click.option("--version", "version", help="Reference version (default: the champion).")
 @click.option("--force", is_flag=True, help="Recompute even if a stored result exists.")
 @json_option
@@ -397,7 +438,7 @@ def validate_cmd(obj: Ctx, as_json: bool) -> None:
         )
 
 
-@main.command()
+@main.command(short_help="What changed between two snapshots or versions.")
 @click.argument("a")
 @click.argument("b", required=False, default="latest")
 @json_option
@@ -413,6 +454,25 @@ def diff(obj: Ctx, a: str, b: str, as_json: bool) -> None:
         _emit_json(result)
     else:
         click.echo(diff_text(result))
+
+
+@main.command(short_help="Two versions scored on the same rows, neither trained on.")
+@click.argument("a")
+@click.argument("b")
+@click.option(
+    "--on", "on", metavar="SNAPSHOT", help="Score on this snapshot's rows (default: the latest)."
+)
+@json_option
+@pass_ctx
+def compare(obj: Ctx, a: str, b: str, on: str | None, as_json: bool) -> None:
+    """Score versions A and B (or `champion`) on the same labelled rows of a snapshot,
+    leaving out every row either of them trained or validated on; deltas are B - A."""
+    from workbench.model.compare import compare as run_compare
+    from workbench.render import compare_text
+
+    settings = obj.settings()
+    result = run_compare(obj.store(settings), a, b, on).to_json()
+    click.echo(json.dumps(result, indent=2) if as_json else compare_text(result))
 
 
 @main.command()
@@ -436,6 +496,45 @@ def checkout(obj: Ctx, snapshot_ref: str, force: bool, as_json: bool) -> None:
         click.echo(f"  removed  {g.rel}")
     if not plan.restore and not plan.remove:
         click.echo("  (files already matched)")
+
+
+@main.group()
+def export() -> None:
+    """Hand the project's records over to other tools."""
+
+
+@export.command(name="mlflow")
+@click.option("--tracking-uri", required=True, help="sqlite:///PATH.db or http(s)://HOST:PORT")
+@click.option("--experiment", help="MLflow experiment (default: the project's name).")
+@click.option("--registered-model", help="Registered model (default: the experiment's name).")
+@click.option("--verify", is_flag=True, help="Ask MLflow even when the store shows no change.")
+@json_option
+@pass_ctx
+def export_mlflow(
+    obj: Ctx,
+    tracking_uri: str,
+    experiment: str | None,
+    registered_model: str | None,
+    verify: bool,
+    as_json: bool,
+) -> None:
+    """Runs, metrics, params, models and the champion alias into MLflow."""
+    from workbench.export.mlflow_export import export_mlflow as run_export
+    from workbench.render import export_mlflow_text
+
+    settings = obj.settings()
+    result = run_export(
+        settings,
+        obj.store(settings),
+        tracking_uri,
+        experiment=experiment,
+        registered_model=registered_model,
+        verify=verify,
+    )
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        click.echo(export_mlflow_text(result.to_json()))
 
 
 def run() -> None:

@@ -27,8 +27,9 @@ from tests.helpers import configure, copy_project, cut_sample, store_of, train
 from workbench import config
 from workbench.model import serving
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.drift_pane import DriftPane
 from workbench.tui.screens import KEYS, RollbackScreen, TextScreen
-from workbench.tui.widgets import DriftPane, EventsLog, HistoryTable, StatusBar
+from workbench.tui.widgets import Details, EventsLog, HistoryTable, StatusBar
 
 ROWS = 2000
 
@@ -88,12 +89,15 @@ async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 20.0, what
 
 
 def status_text(app: WorkbenchApp) -> str:
-    return str(app.query_one(StatusBar).content)
+    return app.query_one(StatusBar).text.plain
 
 
 def events_text(app: WorkbenchApp) -> str:
-    log = app.query_one(EventsLog)
-    return "\n".join("".join(seg.text for seg in strip) for strip in log.lines)
+    return app.query_one(EventsLog).plain
+
+
+def details_text(app: WorkbenchApp) -> str:
+    return app.query_one(Details).text.plain
 
 
 def history_rows(app: WorkbenchApp) -> list[list[str]]:
@@ -123,10 +127,14 @@ async def test_first_paint_shows_history_champion_status_and_events(proj: Path) 
         assert rows[2][0] == "★" and rows[0][0] == rows[1][0] == ""
         with store_of(proj).read() as s:
             v1, v2 = s.version(1), s.version(2)
-        assert rows[2][3] == f"{v1.metrics['auc']:.4f}"
-        assert rows[1][4] == f"{v2.metrics['auc'] - v1.metrics['auc']:+.4f}"
+        assert rows[2][3] == f"{v1.metrics['auc']:.4f}"  # its own holdout
+        gate = v2.gate or {}
+        # Δ gate: what v2's gate measured, v2 and the champion v1 on the same rows
+        assert gate["champion_version"] == "v1" and rows[1][5] == "v1"
+        assert rows[1][4] == f"{gate['candidate'] - gate['champion']:+.4f}"
+        assert rows[2][4] == "first" and rows[0][4] == "-"  # no comparison: none shown
         status = status_text(app)
-        assert "v1" in status and f"auc={v1.metrics['auc']:.4f}" in status
+        assert "v1" in status and f"auc {v1.metrics['auc']:.4f}" in status
         assert "3 versions" in status and "not watching" in status
         text = events_text(app)
         assert "promoted" in text and "v3" in text and "1 class" in text
@@ -137,18 +145,18 @@ async def test_arrow_keys_move_and_details_follow(proj: Path) -> None:
     app = app_for(proj)
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: loaded(app))
-        await until(pilot, lambda: "v3" in str(app.query_one("#details", Static).content))
-        assert "1 class" in str(app.query_one("#details", Static).content)
+        await until(pilot, lambda: "v3" in details_text(app))
+        assert "1 class" in details_text(app)
         await pilot.press("end")
         details = await until(
             pilot,
-            lambda: "v1" in (t := str(app.query_one("#details", Static).content)) and t,
+            lambda: "v1" in (t := details_text(app)) and t,
             what="details of v1",
         )
         assert "first model" in details and "importance" in details
         assert "champion" in details and "num_leaves=15" in details
         await pilot.press("up")
-        await until(pilot, lambda: str(app.query_one("#details", Static).content).startswith("v2"))
+        await until(pilot, lambda: details_text(app).startswith("v2"))
         await pilot.press("home")
         assert app.selected() is not None and app.selected().name == "v3"  # type: ignore[union-attr]
 
@@ -176,7 +184,65 @@ async def test_help_lists_every_key_binding(proj: Path) -> None:
             assert any(k.split()[0].startswith(key) for k, _ in KEYS), key
         for key, what in KEYS:
             assert key in body and what in body
+        for key in ("PgUp/PgDn", "esc", "ctrl+p", "tab"):
+            assert any(k.startswith(key) for k, _ in KEYS), key
+        assert "own holdout" in body and "same rows" in body  # how to read the numbers
         await pilot.press("escape")
+
+
+async def test_palette_lists_workbench_actions_and_runs_them(proj: Path) -> None:
+    from textual.command import CommandPalette
+
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Train now", "Snapshot the inputs", "Roll back to the selected version"):
+            assert title in titles
+        await pilot.press("down")  # v2
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"roll back")
+        await pilot.pause(0.5)  # the palette searches
+        await pilot.press("enter")
+        dialog = await until(pilot, lambda: isinstance(app.screen, RollbackScreen) and app.screen)
+        assert dialog.target.name == "v2"
+        await pilot.press("escape")
+
+
+async def test_new_version_leaves_the_cursor_where_the_user_put_it(proj: Path) -> None:
+    app = app_for(proj)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        await pilot.press("down")  # v2: not the newest
+        await asyncio.to_thread(train, proj, True)  # v4, as another process would
+        await until(pilot, lambda: history_rows(app)[0][1] == "v4", what="v4 in the pane")
+        assert app.selected().name == "v2"  # type: ignore[union-attr]
+
+
+async def test_events_pane_is_in_time_order_and_wraps_long_messages(proj: Path) -> None:
+    long = "data/batch_long.csv: " + " ".join(f"word{i}" for i in range(60)) + " THE-END"
+    app = app_for(proj)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: loaded(app))
+        with store_of(proj).write("test events") as s:  # recorded late, happened early
+            s.add_event("step", "late news", ts="2026-01-02T00:00:01.000+00:00")
+            s.add_event("step", "early news", ts="2026-01-01T00:00:01.000+00:00")
+            s.add_event("step", long, ts="2026-01-03T00:00:01.000+00:00", level="warning")
+        log = app.query_one(EventsLog)
+        await until(pilot, lambda: "THE-END" in events_text(app), what="the new events")
+        shown = [e.message for e in log.shown]
+        assert shown.index("early news") < shown.index("late news") < shown.index(long)
+        times = [e.ts for e in log.shown]
+        assert times == sorted(times)
+        await pilot.pause(0.2)
+        rendered = " ".join("".join(seg.text for seg in strip) for strip in log.lines)
+        assert "THE-END" in " ".join(rendered.split())  # wrapped onto more lines, not cut
+        assert max(len(strip.text) for strip in log.lines) <= log.size.width
+        height = log.region.height
+        await pilot.click(EventsLog)  # focused, the pane grows
+        await pilot.pause(0.2)
+        assert app.focused is log and log.region.height > height
 
 
 # ---------------------------------------------------------------------------- rollback
@@ -263,16 +329,47 @@ async def test_rollback_made_elsewhere_appears_within_the_poll(proj: Path, cli: 
 # ---------------------------------------------------------------------------- other keys
 
 
-async def test_diff_key_shows_selected_version_against_champion(proj: Path) -> None:
+async def dialog_after(pilot: Any, *keys: str) -> TextScreen:
+    await pilot.press(*keys)
+    screen = await until(
+        pilot, lambda: isinstance(pilot.app.screen, TextScreen) and pilot.app.screen
+    )
+    assert isinstance(screen, TextScreen)
+    return screen
+
+
+async def test_diff_key_reads_older_to_newer_with_the_gates_comparison(proj: Path) -> None:
+    with store_of(proj).read() as s:
+        gate = s.version(2).gate or {}
     app = app_for(proj)
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: loaded(app))
         assert app.selected().name == "v3"  # type: ignore[union-attr]
-        await pilot.press("d")
-        screen = await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen)
+        screen = await dialog_after(pilot, "d")
+        assert screen.title_text == "diff v1 (champion) → v3"  # older first
         body = str(screen.body)
-        assert screen.title_text == "diff v1 (champion) → v3"
         assert "batch_000.csv" in body  # v3 trained on a changed file (one-class target)
+        assert "no gate compared v1 and v3 on the same rows" in body  # v3 failed: no gate
+        await pilot.press("escape", "down")  # v2, gated against v1
+        body = str((await dialog_after(pilot, "d")).body)
+        delta = gate["candidate"] - gate["champion"]
+        assert (
+            f"same rows: auc on v2's holdout (same rows, v2's gate): v2 {gate['candidate']:.4f}"
+            in body
+        )
+        assert f"Δ {delta:+.4f}" in body
+        await pilot.press("escape", "end", "d")  # v1: the champion and the first version
+        await until(pilot, lambda: any("nothing to diff it with" in m for m, _ in app.notes))
+        assert not isinstance(app.screen, TextScreen)
+    rolled = app_for(proj)
+    from workbench.model.rollback import rollback
+
+    rollback(config.load(proj), store_of(proj), "v2", reason="try v2")
+    async with rolled.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: loaded(rolled))
+        await pilot.press("down")  # v2, now the champion: against the one it took over from
+        screen = await dialog_after(pilot, "d")
+        assert screen.title_text == "diff v1 → v2 (champion)"
 
 
 async def test_snapshot_key_records_new_inputs(proj: Path) -> None:
@@ -312,6 +409,9 @@ async def test_train_key_runs_a_cycle_in_the_watcher_and_shows_it(proj: Path) ->
         await until(pilot, lambda: "watching" in status_text(app))
         await pilot.press("t")
         await until(pilot, lambda: history_rows(app)[0][1] == "v4", timeout=60, what="v4")
+        # the cursor was on the newest version: it follows to the new one, and details too
+        await until(pilot, lambda: app.selected().name == "v4")  # type: ignore[union-attr]
+        await until(pilot, lambda: details_text(app).startswith("v4"))
         assert "training requested" in events_text(app) or any(
             "training requested" in m for m, _ in app.notes
         )
@@ -337,7 +437,15 @@ async def test_a_broken_batch_is_a_failure_event_live_and_the_champion_stays(pro
         await until(pilot, lambda: "last cycle failed" in status_text(app))
         assert any(sev == "error" and "batch_bad.csv" in m for m, sev in app.notes)
         assert history_rows(app)[2][0] == "★"
+        (proj / "data" / "batch_bad.csv").unlink()  # the inputs are trained ones again
+        await until(pilot, lambda: "valid again" in events_text(app), timeout=30, what="recovery")
+        await until(pilot, lambda: "last cycle failed" not in status_text(app))
+        assert "watching" in status_text(app)
     assert champion(proj) == 1
+    with store_of(proj).read() as s:
+        last = s.last_event("cycle_finished")
+        assert s.version_count() == 3  # recovering trained nothing
+    assert last is not None and last.data["outcome"] == "recovered" and last.level == "info"
 
 
 async def test_follows_a_headless_watcher_instead_of_starting_a_second(proj: Path) -> None:
@@ -442,7 +550,7 @@ async def test_drift_pane_sorts_features_and_shows_the_dataset_summary(proj: Pat
             pilot, lambda: loaded(app) and app.query_one("#drift-table", DataTable).row_count > 0
         )
         table = app.query_one("#drift-table", DataTable)
-        shown = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        shown = [key.value for key in table.rows]  # row keys: whole names, in row order
         drifted = [f for f in result["features"] if f["drifted"]]
         # drifted features first; among them the most drifted (largest distance, smallest p)
         assert set(shown[: len(drifted)]) == {f["name"] for f in drifted}

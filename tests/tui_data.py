@@ -34,6 +34,16 @@ FEATURES = [
 ]
 
 
+# the top 10 by gain, as a real model's meta holds them (more features than drift lists)
+IMPORTANCE = [
+    *(name for name, *_rest in FEATURES),
+    "support_calls",
+    "payment_method",
+    "paperless_billing",
+    "senior_citizen",
+]
+
+
 def ts(i: int) -> str:
     """A fixed, increasing timestamp per index (minutes after a fixed start)."""
     day, minute = divmod(i, 24 * 60)
@@ -43,6 +53,33 @@ def ts(i: int) -> str:
 
 def auc_of(n: int) -> float:
     return round(0.80 + 0.03 * math.sin(n / 3) + 0.0005 * n, 4) if n < 40 else 0.82
+
+
+def gate_of(n: int, champion: int) -> dict[str, object]:
+    """What version ``n``'s gate stored: the candidate and the champion of that moment (v1
+    until ``champion`` took over) on ``n``'s holdout, where the champion scores a little
+    differently from its own holdout — as on real data."""
+    if n == 1:
+        return {
+            "decision": "promoted",
+            "reason": "gate: first model (auc 0.8103)",
+            "metric": "auc",
+            "candidate": auc_of(1),
+            "champion": None,
+            "champion_version": None,
+        }
+    then = 1 if n <= champion else champion
+    promoted = n == champion
+    theirs = round(auc_of(n) + (-0.006 if promoted else 0.002 + 0.001 * (n % 4)), 4)
+    sign = ">" if promoted else "<="
+    return {
+        "decision": "promoted" if promoted else "rejected",
+        "reason": f"gate: auc {auc_of(n):.4f} {sign} {theirs:.4f} + 0.0 (v{then})",
+        "metric": "auc",
+        "candidate": auc_of(n),
+        "champion": theirs,
+        "champion_version": f"v{then}",
+    }
 
 
 def build(root: Path, versions: int, *, champion: int | None = None) -> Path:
@@ -55,7 +92,7 @@ def build(root: Path, versions: int, *, champion: int | None = None) -> Path:
         "params": {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "seed": 42},
         "num_boost_round": 300,
         "best_iteration": 128,
-        "importance": {name: 1000.0 / (i + 1) for i, (name, *_rest) in enumerate(FEATURES)},
+        "importance": {name: 1000.0 / (i + 1) for i, name in enumerate(IMPORTANCE)},
     }
     meta_hash = store.objects.put_bytes(json.dumps(meta).encode())
     best = max(range(1, versions + 1), key=lambda n: (auc_of(n), -n))
@@ -72,11 +109,13 @@ def build(root: Path, versions: int, *, champion: int | None = None) -> Path:
                     git_dirty=n % 5 == 0,
                     created_at=ts(n * 17),
                     created_by="ana",
-                    outcome="failed" if failed else "candidate",
+                    outcome="failed"
+                    if failed
+                    else ("promoted" if n in (1, champion) else "rejected"),
                     task="binary",
                     metric="auc",
                     metrics={} if failed else {"auc": auc_of(n), "logloss": 0.5},
-                    gate=None if failed else {"decision": "rejected", "reason": f"gate: v{n}"},
+                    gate=None if failed else gate_of(n, champion),
                     model_hash=None if failed else "m" * 32,
                     meta_hash=None if failed else meta_hash,
                     rows=1000 * n,

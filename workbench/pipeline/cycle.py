@@ -8,10 +8,12 @@ records every step in the store as an event with its timing and outcome, between
 Recording: the ``cycle_started`` and snapshot events are held back until the snapshot shows
 there is work to do; a cycle that finds its inputs already trained ("nothing to do") yields its
 events to the front end and writes nothing, so opening a TUI or restarting a watcher does not
-fill the history with empty cycles. Each store session opens DuckDB, so the time before
-training holds as few as can be: the cycle's events ride in the steps' own transactions, and
-what drift and training need to know (the champion, its snapshot and drift records) is read
-in the snapshot's own session (``SnapshotContext``):
+fill the history with empty cycles — unless the last recorded cycle failed: then it is the
+recovery (the broken batch removed, the config fixed) and is recorded as ``recovered``. Each
+store session opens DuckDB, so the time before training holds as few as can be: the cycle's
+events ride in the steps' own transactions, and what drift and training need to know (the
+champion, its snapshot and drift records) is read in the snapshot's own session
+(``SnapshotContext``):
 a new snapshot's transaction also records the held events and the snapshot step, the drift
 result's transaction records the drift step (``also=`` of ``snapshot.take`` and
 ``run_drift``). Whatever is still held is flushed before training starts, so a cycle killed
@@ -91,7 +93,6 @@ def run_cycle(
     try:
         snap, context = yield from run.snapshot_step()
         if context.trained_as is not None and not force:
-            run.journal.drop()
             yield run.nothing_to_do(snap.id, context.trained_as.name)
             return
         run.journal.flush()  # the cycle does work from here on: its start is durable first
@@ -153,6 +154,15 @@ class _Cycle:
         return snap, context
 
     def nothing_to_do(self, sid: str, version: str) -> CycleEvent:
+        """Nothing to train: written nowhere, unless the last recorded cycle failed — then
+        these inputs mean the failure is over, and the cycle is recorded as ``recovered``."""
+        last = None
+        # a busy store: the next such cycle says it
+        with contextlib.suppress(WorkbenchError), self.store.read() as s:
+            last = s.last_event(events.CYCLE_FINISHED)
+        if last is not None and last.level == "error":
+            return self.journal.record(events.recovered(self.started, sid, version, last.message))
+        self.journal.drop()
         return events.finished(
             self.started, "nothing to do", f"snapshot {sid} is already trained as {version}"
         )

@@ -64,6 +64,19 @@ def finished(
     )
 
 
+def recovered(started: float, snapshot_id: str, version: str, failure: str) -> CycleEvent:
+    """``cycle_finished`` with outcome ``recovered``: the inputs are back to a trained snapshot
+    after a failed cycle (the broken batch removed, the config fixed), so the failure no longer
+    stands; ``status``, the TUI and ``watch --json`` say so instead of "last cycle failed"."""
+    return finished(
+        started,
+        "recovered",
+        f"the inputs are valid again (snapshot {snapshot_id}, trained as {version});"
+        " the last failure no longer applies",
+        data={"snapshot": snapshot_id, "version": version, "failure": failure},
+    )
+
+
 def failed(started: float, step_name: str, error: WorkbenchError) -> CycleEvent:
     """``cycle_finished`` with outcome ``failed``: the step, the message, hint and exit code."""
     return finished(

@@ -22,7 +22,11 @@ Threads and messages (the rule: the UI thread never touches the store, polars or
   normal priority.
 - **Actions** (snapshot, rollback, diff, details) run in thread workers and answer with a
   notification; a ``WorkbenchError`` becomes an error notification with its hint, anything
-  else an error notification naming the bug — the app keeps running.
+  else an error notification naming the bug — the app keeps running. Each is a key, a footer
+  entry and a command in the palette (``ctrl+p``).
+- **Three layouts** by terminal size (``layout_for``): ``compact`` below 100x30 (history and
+  drift table side by side; details open with enter), ``medium`` below 120x36 (smaller
+  panes), and the full one. Tables show whole columns only (``columns``).
 """
 
 from __future__ import annotations
@@ -32,17 +36,18 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
@@ -56,6 +61,8 @@ from workbench.store import Store
 from workbench.store.drift import FeatureDrift
 from workbench.store.registry import VersionRecord
 from workbench.tui import view as view_mod
+from workbench.tui.charts import MetricChart
+from workbench.tui.drift_pane import DriftPane
 from workbench.tui.messages import (
     ActionDone,
     ActionFailed,
@@ -69,17 +76,9 @@ from workbench.tui.messages import (
     ViewLoaded,
     WatcherModeChanged,
 )
-from workbench.tui.screens import RollbackScreen, TextScreen, help_text
+from workbench.tui.screens import RollbackScreen, TextScreen, comparison_text, help_text
 from workbench.tui.view import View
-from workbench.tui.widgets import (
-    Details,
-    DriftPane,
-    EventsLog,
-    HistoryTable,
-    MetricChart,
-    StatusBar,
-    details_text,
-)
+from workbench.tui.widgets import Details, EventsLog, HistoryTable, StatusBar, details_text
 
 PROGRESS_REFRESH_S = 0.1
 QUIT_WAIT_S = 15.0  # at most this long for a cycle to reach a point where it can stop
@@ -104,8 +103,14 @@ def _live(handler: _H) -> _H:
     return cast(_H, run)
 
 
-COMPACT_WIDTH = 100
-COMPACT_HEIGHT = 30
+COMPACT = (100, 30)  # below either: the compact layout
+MEDIUM = (120, 36)  # below either (and not compact): the medium layout
+
+
+def layout_for(width: int, height: int) -> str:
+    if width < COMPACT[0] or height < COMPACT[1]:
+        return "compact"
+    return "medium" if width < MEDIUM[0] or height < MEDIUM[1] else "full"
 
 
 class WorkbenchApp(App[None]):
@@ -163,7 +168,7 @@ class WorkbenchApp(App[None]):
             with Vertical(id="right"):
                 yield MetricChart(id="chart")
                 yield DriftPane(id="drift")
-        yield EventsLog(id="events", max_lines=2000, wrap=False)
+        yield EventsLog(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -176,6 +181,7 @@ class WorkbenchApp(App[None]):
         }
         for selector, title in titles.items():
             self.screen.query_one(selector).border_title = title
+        self.screen.query_one("#events").border_subtitle = "tab here to enlarge"
         self._pane(HistoryTable).focus()
         self._fit(self.size.width, self.size.height)
         self._paint_status()
@@ -194,7 +200,10 @@ class WorkbenchApp(App[None]):
         self._fit(event.size.width, event.size.height)
 
     def _fit(self, width: int, height: int) -> None:
-        self.screen_stack[0].set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "compact")
+        layout = layout_for(width, height)
+        screen = self.screen_stack[0]
+        for name in ("compact", "medium"):
+            screen.set_class(layout == name, name)
 
     # ------------------------------------------------------------------ loading
 
@@ -226,8 +235,10 @@ class WorkbenchApp(App[None]):
         self.versions = list(view.versions)
         self._pane(HistoryTable).show(view, self.versions)
         self._subtitle()
-        self._pane(MetricChart).show(view)
-        self._pane(DriftPane).show(view.drift)
+        chart = self._pane(MetricChart)
+        chart.show(view)
+        chart.border_title = chart.title
+        self._pane(DriftPane).show(view)
         fresh = [e for e in view.events if e.id > self.last_event_id]
         self._pane(EventsLog).add(fresh)
         if fresh:
@@ -243,11 +254,12 @@ class WorkbenchApp(App[None]):
         table = self._pane(HistoryTable)
         total = self.view.total_versions if self.view else 0
         shown = len(self.versions)
-        table.border_subtitle = (
+        count = (
             f"{shown} of {total} · more load at the end"
             if shown < total
             else plural(total, "version")
         )
+        table.border_subtitle = f"{count} · Δ: gate, same rows"
 
     def poll(self) -> None:
         if not self._polling:
@@ -351,7 +363,7 @@ class WorkbenchApp(App[None]):
     def _paint_status(self) -> None:
         view = self.view
         if view is None:
-            self._pane(StatusBar).update(Text(f" {self.project}  loading…"))
+            self._pane(StatusBar).say(Text(f" {self.project}  loading…"))
             return
         style = ""
         p = self.progress
@@ -454,7 +466,7 @@ class WorkbenchApp(App[None]):
         """Paint a details result unless the selection moved on meanwhile (workers race)."""
         v, info = message.version, message.info
         if message.dialog:
-            self.push_screen(TextScreen(v.name, details_text(v, info)))
+            self.push_screen(TextScreen(v.name, details_text(v, info, self.size.width - 8)))
             return
         selected = self.selected()
         if selected is not None and selected.number == v.number:
@@ -560,20 +572,40 @@ class WorkbenchApp(App[None]):
         )
 
     def action_diff(self) -> None:
+        """The selected version against the champion, older first; on the champion, against
+        the version it took over from."""
         v = self.selected()
         champion = self.view.champion if self.view else None
         if v is None or champion is None:
             self.notify("select a version; a diff needs a champion too", severity="warning")
             return
-        self._diff(v.name, champion.name)
+        other = champion if v.number != champion.number else self._before(champion)
+        if other is None:
+            self.notify(f"{v.name} is the first version: nothing to diff it with")
+            return
+        older, newer = sorted((v, other), key=lambda x: x.number)
+        self._diff(older, newer, champion.number)
+
+    def _before(self, champion: VersionRecord) -> VersionRecord | None:
+        """The champion before ``champion`` took over, else the newest version before it."""
+        changes = self.view.champion_changes if self.view else []
+        previous = next((c.previous for c in changes if c.number == champion.number), None)
+        older = [x for x in self.versions if x.number < champion.number]
+        return next((x for x in older if x.number == previous), older[0] if older else None)
 
     @work(thread=True, group="diff", exit_on_error=False)
-    def _diff(self, a: str, b: str) -> None:
+    def _diff(self, older: VersionRecord, newer: VersionRecord, champion: int) -> None:
         from workbench.data.diff import diff
         from workbench.render import diff_text
 
-        text = diff_text(diff(self.store, b, a))
-        self.post_message(TextReady(f"diff {b} (champion) → {a}", Text(text)))
+        text = comparison_text(older, newer)
+        text.append("\n\n")
+        text.append(diff_text(diff(self.store, older.name, newer.name)))
+
+        def named(v: VersionRecord) -> str:
+            return f"{v.name} (champion)" if v.number == champion else v.name
+
+        self.post_message(TextReady(f"diff {named(older)} → {named(newer)}", text))
 
     @_live
     def on_text_ready(self, message: TextReady) -> None:
@@ -591,11 +623,42 @@ class WorkbenchApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(TextScreen("help", help_text()))
 
+    def action_details(self) -> None:
+        v = self.selected()
+        if v is None:
+            self.notify("no version selected", severity="warning")
+        else:
+            self._open_details(v)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p): workbench's actions by name, then Textual's own."""
+        yield SystemCommand(
+            "Train now", "a new version, even if the inputs are unchanged (t)", self.action_train
+        )
+        yield SystemCommand(
+            "Snapshot the inputs", "version data and config now (s)", self.action_snapshot
+        )
+        yield SystemCommand(
+            "Roll back to the selected version",
+            "make it the champion; asks for a reason (r)",
+            self.action_rollback,
+        )
+        yield SystemCommand(
+            "Diff the selected version with the champion", "older first (d)", self.action_diff
+        )
+        yield SystemCommand(
+            "Details of the selected version",
+            "gate, metrics, importance (enter)",
+            self.action_details,
+        )
+        yield SystemCommand("Keys and how to read the panes", "the help (?)", self.action_help)
+        yield from super().get_system_commands(screen)
+
     async def action_quit(self) -> None:
         """Stop the watch loop (a running cycle ends as ``cancelled``, recorded), then exit."""
         self.stop.set()  # the loop abandons a running cycle at its next progress point
         if not self.watch_done.is_set():
-            self._pane(StatusBar).update(Text(" stopping the watcher…", style="bold yellow"))
+            self._pane(StatusBar).say(Text(" stopping the watcher…", style="bold yellow"))
             await asyncio.to_thread(self.watch_done.wait, QUIT_WAIT_S)
         self.exit()
 

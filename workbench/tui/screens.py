@@ -4,6 +4,7 @@ details), and the key help. Each returns its answer through ``dismiss``; none to
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -14,19 +15,50 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from workbench.store.registry import VersionRecord
+from workbench.tui.view import compared
 from workbench.tui.widgets import fmt_metric
 
-KEYS = (
-    ("↑/↓ Home/End", "move in the history (or the focused table)"),
+KEYS = (  # short enough for one line in the 80x24 dialog
+    ("↑/↓ Home/End", "move in the history (or the focused pane)"),
+    ("PgUp/PgDn", "a page up or down in the focused pane"),
     ("enter", "details of the selected version"),
-    ("r", "roll back: make the selected version the champion (asks for a reason)"),
-    ("d", "diff the selected version against the champion"),
-    ("t", "train now (a new version, even if the inputs are unchanged)"),
+    ("r", "roll back to the selected version (asks why)"),
+    ("d", "diff the selected version with the champion"),
+    ("t", "train now, even if the inputs are unchanged"),
     ("s", "snapshot the inputs now"),
-    ("tab", "next pane (history, drift features, events)"),
+    ("tab/shift+tab", "next/previous pane (the events pane grows)"),
+    ("esc", "close a dialog; cancels a rollback"),
+    ("ctrl+p", "command palette: every action, by name"),
     ("?", "this help"),
-    ("q", "quit (a running cycle is abandoned and recorded as cancelled)"),
+    ("q", "quit (a running cycle ends as cancelled)"),
 )
+
+READING = (
+    "metric: each version's own holdout metric. Two versions' metrics come from different "
+    "holdouts, so they are not set against each other.",
+    "Δ gate, vs: the candidate minus the champion of that moment, both scored by the gate "
+    "on the candidate's holdout (the same rows). The chart plots it per version; the diff "
+    "(older version first) and the rollback dialog show it when a gate compared the two.",
+    "drift methods: wass Wasserstein, ks Kolmogorov-Smirnov, chi2 chi-square, "
+    "js Jensen-Shannon, z Z-test, psi population stability index.",
+    "The history cursor follows new versions while it is on the newest one.",
+)
+
+
+def comparison_text(a: VersionRecord, b: VersionRecord) -> Text:
+    """What can be said about ``a`` against ``b``: a gate's same-rows comparison, or that
+    none was made (and how to make one)."""
+    c = compared(a, b)
+    if c is not None:
+        text = Text("same rows: ", style="bold")
+        return text.append(c.sentence())
+    older, newer = sorted((a, b), key=lambda v: v.number)
+    return Text(
+        f"no gate compared {older.name} and {newer.name} on the same rows: their metrics come"
+        f" from different holdouts. `workbench compare {older.name} {newer.name}` scores both"
+        " on the same rows.",
+        style="dim",
+    )
 
 
 class RollbackScreen(ModalScreen[str | None]):
@@ -43,12 +75,17 @@ class RollbackScreen(ModalScreen[str | None]):
         text = Text()
         text.append("Roll back the champion\n\n", style="bold")
         if c is not None:
-            text.append(f"  {c.name}", style="bold green")
-            text.append(f"  {c.metric} {fmt_metric(c.metrics.get(c.metric))}  (champion now)\n")
-        text.append("  → ")
-        text.append(t.name, style="bold")
-        text.append(f"  {t.metric} {fmt_metric(t.metrics.get(t.metric))}")
-        text.append(f"  snapshot {t.snapshot_id[:8]}  {t.created_at[:16]}\n\n")
+            text.append(f"  {c.name:<7}", style="bold green")
+            text.append(f"champion now  {c.metric} {fmt_metric(c.metrics.get(c.metric))}")
+            text.append(" on its own holdout\n", style="dim")
+        text.append(f"→ {t.name:<7}", style="bold")
+        text.append(f"{t.status:<14}{t.metric} {fmt_metric(t.metrics.get(t.metric))}")
+        text.append(" on its own holdout", style="dim")
+        when = t.created_at[:16].replace("T", " ")
+        text.append(f"  snapshot {t.snapshot_id[:8]}  {when}\n\n")
+        if c is not None:
+            text.append_text(comparison_text(t, c))
+            text.append("\n\n")
         text.append("The served model becomes this version's. Why?", style="italic")
         with Vertical(id="dialog"):
             yield Static(text)
@@ -94,11 +131,15 @@ def help_text() -> Text:
     text = Text()
     text.append("workbench keys\n\n", style="bold")
     for key, what in KEYS:
-        text.append(f"  {key:<14}", style="bold cyan")
+        text.append(f"  {key:<15}", style="bold cyan")
         text.append(f"{what}\n")
+    text.append("\nreading the panes\n", style="bold")
+    for line in READING:
+        text.append(textwrap.fill(line, 62, initial_indent="  ", subsequent_indent="    "))
+        text.append("\n")
     text.append(
         "\nThe TUI watches the project while open (or follows the headless "
-        "`workbench watch` already running on it). Mouse: click a row or a footer key.",
+        "`workbench watch` already running on it). Mouse: click a row, a pane or a footer key.",
         style="dim",
     )
     return text

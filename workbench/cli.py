@@ -145,7 +145,7 @@ def init(
         click.echo("  added .workbench/ to .gitignore")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo("next: `workbench snapshot`")
+    click.echo("next: `workbench train` (snapshots the data, trains and promotes the first model)")
 
 
 @main.command()

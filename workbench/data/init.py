@@ -2,20 +2,27 @@
 
 It reads the first data file (its schema, the target column to guess the task, and its text
 columns: one that is numbers but for a few strings such as ``?`` is warned about, naming the
-``[data] null_values`` fix, in the result and the config), proposes features/time/id columns,
+``[data] null_values`` fix, in the result and the config), proposes features/time/id columns
+(``guess_columns``: a time column stored as text is recognised, a row-index column excluded,
+a text column with one value per row warned about),
 writes the config atomically, and adds ``.workbench/`` to the project's ``.gitignore``. An
 existing config is never overwritten without ``force``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from workbench.config import CONFIG_NAME, inside
 from workbench.data.inputs import is_ignored
 from workbench.errors import ConfigError, DataError, UsageError
 from workbench.store.objects import atomic_write
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -50,7 +57,12 @@ def data_columns(root: Path, data: str) -> tuple[Path, dict[str, str]]:
     return files[0], {name: str(dtype) for name, dtype in schema.items()}
 
 
+MAX_CLASSES = 20  # a label with at most this many integral values is a class label
+
+
 def guess_task(path: Path, target: str) -> str:
+    """binary for two values; multiclass for text or a few integral values (``2.0`` too, as
+    pandas writes integers in a column with a missing value); else regression."""
     import polars as pl
 
     from workbench.data.profile import scan
@@ -59,9 +71,99 @@ def guess_task(path: Path, target: str) -> str:
     unique = col.n_unique()
     if unique <= 2:
         return "binary"
-    if col.dtype == pl.String or (col.dtype.is_integer() and unique <= 20):
+    if col.dtype == pl.String or (_integral(col) and unique <= MAX_CLASSES):
         return "multiclass"
     return "regression"
+
+
+def _integral(col: pl.Series) -> bool:
+    if col.dtype.is_integer():
+        return True
+    if not col.dtype.is_float():
+        return False
+    return bool((col == col.round(0)).all()) and not bool(col.is_nan().any())
+
+
+TIME_NAMES = ("date", "time", "timestamp", "datetime", "ts", "period", "month", "day")
+UNIQUE_SHARE = 0.95  # a text column with about one distinct value per row identifies rows
+MIN_ROWS_FOR_GUESSES = 50
+
+
+@dataclass(frozen=True)
+class Guesses:
+    """What ``init`` reads off the first file beyond the schema."""
+
+    time_column: str | None
+    excluded: tuple[str, ...]  # row-index columns: a feature that leaks the row order
+    warnings: tuple[str, ...]
+
+
+def guess_columns(path: Path, target: str, id_column: str | None) -> Guesses:
+    """The time column (a datetime, or text that reads as time: ``2012/01/01``, ``Jan 1 2000``,
+    with offsets), row-index columns (an unnamed first column, or one equal to the row number,
+    as R and pandas write them: excluded, since the row order leaks the label when files are
+    sorted), and text columns with about one distinct value per row (warned: as a categorical
+    each value is its own level)."""
+    import polars as pl
+
+    from workbench.data.profile import scan
+    from workbench.data.times import parsed_share
+
+    frame = scan(path).collect()
+    n = frame.height
+    time_column = None
+    excluded: list[str] = []
+    warnings: list[str] = []
+    for i, (name, dtype) in enumerate(frame.schema.items()):
+        if name in (target, id_column):
+            continue
+        col = frame[name]
+        if dtype.is_temporal() and time_column is None:
+            time_column = name
+            continue
+        if _row_index(i, name, col):
+            excluded.append(name)
+            warnings.append(
+                f"column {name!r} looks like a row index (unnamed, or equal to the row number):"
+                " excluded, since as a feature it learns the row order"
+            )
+            continue
+        if dtype != pl.String:
+            continue
+        if time_column is None and _reads_as_time(name, col, parsed_share):
+            time_column = name
+            continue
+        if n >= MIN_ROWS_FOR_GUESSES and col.n_unique() >= UNIQUE_SHARE * n:
+            warnings.append(
+                f"text column {name!r} has about one distinct value per row"
+                f" ({col.n_unique():,} in {n:,} rows): as a categorical every value is its own"
+                " level; add it to [data] exclude, or make it id_column if it names rows"
+            )
+    return Guesses(time_column, tuple(excluded), tuple(warnings))
+
+
+def _row_index(position: int, name: str, col: pl.Series) -> bool:
+    import polars as pl
+
+    unnamed = name.strip() == "" or name.lower().startswith(("unnamed", "column_"))
+    if position == 0 and unnamed:
+        return True
+    if not col.dtype.is_integer() or col.null_count() or len(col) < MIN_ROWS_FOR_GUESSES:
+        return False
+    start = col[0]
+    rows = pl.int_range(start, start + len(col), eager=True)
+    return start in (0, 1) and bool((col == rows).all())
+
+
+def _reads_as_time(name: str, col: pl.Series, parsed_share: Any) -> bool:
+    import polars as pl
+
+    sample = col.drop_nulls().head(1000)
+    if not len(sample) or sample.cast(pl.Float64, strict=False).null_count() == 0:
+        return False  # numbers are not read as time unless the config says so
+    share = parsed_share(sample)
+    named = any(part in TIME_NAMES for part in name.lower().replace("-", "_").split("_"))
+    return share >= 0.99 or (named and share >= 0.9)
 
 
 def init(
@@ -84,15 +186,16 @@ def init(
         )
     if task is None:
         task = guess_task(first, target)
-    time_column = next(
-        (c for c, t in columns.items() if t.startswith(("Datetime", "Date")) and c != target), None
-    )
     id_column = next(
         (c for c in columns if c != target and (c.lower() == "id" or c.lower().endswith("_id"))),
         None,
     )
-    warnings = numbers_but_for_warnings(first)
-    text = render(name or root.resolve().name, data, target, task, time_column, id_column)
+    guesses = guess_columns(first, target, id_column)
+    time_column = guesses.time_column
+    warnings = numbers_but_for_warnings(first) + guesses.warnings
+    text = render(
+        name or root.resolve().name, data, target, task, time_column, id_column, guesses.excluded
+    )
     text += "".join(f"# warning: {w}\n" for w in warnings)
     atomic_write(config, text.encode())
     return InitResult(
@@ -132,7 +235,13 @@ def ensure_gitignored(root: Path) -> bool:
 
 
 def render(
-    name: str, data: str, target: str, task: str, time_column: str | None, id_column: str | None
+    name: str,
+    data: str,
+    target: str,
+    task: str,
+    time_column: str | None,
+    id_column: str | None,
+    exclude: tuple[str, ...] = (),
 ) -> str:
     metric = {"binary": "auc", "multiclass": "multi_logloss", "regression": "rmse"}[task]
     split = "time" if time_column else "random"
@@ -145,7 +254,7 @@ def render(
         f'path = "{data}"              # folder or glob of CSV/Parquet files, inside the project',
         f'target = "{target}"',
         "features = []                # empty: every column but target/time/id/exclude",
-        "exclude = []",
+        f"exclude = {json.dumps(list(exclude))}",
         "categorical = []             # extra categorical columns (strings always are)",
         (f'time_column = "{time_column}"' if time_column else '# time_column = "event_time"'),
         (f'id_column = "{id_column}"' if id_column else '# id_column = "id"'),

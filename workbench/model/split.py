@@ -16,7 +16,8 @@ splits make that hold by construction, and ``seen_by`` checks it for any stored 
   is not stable across polars releases. On tiny data an empty part takes the rows with the
   smallest ``u`` so that every part has a row.
 * ``split = "time"``: the newest ``holdout_fraction`` of rows by ``time_column`` (a stable
-  sort; null times count as oldest), the newest 10% of the rest validates. The version
+  sort of ``data.times.time_values``: datetimes in UTC, numbers as numbers, text parsed;
+  null or unreadable times count as oldest), the newest 10% of the rest validates. The version
   records ``train_until``, the newest time it trained or validated on; a row newer than that
   was never seen by it.
 
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
+from workbench.data.times import time_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +45,6 @@ if TYPE_CHECKING:
 RULE = "row-hash-1"
 VALID_FRACTION = 0.1
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-_NULL_TIME = -math.inf
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -116,23 +117,6 @@ def unit(keys: np.ndarray, seed: int) -> np.ndarray:
 
     salt = _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
     return (_mix(keys ^ salt) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def time_values(frame: pl.DataFrame, column: str) -> np.ndarray:
-    """The time column as sortable float64 (microseconds since the epoch for datetimes, the
-    number itself for a numeric time); null is the oldest time."""
-    import numpy as np
-    import polars as pl
-
-    series = frame[column]
-    dtype = series.dtype
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    if series.dtype.is_temporal():
-        series = series.cast(pl.Datetime("us")).to_physical()
-    x = series.cast(pl.Float64).to_numpy().astype(np.float64, copy=True)
-    x[np.isnan(x)] = _NULL_TIME
-    return x
 
 
 def split_indices(

@@ -1,7 +1,8 @@
 """``workbench drift``: the newest data against what the champion (or a version) was trained on.
 
 Reference = the rows of the version's training snapshot. Current = the rows that arrived since:
-with ``time_column``, rows of the newest snapshot later than the reference's last time;
+with ``time_column``, rows of the newest snapshot later than the reference's last time (both
+read by ``data.times.time_values``: a timezone-aware, numeric or text time orders as time);
 without it, the rows of files added or changed since the reference snapshot.
 
 The reference is read once per version and cached as a Parquet object in the store (feature
@@ -29,6 +30,7 @@ from workbench.caches import LRU
 from workbench.config import Settings
 from workbench.data import snapshot
 from workbench.data.reader import load_frame
+from workbench.data.times import bound_value, time_values
 from workbench.errors import UsageError
 from workbench.model.loading import LoadedModel, load_version
 from workbench.monitor import histograms as drift_hist
@@ -188,7 +190,9 @@ def _reference(
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))
     time_col = settings.data.time_column
-    max_time = str(frame[time_col].max()) if time_col and time_col in frame.columns else None
+    max_time = None
+    if time_col and time_col in frame.columns and frame.height:
+        max_time = repr(float(time_values(frame, time_col).max()))
     tmp = store.objects.tmp / f"drift-ref.{os.getpid()}.parquet"
     store.objects.ensure()
     try:
@@ -243,10 +247,8 @@ def _current(
         settings.data.null_values,
     ).collect()
     if time_col and cached.max_time is not None and time_col in rows.columns:
-        bound = pl.lit(cached.max_time).str.to_datetime(strict=False)
-        if rows.schema[time_col] == pl.String:
-            rows = rows.with_columns(pl.col(time_col).str.to_datetime(strict=False))
-        rows = rows.filter(pl.col(time_col) > bound)
+        newer = time_values(rows, time_col) > bound_value(cached.max_time)
+        rows = rows.filter(pl.Series(newer))
     return rows
 
 

@@ -63,7 +63,7 @@ def history_row(version: str, *, champion: bool) -> Callable[[str], bool]:
 def test_tui_in_a_pty_help_rollback_and_quit(project: Path) -> None:
     root = trained(project, versions=3)  # v3 rejected, v2 rejected, v1 champion (newest first)
     with PtyTerminal(root, cols=120, rows=36) as term:
-        term.wait_for("History", "Events", "champion v1 auc=")
+        term.wait_for("History", "Events", "champion v1 auc ")
         assert "champion v1" in term.lines()[0], term.dump()  # the status bar
         for v, champ in (("v3", False), ("v2", False), ("v1", True)):
             term.wait_line(history_row(v, champion=champ), f"the history row of {v}")
@@ -76,7 +76,7 @@ def test_tui_in_a_pty_help_rollback_and_quit(project: Path) -> None:
         term.wait_for("v3  rejected  snapshot")
 
         term.press("?")
-        term.wait_for("workbench keys", "roll back: make the selected version the champion")
+        term.wait_for("workbench keys", "roll back to the selected version (asks why)")
         term.press("escape")
         term.wait_gone("workbench keys")
 
@@ -84,7 +84,7 @@ def test_tui_in_a_pty_help_rollback_and_quit(project: Path) -> None:
         term.wait_for("v2  rejected  snapshot")  # the details follow the selection
 
         term.press("r")
-        term.wait_for("Roll back the champion", "(champion now)", "→ v2")
+        term.wait_for("Roll back the champion", "champion now", "→ v2")
         term.press("enter")  # no reason: refused, the dialog stays
         term.wait_for("a rollback needs a reason", "Roll back the champion")
         term.type("e2e: v2 is the one")
@@ -123,9 +123,10 @@ def test_tui_in_tmux_opens_and_quits(project: Path, tmp_path: Path) -> None:
     tmux = shutil.which("tmux")
     assert tmux is not None
     with TmuxTerminal(tmux, root, tmp_path / "rc", cols=120, rows=36) as term:
-        screen = term.wait_for("History", "champion v1 auc=", "Quit")
+        screen = term.wait_for("History", "champion v1 auc ", "Quit")
         assert any(map(history_row("v1", champion=True), screen.splitlines())), term.dump()
-        term.wait_for("v2       rejected")
+        screen = term.wait_for("v2", "rejected")
+        assert any(map(history_row("v2", champion=False), screen.splitlines())), term.dump()
         term.send("q")
         assert term.wait_exit(EXIT_S) == 0
 
@@ -179,3 +180,38 @@ def test_no_subcommand_without_a_terminal_prints_help(project: Path) -> None:
         assert "The terminal UI needs a terminal" in proc.stdout
         assert "\x1b[" not in proc.stdout  # no TUI escape sequences
     assert not (project / ".workbench").exists()  # printing help touches no store
+
+
+def test_help_says_plain_workbench_opens_the_tui_and_cuts_no_summary(project: Path) -> None:
+    import click
+
+    from workbench.cli import main
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--help"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "Run plain `workbench` (no command) in a terminal to open the TUI" in text
+    commands = proc.stdout.split("Commands:")[1].splitlines()
+    assert len([c for c in commands if c.strip()]) >= 10
+    assert not [c for c in commands if c.rstrip().endswith("...")]  # whole summaries
+
+    def helpless(cmd: click.Command, path: str) -> list[str]:
+        """The options of ``cmd`` and its subcommands that have no help text."""
+        out = [
+            f"{path} {p.opts[-1]}"
+            for p in cmd.params
+            if isinstance(p, click.Option) and not (p.help or "").strip()
+        ]
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                out += helpless(sub, f"{path} {name}")
+        return out
+
+    assert helpless(main, "workbench") == []

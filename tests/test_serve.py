@@ -176,6 +176,29 @@ def test_every_body_format_scores_as_predict_does(project: Path, server: Served,
     )
 
 
+def test_concurrent_requests_each_get_their_own_rows_scores(project: Path, server, rows):
+    """Requests that arrive together are scored as one batch: each answer is still its own
+    rows' values, and a bad request among them is refused alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(i: int) -> httpx.Response:
+        one = rows.slice(i, 1).to_dicts()
+        if i == 7:
+            one[0]["age"] = "old"
+        return server.client.post("/predict", json={"rows": one, "n": i})
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(post, range(40)))
+    assert answers[7].status_code == 400 and answers[7].json()["column"] == "age"
+    for i, r in enumerate(answers):
+        if i == 7:
+            continue
+        answer = r.json()
+        expected = predicted(project, answer["version"]).slice(i, 1)
+        assert answer["predictions"] == expected["prediction"].to_list(), i
+        assert answer["labels"] == expected["prediction_label"].to_list()
+
+
 def test_bad_bodies_are_refused_and_the_server_lives_on(server: Served, rows) -> None:
     good = rows.head(3).to_dicts()
     post = server.client.post

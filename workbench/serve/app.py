@@ -2,11 +2,12 @@
 
 ``POST /predict`` takes one ``Served`` reference (``champion.Follower.current``) at its start
 and does everything with it — parse, score, answer, log — so the version it names scored
-every row. Scoring is ``model.predict.score_frame``: the columns ``workbench predict`` writes,
-from the same encoder and booster, so the values are the ones predict writes for those rows.
-Small bodies (``INLINE_BYTES``) are scored on the event loop: handing a 1-row request to a
-thread costs more than scoring it; larger ones go to Starlette's thread pool, where polars and
-LightGBM release the GIL and the loop keeps answering.
+every row. Scoring is ``model.predict.score_frame`` (``scoring``): the columns ``workbench
+predict`` writes, from the same encoder and booster, so the values are the ones predict
+writes for those rows. A small JSON body (``BATCHED_BYTES``) is checked on the event loop
+and joins the next batch (``batching``: concurrent requests share one frame and one booster
+call); a larger body, and every CSV or Parquet one, is scored alone in Starlette's thread
+pool, where polars and LightGBM release the GIL and the loop keeps answering.
 
 The guard is a plain ASGI wrapper (cheaper than Starlette's ``BaseHTTPMiddleware``): it times
 every request for ``/metrics`` and, with a token, refuses every path but ``/health`` without
@@ -25,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import os
 import re
 import sys
@@ -44,14 +44,15 @@ from starlette.routing import Route
 
 from workbench.config import Settings, load
 from workbench.errors import WorkbenchError
-from workbench.model.predict import score_frame
-from workbench.serve.bodies import BadBody, media_type, rows_of
-from workbench.serve.champion import POLL_SECONDS, Follower, Served
+from workbench.serve.batching import Batcher
+from workbench.serve.bodies import BadBody, json_columns, media_type
+from workbench.serve.champion import POLL_SECONDS, Follower
 from workbench.serve.metrics import Metrics
+from workbench.serve.scoring import Scorer
 from workbench.store import Store, now_iso
-from workbench.store.predictions import PredictionLog, score_columns
+from workbench.store.predictions import PredictionLog
 
-INLINE_BYTES = 32_768
+BATCHED_BYTES = 65_536  # JSON bodies up to this size are checked on the loop and batched
 TOKEN_ENV = "WORKBENCH_SERVE_TOKEN"
 ROOT_ENV = "WORKBENCH_SERVE_ROOT"  # the project of ``from_environment`` (multi-worker mode)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -75,6 +76,14 @@ class Server:
         self.id_column = settings.data.id_column
         self.max_body = settings.serve.max_body_bytes
         self._wake = threading.Event()
+        self.scorer = Scorer(
+            tmp=store.objects.tmp,
+            id_column=self.id_column,
+            log=self.log,
+            metrics=self.metrics,
+            flush_due=self._wake.set,
+        )
+        self.batcher = Batcher(self.scorer.batch)
         self._stop = threading.Event()
         self._background: set[asyncio.Future[Any]] = set()
 
@@ -99,10 +108,13 @@ class Server:
             body = await self._body(request)
             if served is None:
                 raise BadBody("no champion is loaded yet", "train one: workbench train", status=503)
-            if len(body) <= INLINE_BYTES:
-                answer = self._score(body, kind, served, rid, ts)
+            if kind == "json" and len(body) <= BATCHED_BYTES:
+                spec = served.model.spec
+                columns = json_columns(body, spec, self.id_column)
+                rows = len(next(iter(columns.values()), []))
+                answer = await self.batcher.submit(served, columns, rows, rid, ts)
             else:
-                answer = await run_in_threadpool(self._score, body, kind, served, rid, ts)
+                answer = await run_in_threadpool(self.scorer.body, body, kind, served, rid, ts)
         except BadBody as e:
             return JSONResponse(e.to_json(), e.status, headers={"x-request-id": rid})
         except WorkbenchError as e:  # the encoder's own refusals (a column it cannot read)
@@ -116,29 +128,6 @@ class Server:
             return JSONResponse(failure, 500, headers={"x-request-id": rid})
         headers = {"x-request-id": rid, "x-workbench-version": served.version}
         return Response(answer, 200, headers=headers, media_type="application/json")
-
-    def _score(self, body: bytes, kind: str, served: Served, rid: str, ts: str) -> bytes:
-        spec = served.model.spec
-        rows = rows_of(body, kind, spec, self.id_column, self.store.objects.tmp)
-        scored = score_frame(rows, served.model)
-        out: dict[str, Any] = {"version": served.version, "rows": scored.height}
-        labels = scored["prediction_label"].to_list() if spec.task != "regression" else None
-        if spec.task == "multiclass":
-            names = [f"proba_{c}" for c in spec.classes]
-            out["predictions"] = labels
-            out["probabilities"] = scored.select(names).to_numpy().tolist()
-        else:
-            out["predictions"] = scored["prediction"].to_list()
-            out["probabilities"] = None
-        out["labels"] = labels
-        out["classes"] = spec.classes if spec.task != "regression" else None
-        if self.log is not None:
-            names = scored.columns
-            logged = scored.select(score_columns(spec.task, spec.classes, self.id_column, names))
-            if self.log.add(logged, version=served.version, ts=ts, request=rid):
-                self._wake.set()
-        self.metrics.scored(served.version, scored.height)
-        return json.dumps(out, separators=(",", ":")).encode()
 
     async def _body(self, request: Request) -> bytes:
         length = request.headers.get("content-length")
@@ -199,6 +188,7 @@ class Server:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(_warm)
         await asyncio.to_thread(self._load)
         follow = asyncio.create_task(self._follow())
         flusher = threading.Thread(target=self._flush_loop, name="prediction-log", daemon=True)
@@ -243,6 +233,13 @@ class Server:
         self.log.flush(now_iso())
         if self.log.failures > failures:
             print(f"prediction log: {self.log.last_error} (kept, retried)", file=sys.stderr)
+
+
+def _warm() -> None:
+    """Import what loading and scoring need before the first champion exists: that import
+    (seconds on a busy machine) would otherwise delay the first promotion past its second."""
+    import lightgbm  # noqa: F401
+    import polars  # noqa: F401
 
 
 def _error(e: WorkbenchError) -> dict[str, Any]:

@@ -85,8 +85,16 @@ def rows_of(body: bytes, kind: str, spec: FeatureSpec, id_column: str | None, tm
 
 
 def _json_rows(body: bytes, spec: FeatureSpec, id_column: str | None) -> pl.DataFrame:
-    import polars as pl
+    return frame_of(json_columns(body, spec, id_column), spec)
 
+
+def json_columns(body: bytes, spec: FeatureSpec, id_column: str | None) -> dict[str, list[Any]]:
+    """A JSON body's columns, checked and typed as the model reads them (no polars yet), so
+    the server can score several requests' columns as one frame (``frame_of``) knowing each
+    request's values are good. The id column is always there when ``id_column`` is set
+    (nulls when the body has none)."""
+    if not body:
+        raise BadBody("the request body is empty", 'send rows, e.g. {"rows": [{...}]}')
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError) as e:
@@ -101,8 +109,16 @@ def _json_rows(body: bytes, spec: FeatureSpec, id_column: str | None) -> pl.Data
             " lists)",
             'send {"rows": [{"col": value, ...}]} or {"columns": {"col": [values]}}',
         )
-    series = [_series(name, values, spec) for name, values in columns.items()]
-    return pl.DataFrame(series)
+    if id_column and id_column not in columns:
+        columns[id_column] = [None] * len(next(iter(columns.values()), []))
+    return {name: _checked(name, values, spec) for name, values in columns.items()}
+
+
+def frame_of(columns: dict[str, list[Any]], spec: FeatureSpec) -> pl.DataFrame:
+    """The frame of ``json_columns`` output (one request's, or several requests' joined)."""
+    import polars as pl
+
+    return pl.DataFrame([_series(name, values, spec) for name, values in columns.items()])
 
 
 def _from_rows(rows: list[Any], spec: FeatureSpec, id_column: str | None) -> dict[str, list]:
@@ -112,7 +128,7 @@ def _from_rows(rows: list[Any], spec: FeatureSpec, id_column: str | None) -> dic
     if not rows:
         return {name: [] for name in spec.features}
     first = rows[0]
-    with_id = bool(id_column) and isinstance(first, dict) and id_column in first
+    with_id = bool(id_column) and isinstance(first, dict) and id_column in first  # else nulls
     wanted = [*spec.features, *([id_column] if with_id and id_column else [])]
     try:
         picked = list(map(operator.itemgetter(*wanted), rows))
@@ -171,37 +187,48 @@ def _missing(names: list[str], spec: FeatureSpec) -> BadBody:
     )
 
 
-def _series(name: str, values: list[Any], spec: FeatureSpec) -> pl.Series:
-    import polars as pl
-
+def _checked(name: str, values: list[Any], spec: FeatureSpec) -> list[Any]:
+    """``values`` if the feature's kind can hold them (categoricals and the id as text);
+    a ``BadBody`` naming the first row that cannot."""
     kind = spec.kinds.get(name)
     types = set(map(type, values))
     if kind == "numeric":
         if not types <= _NUMBER:
             raise _bad_type(name, values, _NUMBER, "a number (or null)")
-        return pl.Series(name, values, dtype=pl.Float64, strict=True)
-    if kind == "boolean":
+    elif kind == "boolean":
         if not types <= {bool, _NO_TYPE}:
             raise _bad_type(name, values, {bool, _NO_TYPE}, "true, false or null")
-        return pl.Series(name, values, dtype=pl.Boolean)
-    if kind == "datetime":
+    elif kind == "datetime":
         if not types <= {str, _NO_TYPE}:
             raise _bad_type(name, values, {str, _NO_TYPE}, "an ISO date or time text (or null)")
-        text = pl.Series(name, values, dtype=pl.String)
+        _series(name, values, spec)  # parses, or names the column
+    elif not types <= {str, _NO_TYPE}:  # a categorical (or the id): text, as a CSV holds it
+        if not types <= {str, int, float, bool, _NO_TYPE}:
+            raise _bad_type(
+                name, values, {str, int, float, bool, _NO_TYPE}, "text, a number or null"
+            )
+        return [_text(v) for v in values]
+    return values
+
+
+def _series(name: str, values: list[Any], spec: FeatureSpec) -> pl.Series:
+    """The column of checked ``values`` with the type ``predict``'s reader gives it."""
+    import polars as pl
+
+    kind = spec.kinds.get(name)
+    if kind == "numeric":
+        return pl.Series(name, values, dtype=pl.Float64, strict=True)
+    if kind == "boolean":
+        return pl.Series(name, values, dtype=pl.Boolean)
+    if kind == "datetime":
         try:
-            return text.str.to_datetime(strict=True)
+            return pl.Series(name, values, dtype=pl.String).str.to_datetime(strict=True)
         except pl.exceptions.PolarsError:
             raise BadBody(
                 f"column {name!r} has a value that is not an ISO date or time",
                 'send dates as "2025-01-31" or "2025-01-31 12:00:00"',
                 column=name,
             ) from None
-    if not types <= {str, _NO_TYPE}:  # a categorical (or the id): text, as a CSV would hold it
-        if not types <= {str, int, float, bool, _NO_TYPE}:
-            raise _bad_type(
-                name, values, {str, int, float, bool, _NO_TYPE}, "text, a number or null"
-            )
-        values = [_text(v) for v in values]
     return pl.Series(name, values, dtype=pl.String)
 
 

@@ -6,8 +6,9 @@ processes, each importing ``app.from_environment`` (the project root and the tok
 the environment, never on a command line other users can read), each following the champion
 and buffering its own prediction log (every batch is its own object, so workers never write
 the same file), each counting its own ``/metrics``. SIGTERM (or Ctrl-C) stops accepting,
-lets the requests in flight finish, flushes the log and exits 0 (``_stopped``) — uvicorn's graceful shutdown,
-with no time limit on the drain (a service manager's ``TimeoutStopSec`` bounds it).
+lets the requests in flight finish, flushes the log and exits 0 (``_stopped``) — uvicorn's
+graceful shutdown, with no time limit on the drain (a service manager's ``TimeoutStopSec``
+bounds it).
 """
 
 from __future__ import annotations

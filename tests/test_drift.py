@@ -206,3 +206,36 @@ def test_the_drift_record_round_trips_the_json_shape(trained: Path, cli) -> None
     assert {"name", "type", "method", "score", "threshold", "drifted", "psi"} <= set(
         shown["features"][0]
     )
+
+
+def test_drift_text_keeps_its_columns_in_line_with_long_feature_names() -> None:
+    from workbench.render import drift_text
+
+    def feature(name: str) -> dict:
+        return {
+            "name": name,
+            "type": "numerical",
+            "method": "ks",
+            "score": 0.5,
+            "threshold": 0.05,
+            "drifted": False,
+            "psi": 0.1,
+        }
+
+    long = "monthly_charges_after_the_promotion_ended_in_region_" + "x" * 40
+    text = drift_text(
+        {
+            "current": "c",
+            "current_rows": 10,
+            "reference_version": "v1",
+            "reference": "r",
+            "reference_rows": 10,
+            "dataset_drift": False,
+            "drifted_features": 0,
+            "drift_share": 0.0,
+            "features": [feature(long), feature("age")],
+        }
+    )
+    lines = text.splitlines()[2:]
+    assert len({len(line) for line in lines}) == 1, lines
+    assert any(line.lstrip().startswith("monthly_cha") and "…" in line for line in lines)

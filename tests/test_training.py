@@ -802,3 +802,22 @@ def test_a_champion_from_the_old_split_is_scored_only_on_rows_it_did_not_see(sma
     assert shared.rows == trained.holdout.height - expected
     fresh = gate.shared_scores(trained, loaded, "auc", lambda: frame)  # today's rule: none seen
     assert fresh.excluded == 0 and fresh.candidate == trained.metrics["auc"]
+
+
+def test_rows_without_a_target_are_counted_in_the_output_and_the_version(small: Path, cli) -> None:
+    data = small / "data" / "batch_000.csv"
+    rows = pl.read_csv(data)
+    rows.with_columns(
+        pl.when(pl.int_range(pl.len()) % 10 == 3)
+        .then(None)
+        .otherwise(pl.col("churned"))
+        .alias("churned")
+    ).write_csv(data)
+    proc = cli("train", "--json", cwd=small)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["rows_without_target"] == 400 and out["version"]["rows"] == 3600
+    meta = json.loads((small / ".workbench" / "serving" / "model.json").read_text())
+    assert meta["split"]["rows"]["no_target"] == 400
+    text = cli("train", "--force", cwd=small)
+    assert "3,600 rows; 400 rows without a target left out" in text.stdout

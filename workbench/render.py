@@ -156,9 +156,11 @@ def train_text(outcome: Any) -> str:
         )
     scores = "  ".join(f"{k} {val:.4f}" for k, val in v.metrics.items())
     gate = v.gate or {}
+    left_out = getattr(outcome, "unlabelled", 0)
+    without = f"; {plural(left_out, 'row')} without a target left out" if left_out else ""
     return "\n".join(
         [
-            f"{v.name} trained on snapshot {v.snapshot_id} ({v.rows} rows)",
+            f"{v.name} trained on snapshot {v.snapshot_id} ({plural(v.rows or 0, 'row')}{without})",
             f"  {scores}",
             f"  {gate.get('decision', '?')}: {gate.get('reason', '')}",
             f"  status: {v.status}",
@@ -208,7 +210,8 @@ def drift_text(d: dict[str, Any]) -> str:
         f" (share {d['drift_share']:.2f})"
     )
     out.append(
-        f"  {'feature':<24} {'type':<12} {'method':<14} {'score':>10} {'thresh':>7} {'psi':>7}"
+        f"  {'feature':<{NAME_WIDTH}} {'type':<12} {'method':<14} {'score':>10} {'thresh':>7}"
+        f" {'psi':>7}"
     )
     for f in sorted(d["features"], key=_severity, reverse=True):
         out.append(_feature_line(f))
@@ -217,6 +220,17 @@ def drift_text(d: dict[str, Any]) -> str:
             out.append(f"  {key.replace('_', ' ')}:")
             out.append(_feature_line(d[key]))
     return "\n".join(out)
+
+
+NAME_WIDTH = 24
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: a long name keeps its start and its end."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 def _severity(f: dict[str, Any]) -> tuple[bool, float]:
@@ -232,7 +246,8 @@ def _feature_line(f: dict[str, Any]) -> str:
     score = "-" if f["score"] is None else f"{f['score']:.4g}"
     psi = "-" if f.get("psi") is None else f"{f['psi']:.3f}"
     return (
-        f"{mark} {f['name']:<24} {f['type']:<12} {f['method']:<14} {score:>10}"
+        f"{mark} {clip(f['name'], NAME_WIDTH):<{NAME_WIDTH}} {f['type']:<12} {f['method']:<14}"
+        f" {score:>10}"
         f" {f['threshold'] if f['threshold'] is not None else '-':>7} {psi:>7}"
     )
 
@@ -257,3 +272,23 @@ def export_mlflow_text(d: dict[str, Any]) -> str:
             f" = {d['champion']}{moved}"
         )
     return "\n".join(out)
+
+
+def validate_text(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """``workbench validate``: one (status, line) per check, every check listed, then a total.
+
+    The status is returned apart so the CLI can colour it; a failure's hint follows it.
+    """
+    checks = report["checks"]
+    width = max((len(c["name"]) for c in checks), default=0)
+    out: list[tuple[str, str]] = []
+    for c in checks:
+        out.append((c["status"], f" {c['name']:<{width}}  {c['message']}"))
+        if c["status"] == "fail" and c.get("hint"):
+            out.append(("", f"      {'':<{width}}  hint: {c['hint']}"))
+    total = (
+        f"{plural(report['failures'], 'failure')}, {plural(report['warnings'], 'warning')},"
+        f" {report['passed']:,} passed"
+    )
+    out.append(("", total))
+    return out

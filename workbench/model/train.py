@@ -83,6 +83,7 @@ class Trained:
     frame: pl.DataFrame  # the labelled rows the split was made from
     holdout_rows: np.ndarray  # positions of the holdout in ``frame``
     x_holdout: np.ndarray  # the holdout rows with a known target, encoded with the spec
+    unlabelled: int = 0  # rows of the snapshot left out because their target is missing
 
     @cached_property
     def holdout(self) -> pl.DataFrame:
@@ -136,7 +137,10 @@ def train_snapshot(
     metrics.check_metric(settings.model.task, settings.gate.metric)
     timer = _Timer(progress)
     with timer.step("load"):
-        frame = _labelled(load_frame(store, snap), settings)
+        everything = load_frame(store, snap)
+        frame = _labelled(everything, settings)
+        unlabelled = everything.height - frame.height
+        del everything
     with timer.step("prepare"):
         parts = split.split_indices(frame, settings)
         train_rows, valid_rows, hold_rows = parts
@@ -172,6 +176,7 @@ def train_snapshot(
         scores = metrics.compute(spec.task, y_hold[known], model.predict_matrix(x_hold))
     importance = booster.feature_importance(importance_type="gain", iteration=best)
     record = split.split_record(frame, settings, parts)
+    record["rows"]["no_target"] = unlabelled  # left out: their target is missing
     meta = _meta(settings, snap, spec, params, best, scores, importance, curve, record)
     meta["timings"] = timer.timings
     return Trained(
@@ -185,6 +190,7 @@ def train_snapshot(
         frame,
         hold_rows,
         x_hold,
+        unlabelled,
     )
 
 

@@ -50,6 +50,7 @@ class TrainOutcome:
     version: VersionRecord | None  # None when the inputs were already trained
     trained: bool
     previous: VersionRecord | None = None  # the version that already covered these inputs
+    unlabelled: int = 0  # rows left out of training: their target is missing
 
     def to_json(self) -> dict[str, Any]:
         v = self.version or self.previous
@@ -58,6 +59,7 @@ class TrainOutcome:
             "snapshot_created": self.snapshot.created,
             "trained": self.trained,
             "version": v.to_json() if v else None,
+            "rows_without_target": self.unlabelled,
         }
 
 
@@ -121,7 +123,7 @@ def run_train(
     )
     if version.status == "champion":
         _promoted(settings, store, version)
-    return TrainOutcome(taken, version, True)
+    return TrainOutcome(taken, version, True, unlabelled=trained.unlabelled)
 
 
 def _say(events: TrainEvents, step: str) -> None:

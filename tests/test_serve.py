@@ -337,7 +337,8 @@ def test_health_is_503_until_a_champion_exists(tmp_path: Path, rows) -> None:
 
 
 def test_a_token_guards_every_endpoint_but_health(project: Path, rows) -> None:
-    served = Served(project, env={"WORKBENCH_SERVE_TOKEN": TOKEN})
+    """With --workers 2 as well: the token reaches every worker (through the environment)."""
+    served = Served(project, "--workers", "2", env={"WORKBENCH_SERVE_TOKEN": TOKEN})
     try:
         c, body = served.client, {"rows": rows.head(1).to_dicts()}
         assert c.get("/health").status_code == 200
@@ -349,6 +350,15 @@ def test_a_token_guards_every_endpoint_but_health(project: Path, rows) -> None:
         assert c.post("/predict", json=body, headers=good).status_code == 200
         assert c.get("/metrics", headers=good).status_code == 200
         assert c.get("/version", headers=good).json()["champion"]
+        pids = set()
+        deadline = time.monotonic() + 60
+        while len(pids) < 2:  # both workers answer (new connections: either may accept)
+            assert time.monotonic() < deadline, pids
+            with httpx.Client(base_url=served.url, headers=good) as fresh:
+                text = fresh.get("/metrics").text
+            pids |= {line.split('pid="')[1].split('"')[0] for line in text.splitlines()
+                     if line.startswith("workbench_serve_info{")}  # fmt: skip
+            assert fresh.is_closed
     finally:
         served.stop()
 
@@ -387,3 +397,47 @@ def test_sigterm_drains_the_request_in_flight(project: Path, rows) -> None:
     assert logged.collect().height == 50  # flushed at shutdown, not lost
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{served.url}/health", timeout=2)
+
+
+def test_the_log_buffer_keeps_rows_while_the_store_is_busy(tmp_path: Path, monkeypatch) -> None:
+    """In-process: multiclass and regression parts land in the log's one schema; a flush that
+    cannot get the store keeps its rows for the next one (nothing lost, nothing doubled)."""
+    from workbench.store import Store, locking
+
+    monkeypatch.setenv("WORKBENCH_LOCK_TIMEOUT", "0.3")
+    store = Store(tmp_path / ".workbench")
+    with store.read():
+        pass  # create the store
+    log = predictions.PredictionLog(store)
+    log.add(predictions.LogPart(2, "v1", "t1", "a", [7, None], None, ["x", "y"],
+                                [[0.2, 0.8], [0.6, 0.4]]))  # fmt: skip
+    log.add(predictions.LogPart(1, "v2", "t2", "b", None, [1.5], None, None))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with locking.hold(store.lock_path, exclusive=True, purpose="test"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    assert log.flush("now") == 0 and log.failures == 1 and log.pending == 3
+    release.set()
+    holder.join()
+    assert log.flush("later") == 3 and log.pending == 0 and log.written == 3
+    rows = predictions.scan(store).collect()
+    assert rows.schema == pl.Schema(predictions.log_schema())
+    assert rows["id"].to_list() == ["7", None, None]
+    assert rows["row"].to_list() == [0, 1, 0] and rows["request"].to_list() == ["a", "a", "b"]
+    assert rows["probabilities"].to_list() == [[0.2, 0.8], [0.6, 0.4], None]
+    assert rows["prediction"].to_list() == [None, None, 1.5]
+    assert rows["version"].to_list() == ["v1", "v1", "v2"]
+    with store.read() as s:
+        (batch,) = predictions.batches(s)
+    assert (batch.rows, batch.versions, batch.first_ts, batch.last_ts) == (
+        3,
+        ("v1", "v2"),
+        "t1",
+        "t2",
+    )

@@ -103,7 +103,9 @@ def run_load(args: dict[str, Any]) -> dict[str, Any]:
             )
         )
 
+    began = time.perf_counter()
     asyncio.run(main())
+    seconds = time.perf_counter() - began  # the swap run ends when its file goes
     lat = sorted(x[0] for x in out)
     failed = [x for x in out if x[1] != 200]
     result = {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable
 
 ENDPOINTS = ("/predict", "/health", "/version", "/metrics")
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -86,6 +85,3 @@ def _family(out: list[str], name: str, kind: str, text: str) -> None:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-Clock = Callable[[], float]

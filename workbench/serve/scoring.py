@@ -20,7 +20,7 @@ from workbench.serve.batching import Item
 from workbench.serve.bodies import frame_of, rows_of
 from workbench.serve.champion import Served
 from workbench.serve.metrics import Metrics
-from workbench.store.predictions import PredictionLog, score_columns
+from workbench.store.predictions import LogPart, PredictionLog
 
 if TYPE_CHECKING:
     import polars as pl
@@ -66,27 +66,36 @@ class Scorer:
             values: list[Any] | None = labels
         else:
             probas, values = None, scored["prediction"].to_list()
-        logged = None
-        if self.log is not None:
-            exprs = score_columns(spec.task, spec.classes, self.id_column, scored.columns)
-            logged = scored.select(exprs)
+        ids = None
+        if self.log is not None and self.id_column and self.id_column in rows.columns:
+            ids = rows[self.id_column].to_list()
+        scores = values if spec.task != "multiclass" else None  # the log's ``prediction``
         out, start = [], 0
         for n, request, ts in parts:
             end = start + n
+            mine = labels[start:end] if labels is not None else None
+            probabilities = probas[start:end] if probas is not None else None
             answer = {
                 "version": served.version,
                 "rows": n,
                 "predictions": values[start:end] if values is not None else None,
-                "probabilities": probas[start:end] if probas is not None else None,
-                "labels": labels[start:end] if labels is not None else None,
+                "probabilities": probabilities,
+                "labels": mine,
                 "classes": spec.classes if classify else None,
             }
             out.append(json.dumps(answer, separators=(",", ":")).encode())
-            if self.log is not None and logged is not None:
-                due = self.log.add(
-                    logged.slice(start, n), version=served.version, ts=ts, request=request
+            if self.log is not None:
+                part = LogPart(
+                    n,
+                    served.version,
+                    ts,
+                    request,
+                    ids[start:end] if ids is not None else None,
+                    scores[start:end] if scores is not None else None,
+                    mine,
+                    probabilities,
                 )
-                if due:
+                if self.log.add(part):
                     self.flush_due()
             start = end
         self.metrics.scored(served.version, scored.height)

@@ -32,7 +32,7 @@ versions in it, first and last ``ts``). The object is durable before its row is 
 (``Store.write`` syncs the object folders first), so a kill leaves at worst an unreferenced
 object that ``gc`` may remove, never a row naming missing bytes. ``workbench predict`` writes
 one batch per run, streamed from its output file (``log_scored_file``). The server buffers in
-memory (``PredictionLog.add`` costs a small select on the scored rows, no I/O) and a
+memory (``PredictionLog.add`` appends one ``LogPart`` of plain lists: no polars, no I/O) and a
 background thread flushes every ``[serve] log_flush_seconds``, at ``FLUSH_ROWS`` buffered rows,
 and on shutdown (``flush``); a flush that cannot reach the store (busy past the lock wait)
 keeps its rows for the next one, up to ``MAX_PENDING_ROWS``, past which the oldest are dropped
@@ -263,6 +263,21 @@ def _lazy_scan(path: Path) -> pl.LazyFrame:
     return pl.scan_csv(path, separator=sep, infer_schema=False)
 
 
+@dataclass(frozen=True, slots=True)
+class LogPart:
+    """One request's scored rows as plain lists (no polars on the request path): ``id``,
+    ``prediction``, ``label``, ``probabilities`` as in ``log_schema`` (None: all null)."""
+
+    rows: int
+    version: str
+    ts: str
+    request: str
+    ids: list[Any] | None
+    prediction: list[Any] | None
+    label: list[Any] | None
+    probabilities: list[Any] | None
+
+
 class PredictionLog:
     """The server's buffer: ``add`` per request (no I/O), ``flush`` from a background thread.
 
@@ -274,18 +289,18 @@ class PredictionLog:
         self.source = source
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
-        self._parts: list[tuple[pl.DataFrame, str, str, str]] = []
+        self._parts: list[LogPart] = []
         self.pending = 0  # rows buffered
         self.written = 0  # rows written to the store
         self.dropped = 0  # rows given up while the store could not be written
         self.failures = 0  # flushes that failed (their rows kept, up to MAX_PENDING_ROWS)
         self.last_error: str | None = None
 
-    def add(self, rows: pl.DataFrame, *, version: str, ts: str, request: str) -> bool:
-        """Buffer ``rows`` (the ``score_columns`` of one request); True when a flush is due."""
+    def add(self, part: LogPart) -> bool:
+        """Buffer one request's rows; True when a flush is due."""
         with self._lock:
-            self._parts.append((rows, version, ts, request))
-            self.pending += rows.height
+            self._parts.append(part)
+            self.pending += part.rows
             return self.pending >= FLUSH_ROWS
 
     def flush(self, now: str) -> int:
@@ -306,43 +321,45 @@ class PredictionLog:
                 self.written += frame.height
             return frame.height
 
-    def _keep(self, parts: list[tuple[pl.DataFrame, str, str, str]], error: Exception) -> None:
+    def _keep(self, parts: list[LogPart], error: Exception) -> None:
         with self._lock:
             self.failures += 1
             self.last_error = str(error)
             self._parts = parts + self._parts
             while self.pending > MAX_PENDING_ROWS and self._parts:
                 old = self._parts.pop(0)
-                self.pending -= old[0].height
-                self.dropped += old[0].height
+                self.pending -= old.rows
+                self.dropped += old.rows
 
 
-def _frame(parts: list[tuple[pl.DataFrame, str, str, str]], source: str) -> pl.DataFrame:
-    """One frame of log rows from buffered parts (their per-part columns as whole Series)."""
-    import numpy as np
+def _frame(parts: list[LogPart], source: str) -> pl.DataFrame:
+    """One frame of log rows (``log_schema``) from buffered parts."""
+    from itertools import chain, repeat
+
     import polars as pl
 
-    sizes = [p[0].height for p in parts]
-    body = pl.concat([p[0] for p in parts], how="vertical_relaxed")
-    rows = np.concatenate([np.arange(n, dtype=np.int64) for n in sizes])
-    repeat = {
-        "ts": [p[2] for p in parts],
-        "request": [p[3] for p in parts],
-        "version": [p[1] for p in parts],
+    def joined(name: str) -> list[Any]:
+        return list(
+            chain.from_iterable(
+                getattr(p, name) if getattr(p, name) is not None else repeat(None, p.rows)
+                for p in parts
+            )
+        )
+
+    def each(name: str) -> list[Any]:
+        return list(chain.from_iterable(repeat(getattr(p, name), p.rows) for p in parts))
+
+    schema = log_schema()
+    texts = {k: [None if v is None else str(v) for v in joined(k)] for k in ("ids", "label")}
+    columns = {
+        "ts": each("ts"),
+        "source": [source] * sum(p.rows for p in parts),
+        "request": each("request"),
+        "row": list(chain.from_iterable(range(p.rows) for p in parts)),
+        "version": each("version"),
+        "id": texts["ids"],
+        "prediction": joined("prediction"),
+        "label": texts["label"],
+        "probabilities": joined("probabilities"),
     }
-    head = pl.DataFrame(
-        {
-            "ts": pl.Series(repeat["ts"]).gather(_owners(sizes)),
-            "source": pl.repeat(source, len(rows), eager=True, dtype=pl.String),
-            "request": pl.Series(repeat["request"]).gather(_owners(sizes)),
-            "row": pl.Series(rows, dtype=pl.Int64),
-            "version": pl.Series(repeat["version"]).gather(_owners(sizes)),
-        }
-    )
-    return pl.concat([head, body], how="horizontal").cast(log_schema())  # type: ignore[arg-type]
-
-
-def _owners(sizes: list[int]) -> Any:
-    import numpy as np
-
-    return np.repeat(np.arange(len(sizes)), sizes)
+    return pl.DataFrame({k: pl.Series(k, v, dtype=schema[k]) for k, v in columns.items()})

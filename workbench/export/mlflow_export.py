@@ -32,12 +32,24 @@ path is made absolute, and a new experiment on sqlite keeps its artifacts beside
 tracking and registry URIs are set to it for the export (and put back after), since parts of
 MLflow read the global one; a registered version's source is the logged model's ``models:/m-…``
 URI, as ``runs:/…`` does not resolve as a source in MLflow 3. MLflow's telemetry is off unless
-the user turned it on (``MLFLOW_DISABLE_TELEMETRY``): workbench sends nothing anywhere.
+the user turned it on (``MLFLOW_DISABLE_TELEMETRY``): workbench sends nothing anywhere. An
+unreachable server fails after 3 retries (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, unless set).
+
+Errors: a bad URI, a deleted experiment, a name MLflow cannot take or the missing extra are
+usage errors (exit 2); MLflow failing part-way (a server that went down, a database that is not
+writable) is exit 6 with the cause, and exporting again finishes the job.
+
+Cost: MLflow's own calls are most of it — about 15 SQLite commits per version on a ``sqlite:``
+store (each ``create_run``, ``log_batch``, logged model and registered version commits on its
+own), plus MLflow's import and, on a new database, its migrations (seconds). The store's side is
+one read session and a DuckDB write per ``FLUSH_ROWS`` versions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import tempfile
 import time
@@ -59,7 +71,10 @@ ALIAS = "champion"
 MODEL_NAME = "model"
 CODE_FILE = Path(__file__).with_name("mlflow_model.py")
 CRASH_ENV = "WORKBENCH_EXPORT_CRASH_AT"
-FLUSH_SECONDS = 1.0  # finished versions are recorded in the store at least this often
+# finished versions are recorded in the store in batches (a DuckDB write costs ~20-100 ms);
+# what a kill loses of a batch, the next export finds in MLflow by its tags
+FLUSH_SECONDS = 10.0
+FLUSH_ROWS = 25
 INSTALL_HINT = 'install the extra: pip install "workbench[mlflow]"'
 
 
@@ -241,6 +256,9 @@ def _require_mlflow() -> None:
 
 def _import_mlflow() -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # a server that is down: an error within a minute, not after MLflow's minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     try:
         import mlflow
         import mlflow.pyfunc
@@ -316,6 +334,8 @@ class _Exporter:
         self.pending: list[MlflowRun] = []
         self.flushed_at = time.monotonic()
         self._registered_model_ready = False
+        self.template: Path | None = None
+        self.template_dir: tempfile.TemporaryDirectory[str] | None = None
 
     # -------------------------------------------------------------- the whole export
 
@@ -371,6 +391,8 @@ class _Exporter:
         finally:
             with contextlib.suppress(Exception):
                 self._flush()
+            if self.template_dir is not None:
+                self.template_dir.cleanup()
         return ExportResult(
             self.uri,
             self.experiment,
@@ -442,7 +464,7 @@ class _Exporter:
             )
             run_id = run.info.run_id
         _crash_point(v, "run")
-        self._log(run_id, c)
+        self._log(run_id, c, tags_too=orphan is not None)  # a new run got them at creation
         model_id = model_version = None
         if v.model_hash and v.meta_hash:
             model_id = self._logged_model(experiment_id, run_id, v, c, adopt=orphan is not None)
@@ -494,7 +516,16 @@ class _Exporter:
                 drift = exports.drift_results(s, v.number)
         return content.run_content(v, state.snapshots.get(v.snapshot_id), meta, drift, self.project)
 
-    def _log(self, run_id: str, c: content.RunContent, *, drift_only: bool = False) -> None:
+    def _log(
+        self,
+        run_id: str,
+        c: content.RunContent,
+        *,
+        drift_only: bool = False,
+        tags_too: bool = True,
+    ) -> None:
+        """Log the run's params, metrics, tags (``tags_too``) and artifacts; ``drift_only``:
+        the drift metrics and artifacts alone."""
         from mlflow.entities import Metric, Param, RunTag
 
         metrics = [
@@ -503,16 +534,26 @@ class _Exporter:
             if not drift_only or m.key.startswith("drift")
         ]
         params = [] if drift_only else [Param(k, v) for k, v in c.params.items()]
-        tags = [] if drift_only else [RunTag(k, v) for k, v in c.tags.items()]
+        tags = [RunTag(k, v) for k, v in c.tags.items()] if tags_too and not drift_only else []
         # MLflow's limits per request: 1000 metrics, 100 params, 100 tags
         while metrics or params or tags:
             self.client.log_batch(
                 run_id, metrics=metrics[:900], params=params[:100], tags=tags[:100]
             )
             metrics, params, tags = metrics[900:], params[100:], tags[100:]
-        for path, value in c.artifacts.items():
-            if not drift_only or path.startswith("drift/"):
-                self.client.log_dict(run_id, value, path)
+        files = {
+            path: value
+            for path, value in c.artifacts.items()
+            if not drift_only or path.startswith("drift/")
+        }
+        if files:  # one upload of one folder
+            import json
+
+            with tempfile.TemporaryDirectory(prefix="workbench-mlflow-") as tmp:
+                for path, value in files.items():
+                    (Path(tmp) / path).parent.mkdir(parents=True, exist_ok=True)
+                    (Path(tmp) / path).write_text(json.dumps(value, indent=1, default=str))
+                self.client.log_artifacts(run_id, tmp)
 
     def _logged_model(
         self,
@@ -547,41 +588,66 @@ class _Exporter:
         return str(model.model_id)
 
     def _model_dir(self, tmp: Path, model: Any, run_id: str, v: VersionRecord) -> Path:
-        """The MLmodel folder: pyfunc from code + the lightgbm flavor on the same text."""
-        from importlib.metadata import version
+        """The MLmodel folder: pyfunc from code + the lightgbm flavor on the same text.
+
+        MLflow's ``save_model`` runs once per export (it costs a quarter of a second): its
+        folder is the template every version's folder is copied from, with the version's own
+        model text, spec and ``MLmodel`` identity (model id, run id, time) written in.
+        """
+        import json
+        import shutil
+        from datetime import UTC, datetime
 
         from mlflow.models import Model
 
         assert v.model_hash and v.meta_hash
         text = self.store.objects.read(v.model_hash)
-        spec = self.store.objects.read_json(v.meta_hash)["spec"]
-        (tmp / "in").mkdir()
-        model_txt = tmp / "in" / "model.txt"
-        model_txt.write_bytes(text)
-        spec_json = tmp / "in" / "spec.json"
-        import json
-
-        spec_json.write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        spec = json.dumps(self.store.objects.read_json(v.meta_hash)["spec"], indent=1)
+        template = self._template(tmp)
         out = tmp / "model"
-        mlflow_model = Model(
-            artifact_path=model.artifact_location,
-            model_uuid=model.model_id,
-            run_id=run_id,
-            model_id=model.model_id,
-            metadata={"workbench_version": v.name, "workbench_snapshot": v.snapshot_id},
-        )
-        import warnings
+        shutil.copytree(template, out)
+        mlflow_model = Model.load(str(template / "MLmodel"))
+        paths = mlflow_model.flavors["python_function"]["artifacts"]
+        (out / paths["model"]["path"]).write_bytes(text)
+        (out / paths["spec"]["path"]).write_text(spec, encoding="utf-8")
+        (out / "model.lgb").write_bytes(text)  # the lightgbm flavor: the store's bytes
+        mlflow_model.artifact_path = model.artifact_location
+        mlflow_model.model_uuid = model.model_id
+        mlflow_model.model_id = model.model_id
+        mlflow_model.run_id = run_id
+        mlflow_model.utc_time_created = str(datetime.now(UTC).replace(tzinfo=None))
+        mlflow_model.metadata = {"workbench_version": v.name, "workbench_snapshot": v.snapshot_id}
+        mlflow_model.model_size_bytes = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        mlflow_model.save(str(out / "MLmodel"))
+        return out
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "add type hints to predict": rows are untyped here
+    def _template(self, tmp: Path) -> Path:
+        """The model folder MLflow's own ``save_model`` writes (once per export)."""
+        from importlib.metadata import version
+
+        from mlflow.models import Model
+
+        if self.template is not None:
+            return self.template
+        self.template_dir = tempfile.TemporaryDirectory(prefix="workbench-mlflow-template-")
+        root = Path(self.template_dir.name)
+        (root / "model.txt").write_text("placeholder")
+        (root / "spec.json").write_text("{}")
+        out = root / "model"
+        mlflow_model = Model()
+        log = logging.getLogger("mlflow.pyfunc")
+        level = log.level
+        log.setLevel(logging.ERROR)  # "cannot infer a signature": none is wanted (raw rows)
+        try:
             self.mlflow.pyfunc.save_model(
                 str(out),
                 mlflow_model=mlflow_model,
                 python_model=str(CODE_FILE),
-                artifacts={"model": str(model_txt), "spec": str(spec_json)},
+                artifacts={"model": str(root / "model.txt"), "spec": str(root / "spec.json")},
                 pip_requirements=_requirements(),
             )
-        (out / "model.lgb").write_bytes(text)  # the lightgbm flavor: the store's bytes
+        finally:
+            log.setLevel(level)
         mlflow_model.add_flavor(
             "lightgbm",
             lgb_version=version("lightgbm"),
@@ -590,6 +656,7 @@ class _Exporter:
             code=None,
         )
         mlflow_model.save(str(out / "MLmodel"))
+        self.template = out
         return out
 
     def _register(self, run_id: str, model_id: str, v: VersionRecord, *, adopt: bool) -> str:
@@ -643,7 +710,7 @@ class _Exporter:
 
     def _record(self, row: MlflowRun) -> None:
         self.pending.append(row)
-        if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
+        if len(self.pending) >= FLUSH_ROWS or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
             self._flush()
 
     def _flush(self) -> None:
@@ -654,6 +721,7 @@ class _Exporter:
         self.flushed_at = time.monotonic()
 
 
+@functools.cache
 def _requirements() -> list[str]:
     """The logged model's pip requirements: what ``mlflow_model.py`` imports, as installed."""
     from importlib.metadata import PackageNotFoundError, version
@@ -671,6 +739,11 @@ def _mlflow_error(uri: str, e: Exception) -> WorkbenchError:
     from workbench.errors import StoreError
 
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if getattr(e, "error_code", None) == "INVALID_PARAMETER_VALUE":
+        return UsageError(
+            f"MLflow at {uri} refused: {first[:500]}",
+            "pick another --experiment or --registered-model name",
+        )
     return StoreError(
         f"MLflow at {uri} failed: {first[:500]}",
         "check that the tracking server is up (or the database file writable), then export"

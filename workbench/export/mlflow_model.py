@@ -25,19 +25,14 @@ Decisions:
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 import mlflow
 import mlflow.pyfunc
+import pandas as pd
 
 SPEC_ARTIFACT = "spec"
 MODEL_ARTIFACT = "model"
-
-
-# MLflow warns when ``predict`` has no type hints; hints would make it enforce an input schema
-# (raw rows here, as ``workbench predict`` takes them)
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
 
 
 class WorkbenchModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
@@ -50,7 +45,9 @@ class WorkbenchModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
         with open(context.artifacts[SPEC_ARTIFACT], encoding="utf-8") as f:
             self.spec: dict[str, Any] = json.load(f)
 
-    def predict(self, context, model_input, params=None):
+    # ``pd.DataFrame``: a hint MLflow infers no input schema from (none is enforced on the raw
+    # rows); without one it warns on every load
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
         import numpy as np
         import polars as pl
 

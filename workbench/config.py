@@ -75,6 +75,10 @@ class ValidationSection:
     duplicate_ids: Literal["warn", "fail", "ignore"] = _doc(
         "What duplicate values of data.id_column do: warn | fail | ignore.", "warn"
     )
+    time_max_unparsed_fraction: float = _doc(
+        "Fail when more than this share of data.time_column's values are not times (any warns).",
+        0.01,
+    )
     columns: dict[str, ColumnRule] = _doc(
         "Per-column rules: [data.validation.columns.NAME] min, max, allowed, max_null_fraction.",
         {},
@@ -127,6 +131,9 @@ class DataSection:
         "Text that means a missing value in CSV files (an empty field always does); default:"
         " pandas' NA strings.",
         NULL_VALUES,
+    )
+    max_columns: int = _doc(
+        "Refuse a data file with more columns than this (each costs time and memory).", 2000
     )
     validation: ValidationSection = _doc("Data checks run before training.", ValidationSection())
 

@@ -65,8 +65,11 @@ DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 FRAME_CACHE_BYTES = 1 << 30  # eager frames of store objects kept per process (LRU)
 SKETCH_CACHE_BYTES = 512 << 20  # per-file column sketches kept per process (LRU)
 PROFILE_CACHE_ENTRIES = 1024  # per-file profiles kept per process (small JSON)
-PROFILE_FORMAT = 2  # part of every per-file profile key: bump when the profile changes
+PROFILE_FORMAT = 3  # part of every per-file profile key: bump when the profile changes
 # 2: CSV text in [data] null_values is missing, text columns of numbers become numeric
+# 3: a CSV column without a single value is Null (no type of its own)
+MAX_COLUMNS = 2000  # default [data] max_columns: a file with more columns is refused
+COLUMNS_PER_QUERY = 64  # statistics are computed this many columns per query (see below)
 
 
 def scan(
@@ -132,6 +135,8 @@ def _scan_csv(path: Path, sep: str, fixed: dict[str, Any], nulls: tuple[str, ...
         if len(widened) > MAX_WIDENED:  # many conflicts: every column as text, typed at once
             lf = pl.scan_csv(path, separator=sep, infer_schema_length=0, schema_overrides=fixed)
             return _typed(lf, [c for c in lf.collect_schema() if c not in fixed], nulls)
+        if not widened:
+            _check_last_line(path, sep, len(schema))
         if lf.select(pl.len()).collect().item() < SAMPLE_ROWS:  # the sample was every row
             return _typed(lf, list(widened), nulls)
         checked = [c for c, t in schema.items() if t != pl.String and c not in widened]
@@ -165,7 +170,76 @@ def _read_csv(path: Path, sep: str, nulls: tuple[str, ...]) -> pl.DataFrame:
                 raise
             widened[column] = pl.String
             continue
-        return _typed(eager.lazy(), list(widened), nulls).collect()
+        if eager.width and eager[eager.columns[-1]].null_count():
+            _check_short_rows(path, sep, eager.width)  # polars fills a short row with nulls
+        return _untyped_nulls(_typed(eager.lazy(), list(widened), nulls).collect())
+
+
+def _untyped_nulls(eager: pl.DataFrame) -> pl.DataFrame:
+    """A CSV column without a single value has no type of its own: ``Null``, which takes the
+    type of the same column in other files when they are combined (a batch where ``budget``
+    is all empty would otherwise be text, and make every file's ``budget`` text)."""
+    import polars as pl
+
+    if not eager.height:
+        return eager
+    empty = [
+        c
+        for c, t in eager.schema.items()
+        if t == pl.String and eager[c].null_count() == eager.height
+    ]
+    return eager.with_columns(pl.col(c).cast(pl.Null) for c in empty) if empty else eager
+
+
+class ShortRowError(Exception):
+    """A CSV row with fewer fields than the header (polars would fill them with nulls)."""
+
+    def __init__(self, line: int, expected: int, found: int, last: bool) -> None:
+        super().__init__(f"line {line}: expected {expected} fields, found {found}")
+        self.line, self.expected, self.found, self.last = line, expected, found, last
+
+
+def _check_short_rows(path: Path, sep: str, width: int) -> None:
+    """Raise ``ShortRowError`` for the first row with fewer than ``width`` fields.
+
+    Run only when the last column has a null (a short row shows as one), so a file whose last
+    column is always filled pays nothing. Without a quote character in the file a row is a
+    line and its fields are its separators plus one; with quotes the csv module decides.
+    """
+    import mmap
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        quoted = view.find(b'"') >= 0
+    if quoted:
+        found = ragged_line(path, sep)
+        if found is not None and found[2] < found[1]:
+            raise ShortRowError(found[0], found[1], found[2], False)
+        return
+    mark = sep.encode()
+    with open(path, "rb") as f:
+        next(f, None)  # the header
+        for number, line in enumerate(f, 2):
+            fields = line.count(mark) + 1
+            if fields < width and line.strip(b"\r\n"):
+                raise ShortRowError(number, width, fields, not line.endswith(b"\n"))
+
+
+def _check_last_line(path: Path, sep: str, width: int) -> None:
+    """The last line of a file too large to check row by row: one cut short (a truncated
+    file, or one still being written) raises ``ShortRowError``."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(max(0, size - (1 << 20)))
+        tail = f.read()
+    lines = tail.rstrip(b"\r\n").rsplit(b"\n", 1)
+    if len(lines) < 2 or b'"' in lines[-1]:
+        return  # a header only, or a quoted last row: the csv rules decide, not a count
+    fields = lines[-1].count(sep.encode()) + 1
+    if fields < width:
+        with open(path, "rb") as f:
+            number = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+        last = not tail.endswith(b"\n")
+        raise ShortRowError(number + (1 if last else 0), width, fields, last)
 
 
 def _typed(
@@ -370,10 +444,12 @@ def profile_files(
     hashes: Mapping[str, str] | None = None,
     known: Mapping[str, dict[str, Any]] | None = None,
     null_values: Sequence[str] = NULL_VALUES,
+    max_columns: int = MAX_COLUMNS,
 ) -> dict[str, Any]:
     """Profile every file together; also return rows per file (``file_rows``).
 
-    CSV text in ``null_values`` is missing; the per-file profile keys say which values.
+    CSV text in ``null_values`` is missing; the per-file profile keys say which values. A file
+    not profiled yet with more than ``max_columns`` columns is refused before it is read.
 
     With ``hashes`` (label -> content hash; the paths are then the immutable store objects)
     each file is profiled alone first, unless its profile is in ``known`` (profile key ->
@@ -396,6 +472,9 @@ def profile_files(
         else:
             per_file[label] = found
 
+    for label, path in missing:
+        check_width(label, path, max_columns)
+
     def one(item: tuple[str, Path]) -> dict[str, Any]:
         label, path = item
         return _profile_one(label, path, hashes[label], keys[label], null_values)
@@ -414,6 +493,12 @@ def profile_files(
     else:
         profile = _merged(files, hashes, per_file, null_values)
     profile["file_rows"] = {label: int(per_file[label]["rows"]) for label, _ in files}
+    profile["column_gaps"] = column_gaps(
+        [
+            (int(p["rows"]), {c["name"]: int(c["nulls"]) for c in p["columns"]})
+            for p in (per_file[label] for label, _ in files)
+        ]
+    )
     profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
     _retain({hashes[label] for label, _ in files})
     return profile
@@ -453,23 +538,33 @@ def _profile_one(
 
 
 def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
-    import copy
+    import json  # the profile is JSON: a round trip copies it ~3x faster than deepcopy
 
-    return copy.deepcopy(profile)
+    return json.loads(json.dumps(profile))
 
 
 def _profile_together(files: Sequence[tuple[str, Path]], nulls: Sequence[str]) -> dict[str, Any]:
     import polars as pl
 
+    for label, path in files:
+        check_width(label, path, MAX_COLUMNS)
     frames = [scan(path, label, null_values=nulls) for label, path in files]
     try:
         if sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES:
             # one read per file; the row counts and both profile passes then run in memory
             eager = [frame.collect() for frame in frames]
             per_file = [frame.height for frame in eager]
+            nulls_of = [dict(zip(e.columns, e.null_count().row(0), strict=True)) for e in eager]
             lf = combine([frame.lazy() for frame in eager]).collect().lazy()
         else:
-            per_file = [_count(frame) for frame in frames]
+            counted = [
+                frame.select(pl.len().alias("\x00rows"), pl.all().null_count())
+                .collect(engine="streaming")
+                .row(0, named=True)
+                for frame in frames
+            ]
+            per_file = [int(c.pop("\x00rows")) for c in counted]
+            nulls_of = counted
             lf = combine(frames)
         profile = profile_frame(lf)
     except DataError:
@@ -477,7 +572,25 @@ def _profile_together(files: Sequence[tuple[str, Path]], nulls: Sequence[str]) -
     except pl.exceptions.PolarsError as e:
         raise _locate(e, files, nulls) from e
     profile["file_rows"] = {label: rows for (label, _), rows in zip(files, per_file, strict=True)}
+    profile["column_gaps"] = column_gaps(list(zip(per_file, nulls_of, strict=True)))
     return profile
+
+
+def column_gaps(files: Sequence[tuple[int, Mapping[str, int]]]) -> dict[str, int]:
+    """Column -> how many files (of those with rows) hold no value of it: absent, or empty.
+
+    Validation requires of each new file only the columns the champion's every file held
+    (``monitor.reference``); the profile keeps this so it need not read those files again.
+    """
+    names = list(dict.fromkeys(name for _, nulls in files for name in nulls))
+    gaps: dict[str, int] = {}
+    for rows, nulls in files:
+        if not rows:
+            continue
+        for name in names:
+            if nulls.get(name, rows) >= rows:
+                gaps[name] = gaps.get(name, 0) + 1
+    return gaps
 
 
 def _merged(
@@ -557,29 +670,31 @@ def sketch_of(key: str, read: Any) -> Sketch:
 
 
 def sketch_frame(df: pl.DataFrame) -> Sketch:
-    """Column sketches of one eager frame (one query; polars runs the columns in parallel)."""
+    """Column sketches of one eager frame (one query per ``COLUMNS_PER_QUERY`` columns)."""
     import polars as pl
 
-    exprs: list[pl.Expr] = []
-    kinds = {name: column_kind(dtype) for name, dtype in df.schema.items()}
+    exprs: dict[str, list[pl.Expr]] = {}
+    schema = df.schema  # built anew on each access: once (2,000 columns: 26 s otherwise)
+    kinds = {name: column_kind(dtype) for name, dtype in schema.items()}
     for name, kind in kinds.items():
         c = pl.col(name)
-        exprs.append(c.null_count().alias(f"{name}\x00nulls"))
+        own = exprs[name] = []
+        own.append(c.null_count().alias(f"{name}\x00nulls"))
         if kind == "numeric":
             x = c.cast(pl.Float64)
-            exprs.append(x.filter(x.is_finite()).sort().implode().alias(f"{name}\x00values"))
+            own.append(x.filter(x.is_finite()).sort().implode().alias(f"{name}\x00values"))
         if kind in ("numeric", "datetime"):
-            exprs.append(c.drop_nulls().unique().implode().alias(f"{name}\x00distinct"))
+            own.append(c.drop_nulls().unique().implode().alias(f"{name}\x00distinct"))
         if kind in ("datetime", "boolean"):
-            exprs += [c.min().alias(f"{name}\x00min"), c.max().alias(f"{name}\x00max")]
+            own += [c.min().alias(f"{name}\x00min"), c.max().alias(f"{name}\x00max")]
         if kind in ("categorical", "boolean"):
-            exprs.append(
+            own.append(
                 c.cast(pl.String).drop_nulls().value_counts().implode().alias(f"{name}\x00counts")
             )
-    row = df.select(exprs) if exprs else pl.DataFrame()
+    row = _select_in_parts(df, exprs)
     out = Sketch(df.height)
     for name, kind in kinds.items():
-        col = ColumnSketch(df.schema[name], kind, int(row[f"{name}\x00nulls"][0]))
+        col = ColumnSketch(schema[name], kind, int(row[f"{name}\x00nulls"][0]))
         if kind == "numeric":
             col.values = row[f"{name}\x00values"][0].to_numpy()
         if kind in ("numeric", "datetime"):
@@ -590,6 +705,33 @@ def sketch_frame(df: pl.DataFrame) -> Sketch:
             counts = row[f"{name}\x00counts"][0].struct.unnest()
             col.counts = dict(zip(counts[name].to_list(), counts["count"].to_list(), strict=True))
         out.columns[name] = col
+    return out
+
+
+def _select_in_parts(frame: Any, exprs: dict[str, list[pl.Expr]], streaming: bool = False) -> Any:
+    """The aggregates ``exprs`` (column -> its expressions, each one row) as a dict of
+    one-item Series, ``COLUMNS_PER_QUERY`` columns at a time.
+
+    A query over a wide frame costs its width for each expression (polars resolves every
+    expression against the whole schema): the sketch of 2,000 columns took 11 s in one query,
+    10,000 columns minutes and gigabytes. Each part first narrows the frame to its own columns,
+    so cost and memory follow the number of columns linearly. A lazy frame (a file too large
+    for memory) is then scanned once per part. The first part also counts the rows
+    (``__rows``).
+    """
+    import polars as pl
+
+    names = list(exprs)
+    out: dict[str, Any] = {}
+    for start in range(0, len(names), COLUMNS_PER_QUERY):
+        part_names = names[start : start + COLUMNS_PER_QUERY]
+        part_exprs = [e for name in part_names for e in exprs[name]]
+        if start == 0:
+            part_exprs.append(pl.len().alias("__rows"))
+        part = frame.select(part_names).select(part_exprs)
+        if isinstance(part, pl.LazyFrame):
+            part = part.collect(engine="streaming" if streaming else "auto")
+        out |= {name: part[name] for name in part.columns}
     return out
 
 
@@ -717,30 +859,34 @@ def profile_frame(lf: pl.LazyFrame) -> dict[str, Any]:
     import polars as pl
 
     schema = lf.collect_schema()
-    exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+    exprs: dict[str, list[pl.Expr]] = {}
     kinds = {name: column_kind(dtype) for name, dtype in schema.items()}
     for name, kind in kinds.items():
         c = pl.col(name)
-        exprs += [c.null_count().alias(f"{name}\x00nulls"), c.n_unique().alias(f"{name}\x00unique")]
+        own = exprs[name] = [
+            c.null_count().alias(f"{name}\x00nulls"),
+            c.n_unique().alias(f"{name}\x00unique"),
+        ]
         if kind == "numeric":
             x = c.cast(pl.Float64)
             x = x.filter(x.is_finite())
-            exprs += [
+            own += [
                 x.min().alias(f"{name}\x00min"),
                 x.max().alias(f"{name}\x00max"),
                 x.mean().alias(f"{name}\x00mean"),
                 x.std().alias(f"{name}\x00std"),
             ]
             # one expression for all quantiles: one sort per column, not one per quantile
-            exprs.append(
+            own.append(
                 x.quantile(list(QUANTILES), interpolation="linear").alias(f"{name}\x00quantiles")
             )
         elif kind in ("datetime", "boolean"):
-            exprs += [
+            own += [
                 c.min().cast(pl.String).alias(f"{name}\x00min"),
                 c.max().cast(pl.String).alias(f"{name}\x00max"),
             ]
-    row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
+    row = {k: v.to_list()[0] for k, v in _select_in_parts(lf, exprs, streaming=True).items()}
+    row["__rows"] = _count(lf) if not exprs else row["__rows"]
     columns = []
     for name, kind in kinds.items():
         col: dict[str, Any] = {
@@ -766,7 +912,7 @@ def _add_distributions(lf: pl.LazyFrame, columns: list[dict[str, Any]]) -> None:
     """Histograms of numeric columns and top categories of the others (second pass)."""
     import polars as pl
 
-    exprs: list[pl.Expr] = []
+    exprs: dict[str, list[pl.Expr]] = {}
     for col in columns:
         name = col["name"]
         if col["kind"] == "numeric" and col["min"] is not None:
@@ -777,19 +923,19 @@ def _add_distributions(lf: pl.LazyFrame, columns: list[dict[str, Any]]) -> None:
             # bins as numpy.histogram has them: [e_i, e_i+1), the last one closed
             insert_at = pl.lit(pl.Series(edges)).search_sorted(x, side="right").cast(pl.Int32)
             index = (insert_at - 1).clip(0, HIST_BINS - 1)
-            exprs.append(index.alias(name).value_counts().implode())
+            exprs[name] = [index.alias(name).value_counts().implode()]
         elif col["kind"] in ("categorical", "boolean"):
-            exprs.append(
+            exprs[name] = [
                 pl.col(name)
                 .cast(pl.String)
                 .drop_nulls()
                 .value_counts(sort=True)
                 .implode()
                 .alias(name)
-            )
+            ]
     if not exprs:
         return
-    result = lf.select(exprs).collect(engine="streaming").row(0, named=True)
+    result = {k: v.to_list()[0] for k, v in _select_in_parts(lf, exprs, streaming=True).items()}
     for col in columns:
         name = col["name"]
         if name not in result:
@@ -827,6 +973,35 @@ def _num(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def width(label: str, path: Path) -> int:
+    """How many columns a data file has, from its header (or Parquet schema) alone."""
+    import polars as pl
+
+    if file_format(label) == "parquet":
+        try:
+            return len(pl.read_parquet_schema(path))
+        except Exception as e:
+            raise _wrap(e, path, label) from e
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        try:
+            return len(next(csv.reader(f, delimiter=separator(Path(label).suffix.lower())), []))
+        except csv.Error:
+            return 0  # the read names what is wrong with it
+
+
+def check_width(label: str, path: Path, limit: int) -> None:
+    """Refuse a file with more than ``limit`` columns before reading it: profiling, validating
+    and training cost grows with every column, and a file of 10,000 columns is rarely meant
+    as 10,000 features (a transposed table, or a wide export)."""
+    columns = width(label, path)
+    if columns > limit:
+        raise DataError(
+            f"{label} has {columns:,} columns, more than [data] max_columns = {limit:,}",
+            "select the columns you need into the data files, or raise [data] max_columns"
+            " in the config (each column costs time and memory in every step)",
+        )
+
+
 def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
@@ -840,10 +1015,27 @@ def _wrap(e: Exception, path: Path, name: str) -> DataError:
         )
     if "empty" in text.lower():
         return DataError(f"{name} has no header and no rows", "remove the file or write a header")
+    if isinstance(e, ShortRowError):
+        if e.last:
+            return DataError(
+                f"{name}:{e.line}: the last line is cut short ({e.found} of {e.expected} fields):"
+                " the file looks truncated, or is still being written",
+                "wait until the file is written completely, or restore it whole",
+            )
+        return DataError(
+            f"{name}:{e.line}: expected {e.expected} fields (as in the header), found {e.found}",
+            "fix that line (a missing field or delimiter), or remove the file",
+        )
     suffix = Path(name).suffix.lower()
     line = ragged_line(path, separator(suffix)) if suffix in CSV_SUFFIXES else None
     if line is not None:
-        number, expected, got = line
+        number, expected, got = line[:3]
+        if len(line) > 3 and line[3]:
+            return DataError(
+                f"{name}:{number}: a quoted field opened on this line is never closed (the"
+                f" row runs on to line {line[3]}, {got} of {expected} fields)",
+                'close the quote on that line (or escape it as ""), or remove the file',
+            )
         return DataError(
             f"{name}:{number}: expected {expected} fields (as in the header), found {got}",
             "fix that line (a missing quote or a stray delimiter), or remove the file",
@@ -865,17 +1057,21 @@ def _locate(e: Exception, files: Sequence[tuple[str, Path]], nulls: Sequence[str
     return DataError(f"cannot read the data: {_first_line(e)}", "check the data files")
 
 
-def ragged_line(path: Path, sep: str = ",") -> tuple[int, int, int] | None:
-    """(line number, header fields, fields found) of the first ragged CSV row, if any."""
+def ragged_line(path: Path, sep: str = ",") -> tuple[int, int, int, int] | None:
+    """The first ragged CSV row, if any: (the line it starts on, header fields, fields
+    found, the line it ends on when a quoted field carried it over lines, else 0)."""
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f, delimiter=sep)
             header = next(reader, None)
             if header is None:
                 return None
+            start = reader.line_num + 1
             for row in reader:
                 if row and len(row) != len(header):
-                    return reader.line_num, len(header), len(row)
+                    end = reader.line_num
+                    return start, len(header), len(row), end if end > start else 0
+                start = reader.line_num + 1
     except (OSError, csv.Error):
         return None
     return None

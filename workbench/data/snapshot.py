@@ -224,6 +224,7 @@ def _build(
         hashes={f.rel: hashes[f.rel] for f in data},
         known=known,
         null_values=settings.data.null_values,
+        max_columns=settings.data.max_columns,
     )
     file_rows: dict[str, int] = profile.pop("file_rows")
     new_profiles: dict[str, dict[str, Any]] = profile.pop("file_profiles", {})

@@ -6,14 +6,23 @@ writes the new folder completely, then swaps the link with one ``rename`` — at
 so a reader that resolves ``serving`` once sees one version's files, never a mix of two.
 The database is the truth: ``reconcile`` re-points the link if a crash fell between the
 registry commit and the swap.
+
+The export carries what scoring needs, bounded: a category value longer than
+``MAX_CATEGORY_CHARS`` (a 50 MB one-line text field, say) is written as a short placeholder
+naming its length and digest (``capped``), so ``model.json`` stays small whatever the data
+held. Codes are list positions, so every other category keeps its code; scoring from the
+export treats such a value as unseen (missing), which is where LightGBM sends a category too
+rare to split on. The version's own metadata in the store keeps the full value.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from workbench.store import Store
 from workbench.store.objects import atomic_write, fsync_path
@@ -21,6 +30,7 @@ from workbench.store.registry import VersionRecord
 
 SERVING = "serving"
 EXPORTS = "exports"
+MAX_CATEGORY_CHARS = 1024  # a longer category value is exported as a placeholder
 
 
 def serving_dir(store: Store) -> Path:
@@ -42,7 +52,7 @@ def export(store: Store, version: VersionRecord) -> Path:
     folder = store.root / EXPORTS / version.name
     folder.mkdir(mode=0o700, exist_ok=True)
     meta = store.objects.read_json(version.meta_hash)
-    meta |= {"version": version.name, "snapshot": version.snapshot_id}
+    meta = capped(meta) | {"version": version.name, "snapshot": version.snapshot_id}
     store.objects.copy_to(version.model_hash, folder / "model.txt", mode=0o600)
     atomic_write(folder / "model.json", json.dumps(meta, indent=1).encode(), mode=0o600)
     tmp = store.root / f".{SERVING}.{os.getpid()}"
@@ -52,6 +62,33 @@ def export(store: Store, version: VersionRecord) -> Path:
     os.replace(tmp, serving_dir(store))
     fsync_path(store.root)
     return folder
+
+
+def capped(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with every category value over ``MAX_CATEGORY_CHARS`` replaced by a
+    placeholder (prefix, length, digest: unique per value) and ``capped_categories`` counting
+    them per column; unchanged (the same object) when none is that long."""
+    spec = meta.get("spec") or {}
+    categories = spec.get("categories") or {}
+    counts: dict[str, int] = {}
+    out: dict[str, list[str]] = {}
+    for column, values in categories.items():
+        long = [v for v in values if isinstance(v, str) and len(v) > MAX_CATEGORY_CHARS]
+        if long:
+            counts[column] = len(long)
+            out[column] = [placeholder(v) if len(v) > MAX_CATEGORY_CHARS else v for v in values]
+    if not counts:
+        return meta
+    return meta | {
+        "spec": spec | {"categories": categories | out},
+        "capped_categories": counts,
+    }
+
+
+def placeholder(value: str) -> str:
+    """What the export holds for an over-long category value."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{value[:64]}… [{len(value):,} characters, sha256 {digest}]"
 
 
 def reconcile(store: Store, champion: VersionRecord | None) -> bool:

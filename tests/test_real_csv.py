@@ -295,3 +295,34 @@ def test_numbers_but_for_a_few_strings_warn_and_null_values_reads_them_as_missin
     again = cli("validate", "--json", cwd=root)
     listed = [c for c in json.loads(again.stdout)["checks"] if c["name"] == "null_values"]
     assert [c["status"] for c in listed] == ["pass"]
+
+
+def test_an_over_long_category_value_is_capped_in_the_export(small, cli) -> None:
+    """A 200,000-character value in a text column: the serving export carries a short
+    placeholder (the store keeps the version's full metadata) and every other category keeps
+    its code (its position in the list)."""
+    from workbench.model.serving import MAX_CATEGORY_CHARS
+
+    data = small / "data" / "batch_000.csv"
+    frame = pl.read_csv(data)
+    long = "x" * 200_000
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit(long))
+        .otherwise(pl.col("region"))
+        .alias("region")
+    )
+    frame.write_csv(data)
+    cli("train", cwd=small, check=True)
+    path = small / ".workbench" / "serving" / "model.json"
+    meta = json.loads(path.read_text())
+    assert path.stat().st_size < 100_000
+    exported = meta["spec"]["categories"]["region"]
+    with store_of(small).read() as s:
+        champion = s.champion()
+    stored = store_of(small).objects.read_json(champion.meta_hash)["spec"]["categories"]["region"]
+    assert long in stored and long not in exported and len(exported) == len(stored)
+    assert [v for v in exported if len(v) <= MAX_CATEGORY_CHARS] == exported
+    assert [a == b for a, b in zip(exported, stored, strict=True)].count(False) == 1
+    assert meta["capped_categories"] == {"region": 1}
+    assert "200,000 characters" in next(v for v in exported if v not in stored)

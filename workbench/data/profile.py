@@ -723,12 +723,18 @@ def _select_in_parts(frame: Any, exprs: dict[str, list[pl.Expr]], streaming: boo
 
     names = list(exprs)
     out: dict[str, Any] = {}
+    # an eager frame's columns by name, taken once (selecting from the wide frame per part
+    # costs its width each time)
+    series = {s.name: s for s in frame.get_columns()} if isinstance(frame, pl.DataFrame) else {}
     for start in range(0, len(names), COLUMNS_PER_QUERY):
         part_names = names[start : start + COLUMNS_PER_QUERY]
         part_exprs = [e for name in part_names for e in exprs[name]]
         if start == 0:
             part_exprs.append(pl.len().alias("__rows"))
-        part = frame.select(part_names).select(part_exprs)
+        narrow = (
+            pl.DataFrame([series[n] for n in part_names]) if series else frame.select(part_names)
+        )
+        part = narrow.select(part_exprs)
         if isinstance(part, pl.LazyFrame):
             part = part.collect(engine="streaming" if streaming else "auto")
         out |= {name: part[name] for name in part.columns}

@@ -420,7 +420,8 @@ def _unparsed_times(
 
     The reader turns a CSV column of times into a datetime when its first rows are times, and
     a later value that is not one becomes empty there: the raw text tells it from a real empty
-    field. A text time column (no value parsed) counts every value. Numbers are not judged.
+    field. A text time column counts the values no format of ``times.parse_text`` reads (the
+    split and drift order by that parse). Numbers are times as they are: not judged.
     """
     import polars as pl
 
@@ -430,9 +431,12 @@ def _unparsed_times(
     if kind not in ("datetime", "categorical"):
         return None
     parsed = lf.select(pl.col(column)).collect().to_series()
-    if kind == "categorical":
-        present = parsed.cast(pl.String).is_not_null()
+    if kind == "categorical":  # text: the split and drift parse it (``times.parse_text``)
+        from workbench.data.times import parse_text
+
         raw = parsed.cast(pl.String)
+        present = raw.is_not_null()
+        parsed = parse_text(raw)
     else:
         suffix = Path(label).suffix.lower()
         if suffix not in CSV_SUFFIXES:
@@ -444,7 +448,7 @@ def _unparsed_times(
             .to_series()
         )
         present = raw.is_not_null() & ~raw.is_in(list(settings.data.null_values))
-    bad = present & parsed.is_null() if kind == "datetime" else present
+    bad = present & parsed.is_null()
     count = int(bad.sum())
     if not count:
         return int(present.sum()), 0, None, None

@@ -353,8 +353,9 @@ async def test_diff_key_reads_older_to_newer_with_the_gates_comparison(proj: Pat
         await pilot.press("escape", "down")  # v2, gated against v1
         body = str((await dialog_after(pilot, "d")).body)
         delta = gate["candidate"] - gate["champion"]
+        rows = f"{gate['rows']:,} " if gate.get("rows") else ""
         assert (
-            f"same rows: auc on v2's holdout (same rows, v2's gate): v2 {gate['candidate']:.4f}"
+            f"same rows: auc at v2's gate, on the same {rows}rows: v2 {gate['candidate']:.4f}"
             in body
         )
         assert f"Δ {delta:+.4f}" in body

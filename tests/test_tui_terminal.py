@@ -123,7 +123,7 @@ def test_tui_in_tmux_opens_and_quits(project: Path, tmp_path: Path) -> None:
     tmux = shutil.which("tmux")
     assert tmux is not None
     with TmuxTerminal(tmux, root, tmp_path / "rc", cols=120, rows=36) as term:
-        screen = term.wait_for("History", "champion v1 auc ", "Quit")
+        screen = term.wait_for("History", "champion v1 auc ", "Quit", "first")  # v1's row
         assert any(map(history_row("v1", champion=True), screen.splitlines())), term.dump()
         screen = term.wait_for("v2", "rejected")
         assert any(map(history_row("v2", champion=False), screen.splitlines())), term.dump()

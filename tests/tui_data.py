@@ -79,6 +79,7 @@ def gate_of(n: int, champion: int) -> dict[str, object]:
         "candidate": auc_of(n),
         "champion": theirs,
         "champion_version": f"v{then}",
+        "rows": 200 * n,
     }
 
 

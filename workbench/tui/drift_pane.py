@@ -202,6 +202,7 @@ class DriftPane(Vertical):
         drift = view.drift
         self.query_one("#drift-summary", Static).update(drift_summary(view))
         self.set_class(drift is None or not drift.features, "empty")
+        self.set_class(view.drift_is_stale, "stale")  # room for the note saying so
         self.query_one(DriftTable).show(sorted_features(drift))
 
     def selected_feature(self) -> str | None:

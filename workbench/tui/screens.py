@@ -37,7 +37,7 @@ READING = (
     "metric: each version's own holdout metric. Two versions' metrics come from different "
     "holdouts, so they are not set against each other.",
     "Δ gate, vs: the candidate minus the champion of that moment, both scored by the gate "
-    "on the candidate's holdout (the same rows). The chart plots it per version; the diff "
+    "on the same rows. The chart plots it per version; the diff "
     "(older version first) and the rollback dialog show it when a gate compared the two.",
     "drift methods: wass Wasserstein, ks Kolmogorov-Smirnov, chi2 chi-square, "
     "js Jensen-Shannon, z Z-test, psi population stability index.",

@@ -6,9 +6,9 @@ demand), so the first paint costs the same with 10 versions or 10,000.
 
 Comparisons: each version's own metric is from its own holdout, so two versions' metrics are
 never set against each other. A delta comes only from a ``Comparison``: the numbers a gate
-stored when it scored a candidate and the champion of the moment on the same rows (the
-candidate's holdout). The History's ``Δ gate``, the chart, the rollback dialog and the diff
-show those, and say which gate they come from.
+stored when it scored a candidate and the champion of the moment on the same rows (rows
+neither trained on; ``model.gate`` says which). The History's ``Δ gate``, the chart, the
+rollback dialog and the diff show those, and say which gate they come from.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ PAGE = 200
 @dataclass(frozen=True)
 class Comparison:
     """Two versions' gate metric on the same rows, as the gate of ``newer`` stored it: the
-    candidate ``newer`` and the champion of that moment, ``older``, both scored on ``newer``'s
-    holdout."""
+    candidate ``newer`` and the champion of that moment, ``older``, both scored on the rows
+    that gate held out (``rows`` of them, when the record says)."""
 
     metric: str
     newer: str
@@ -39,6 +39,7 @@ class Comparison:
     newer_score: float
     older_score: float
     decision: str  # promoted | rejected
+    rows: int | None = None
 
     @property
     def delta(self) -> float:
@@ -53,9 +54,10 @@ class Comparison:
         return (self.delta > 0) == higher_is_better(self.metric)
 
     def sentence(self) -> str:
-        """``auc on v7's holdout (same rows, v7's gate): v7 0.8439, v5 0.8354, Δ +0.0085``."""
+        """``auc at v7's gate, on the same 8,000 rows: v7 0.8439, v5 0.8354, Δ +0.0085``."""
+        rows = f"{self.rows:,} " if self.rows else ""
         return (
-            f"{self.metric} on {self.newer}'s holdout (same rows, {self.newer}'s gate):"
+            f"{self.metric} at {self.newer}'s gate, on the same {rows}rows:"
             f" {self.newer} {self.newer_score:.4f}, {self.older} {self.older_score:.4f},"
             f" Δ {self.delta:+.4f}"
         )
@@ -72,7 +74,16 @@ def gate_comparison(v: VersionRecord) -> Comparison | None:
     if math.isnan(cand) or math.isnan(champ):
         return None
     metric = str(gate.get("metric") or v.metric)
-    return Comparison(metric, v.name, other, cand, champ, str(gate.get("decision", "")))
+    rows = gate.get("rows")
+    return Comparison(
+        metric,
+        v.name,
+        other,
+        cand,
+        champ,
+        str(gate.get("decision", "")),
+        int(rows) if isinstance(rows, int | float) else None,
+    )
 
 
 def compared(a: VersionRecord, b: VersionRecord) -> Comparison | None:

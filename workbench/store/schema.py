@@ -111,6 +111,46 @@ MIGRATIONS: tuple[str, ...] = (
         created_at VARCHAR NOT NULL
     );
     """,
+    # 5: the prediction log: one row per Parquet object of scored rows (``predictions.py``)
+    """
+    CREATE SEQUENCE prediction_batch_id START 1;
+    CREATE TABLE prediction_log (
+        id BIGINT PRIMARY KEY DEFAULT nextval('prediction_batch_id'),
+        object_hash VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        versions VARCHAR[] NOT NULL,
+        first_ts VARCHAR NOT NULL,
+        last_ts VARCHAR NOT NULL,
+        written_at VARCHAR NOT NULL
+    );
+    """,
+    # 6: what ``workbench export mlflow`` put where (``exports.py``): one row per tracking
+    # server and experiment, one per exported version there
+    """
+    CREATE TABLE mlflow_targets (
+        tracking_uri VARCHAR NOT NULL,
+        experiment VARCHAR NOT NULL,
+        experiment_id VARCHAR NOT NULL,
+        registered_model VARCHAR NOT NULL,
+        champion INTEGER,
+        exported_at VARCHAR NOT NULL,
+        PRIMARY KEY (tracking_uri, experiment)
+    );
+    CREATE TABLE mlflow_runs (
+        tracking_uri VARCHAR NOT NULL,
+        experiment VARCHAR NOT NULL,
+        number INTEGER NOT NULL,
+        run_id VARCHAR NOT NULL,
+        model_id VARCHAR,
+        registered_model VARCHAR,
+        model_version VARCHAR,
+        status VARCHAR NOT NULL,
+        drift_results INTEGER NOT NULL,
+        exported_at VARCHAR NOT NULL,
+        PRIMARY KEY (tracking_uri, experiment, number)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ columns are used only when listed explicitly (as seconds since the epoch).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import NULL_VALUES, Settings
@@ -38,6 +39,11 @@ class FeatureSpec:
     # CSV text read as missing ([data] null_values): predict reads its input as training did;
     # a model stored before the setting existed read only empty fields as missing
     null_values: tuple[str, ...] = NULL_VALUES
+
+    @cached_property
+    def encoders(self) -> list[pl.Expr]:
+        """``encoders(self)``, built on first use and kept with the spec."""
+        return encoders(self)
 
     @property
     def categorical(self) -> list[str]:
@@ -158,6 +164,19 @@ def encode(frame: pl.DataFrame, spec: FeatureSpec) -> np.ndarray:
             f"missing feature column(s): {', '.join(missing)}",
             "the input must have every column the model was trained on",
         )
+    try:
+        out = frame.select(spec.encoders).to_numpy(order="c", writable=False)
+    except pl.exceptions.PolarsError as e:
+        raise DataError(f"cannot encode the features: {e}", "check the column types") from e
+    return out.astype("float64", copy=False)
+
+
+def encoders(spec: FeatureSpec) -> list[pl.Expr]:
+    """One expression per feature turning an input column into its float64 code (built once
+    per spec: ``FeatureSpec.encoders``; the category ``Enum`` of a wide categorical costs more
+    to build than a small batch costs to encode)."""
+    import polars as pl
+
     exprs = []
     for name in spec.features:
         col = pl.col(name)
@@ -171,11 +190,7 @@ def encode(frame: pl.DataFrame, spec: FeatureSpec) -> np.ndarray:
         else:
             expr = col.cast(pl.Float64, strict=False)
         exprs.append(expr.alias(name))  # nulls become NaN in to_numpy, as NaN stays NaN
-    try:
-        out = frame.select(exprs).to_numpy(order="c", writable=False)
-    except pl.exceptions.PolarsError as e:
-        raise DataError(f"cannot encode the features: {e}", "check the column types") from e
-    return out.astype("float64", copy=False)
+    return exprs
 
 
 def encode_target(frame: pl.DataFrame, spec: FeatureSpec) -> np.ndarray:

@@ -16,6 +16,24 @@ column of integers) is read again as text and gets the type all its values share
 Float64, Boolean, else String); only the file that fails is read again. A lazy scan checks the
 rows past the sample in one streaming pass over its typed columns (``_scan_csv``).
 
+Rows and columns as the file has them:
+
+- **short rows**: polars fills a row with fewer fields than the header with nulls, so a
+  truncated file (its last line cut mid-row) or a line missing a field would be trained on.
+  When the last column has a null (only then: a short row shows there) the file's field counts
+  are checked (a line count per line without quotes in the file, else the csv module) and the
+  first short row is a ``DataError`` naming its line. A file too large for memory has its last
+  line checked only. A ragged row that a quoted field runs on over lines is named on the line
+  the quote opens (an unterminated quote), not where the file ends;
+- **empty columns**: a CSV column without a single value has no type of its own: it is read as
+  ``Null``, which takes the column's type from the other files when they are combined (read as
+  text it made every file's numbers text). Files too large for memory keep polars' type;
+- **wide files**: a file with more than ``[data] max_columns`` columns is refused before it is
+  read (``check_width``), and statistics run ``COLUMNS_PER_QUERY`` columns per query on a frame
+  narrowed to them: polars' cost per expression grows with the frame's width, so one query over
+  2,000 columns took 11 s (10,000: minutes, gigabytes) where parts take 0.6 s. The frame's
+  ``schema`` is taken once for the same reason (it is rebuilt on every access).
+
 Reuse (the watch loop re-reads and re-profiles the same files every cycle otherwise):
 
 - **frames by content hash**: ``frame(label, path, digest)`` reads one file of the object

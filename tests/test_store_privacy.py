@@ -53,7 +53,8 @@ def test_checkout_keeps_a_private_files_mode(project: Path, cli) -> None:
     first = cli("snapshot", "--json", cwd=project, check=True)
     sid = json.loads(first.stdout)["id"]
     original = data.read_bytes()
-    data.write_bytes(original[: len(original) // 2])
+    lines = original.splitlines(keepends=True)
+    data.write_bytes(b"".join(lines[: len(lines) // 2]))  # whole rows: a valid, other file
     cli("snapshot", cwd=project, check=True)
     assert cli("checkout", sid, cwd=project).returncode == 0
     assert data.read_bytes() == original

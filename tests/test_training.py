@@ -821,3 +821,22 @@ def test_rows_without_a_target_are_counted_in_the_output_and_the_version(small: 
     assert meta["split"]["rows"]["no_target"] == 400
     text = cli("train", "--force", cwd=small)
     assert "3,600 rows; 400 rows without a target left out" in text.stdout
+
+
+def test_small_data_trains_on_one_thread_unless_the_config_says(small: Path) -> None:
+    from workbench.model import features
+    from workbench.model.train import ONE_THREAD_CELLS, lgb_params
+
+    v = train(small).version
+    assert v is not None
+    meta = json.loads((small / ".workbench" / "serving" / "model.json").read_text())
+    assert meta["params"]["num_threads"] == 1  # 4,000 rows: one thread
+    settings = config.load(small)
+    spec = features.FeatureSpec.from_json(meta["spec"])
+    assert lgb_params(settings, spec, cells=ONE_THREAD_CELLS + 1)["num_threads"] == 0
+    cfg = small / "workbench.toml"
+    cfg.write_text(
+        cfg.read_text().replace("min_data_in_leaf = 20 }", "min_data_in_leaf = 20, nthread = 2 }")
+    )
+    mine = lgb_params(config.load(small), spec, cells=10)
+    assert mine["nthread"] == 2 and "num_threads" not in mine

@@ -31,7 +31,7 @@ from tests.helpers import configure, cut_sample, store_of
 from workbench.errors import ExitCode
 from workbench.monitor.validate import CHECKS
 
-ROWS = 3000
+ROWS = 1000
 GENERATE = Path(__file__).resolve().parents[1] / "sample_project" / "generate.py"
 
 
@@ -123,7 +123,7 @@ def truncated_champion_file(root: Path) -> None:
 
 def text_after_sample(root: Path) -> None:
     """A text value after row 10,000 of a numeric column: the column turned text."""
-    big = pl.concat([_frame(root, ROWS)] * 4)
+    big = pl.concat([_frame(root, ROWS)] * 12)
     big = big.with_columns(
         pl.when(pl.int_range(pl.len()) == 11_000)
         .then(pl.lit("unknown"))
@@ -210,7 +210,9 @@ def too_many_columns(root: Path) -> None:
 
 def late_float(root: Path) -> None:
     """Valid: integers for 10,000+ rows, then 2.5."""
-    big = pl.concat([_frame(root, ROWS)] * 4).with_columns(pl.col("tenure_months").cast(pl.Float64))
+    big = pl.concat([_frame(root, ROWS)] * 12).with_columns(
+        pl.col("tenure_months").cast(pl.Float64)
+    )
     big = big.with_columns(
         pl.when(pl.int_range(pl.len()) == 11_000)
         .then(2.5)

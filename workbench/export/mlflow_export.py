@@ -350,8 +350,9 @@ class _Exporter:
             gone = [n for n, r in rows.items() if r.run_id not in live]
             for n in gone:
                 del rows[n]
-            with self.store.write("export mlflow") as s:
-                exports.forget_runs(s, self.uri, self.experiment, gone)
+            if gone:  # deleted in MLflow: exported again below
+                with self.store.write("export mlflow") as s:
+                    exports.forget_runs(s, self.uri, self.experiment, gone)
             exported: list[str] = []
             resumed: list[str] = []
             updated: list[str] = []

@@ -31,13 +31,22 @@ ROWS = 2000
 NAME = "churn-export"
 
 
+def _env(**extra: str) -> dict[str, str]:
+    """This environment without the MLflow URIs the tests set in this process."""
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_URIS}
+    return env | extra
+
+
+MLFLOW_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "workbench.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=_env(**(env or {})),
         timeout=240,
     )
 
@@ -56,8 +65,32 @@ def _export_here(root: Path, uri: str, **kw: Any) -> Any:
     return export_mlflow(config.load(root), store_of(root), uri, **kw).to_json()
 
 
+@pytest.fixture(scope="session")
+def empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty MLflow database (its migrations take seconds): made once per test
+    session, shared by the xdist workers, copied by each test that needs a new one."""
+    import fcntl
+
+    import mlflow
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, above each worker's own
+    db = shared / f"mlflow-empty-{mlflow.__version__}.db"
+    with open(shared / "mlflow-empty.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            tmp = db.with_suffix(".tmp")
+            tmp.unlink(missing_ok=True)
+            from mlflow import MlflowClient
+
+            MlflowClient(f"sqlite:///{tmp}").search_experiments()
+            os.replace(tmp, db)
+    return db
+
+
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def exported(tmp_path_factory: pytest.TempPathFactory, empty_db: Path) -> dict[str, Any]:
     """A git project with v1 (champion), v2 and v3 (other params), exported once."""
     base = tmp_path_factory.mktemp("mlflow_export")
     root = cut_sample(copy_sample(base / "proj"), ROWS)
@@ -71,13 +104,11 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         config = first.replace("learning_rate = 0.1", f"learning_rate = {rate}")
         (root / "workbench.toml").write_text(config)
         train(root)
-    empty = base / "empty.db"  # a migrated, empty MLflow database: copies skip the migrations
-    _client(f"sqlite:///{empty}").search_experiments()
     (base / "mlflow").mkdir()
-    shutil.copy2(empty, base / "mlflow" / "mlflow.db")
+    shutil.copy2(empty_db, base / "mlflow" / "mlflow.db")
     uri = f"sqlite:///{base / 'mlflow' / 'mlflow.db'}"
     result = _export(root, uri)
-    return {"root": root, "uri": uri, "result": result, "base": base, "empty": empty}
+    return {"root": root, "uri": uri, "result": result, "base": base}
 
 
 def _client(uri: str) -> Any:
@@ -214,7 +245,7 @@ import pandas as pd
 if sys.argv[3] == "block":
     sys.modules["workbench"] = None  # the logged model must not need workbench
 import mlflow.pyfunc
-mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_tracking_uri(sys.argv[1])  # the registry follows it
 model = mlflow.pyfunc.load_model(sys.argv[2])
 out = model.predict(pd.read_csv(sys.argv[4]))
 print(json.dumps({c: out[c].tolist() for c in out.columns}))
@@ -233,7 +264,7 @@ def test_pyfunc_predicts_what_workbench_predict_predicts(exported) -> None:
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, "PYTHONPATH": ""},
+        env=_env(PYTHONPATH=""),
     )
     assert got.returncode == 0, got.stderr
     out = json.loads(got.stdout)
@@ -244,10 +275,12 @@ def test_pyfunc_predicts_what_workbench_predict_predicts(exported) -> None:
     assert len(out["prediction"]) == 200
 
 
-def test_a_kill_part_way_then_export_again_ends_as_a_clean_export(exported, tmp_path) -> None:
+def test_a_kill_part_way_then_export_again_ends_as_a_clean_export(
+    exported, empty_db, tmp_path
+) -> None:
     root = tmp_path / "proj"
     shutil.copytree(exported["root"], root, symlinks=True)
-    shutil.copy2(exported["empty"], tmp_path / "mlflow.db")
+    shutil.copy2(empty_db, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     crashed = _cli(
         "export",

@@ -415,26 +415,33 @@ def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
             click.echo(line, err=True)
 
 
-@main.command(name="validate")
+@main.command(
+    name="validate", short_help="Config and data checks only; exit 3 or 4 when one fails."
+)
 @json_option
 @pass_ctx
 def validate_cmd(obj: Ctx, as_json: bool) -> None:
-    """Config and data checks only; exit 4 when a check fails."""
-    from workbench.errors import DataError
+    """Config and data checks, each listed; exit 3 (config) or 4 (data) when one fails."""
+    from workbench.errors import ConfigError, DataError
     from workbench.monitor import validate as validate_mod
+    from workbench.render import validate_text
 
     settings = obj.settings()
     report = validate_mod.validate_inputs(settings, obj.store(settings))
     if as_json:
         _emit_json(report.to_json())
     else:
-        for check in report.checks:
-            color = {"pass": "green", "warn": "yellow", "fail": "red"}[check.status]
-            click.echo(click.style(f"{check.status:<4}", fg=color) + f" {check.message}")
+        colors = {"pass": "green", "warn": "yellow", "fail": "red"}
+        for status, line in validate_text(report.to_json()):
+            head = click.style(f"{status:<4}", fg=colors[status]) if status else ""
+            click.echo(head + line)
+    if report.config_failures:  # the config's error (a key naming no column): exit 3
+        first = report.config_failures[0]
+        raise ConfigError(first.message, first.hint)
     if not report.ok:
         raise DataError(
             f"{len(report.failures)} validation check(s) failed",
-            "fix the data or the rules in [data.validation]",
+            "fix the data or the rules in [data.validation]; each failure above names its file",
         )
 
 

@@ -19,6 +19,7 @@ from workbench.model import metrics, serving
 from workbench.model.predict import predict_file
 from workbench.model.rollback import rollback
 from workbench.pipeline import train as trainer
+from workbench.store import Store
 
 
 @pytest.fixture
@@ -710,10 +711,7 @@ def test_gate_scores_the_champion_from_the_candidates_matrix_as_from_the_rows(sm
     configure(small, rounds=3)
     train(small)
     store = store_of(small)
-    with store.read() as s:
-        champion = s.champion()
-        assert champion is not None
-        snap = s.snapshot(champion.snapshot_id)
+    champion, snap = _champion_and_snapshot(store)
     settings = snapshot_settings(store, snap, small)
     settings = dataclasses.replace(
         settings, model=dataclasses.replace(settings.model, num_boost_round=9)
@@ -733,6 +731,14 @@ def test_gate_scores_the_champion_from_the_candidates_matrix_as_from_the_rows(sm
 
 
 # ------------------------------------------------------------------ a fair gate
+
+
+def _champion_and_snapshot(store: Store) -> tuple:
+    """The champion version and the snapshot it trained on."""
+    with store.read() as s:
+        champion = s.champion()
+        assert champion is not None
+        return champion, s.snapshot(champion.snapshot_id)
 
 
 def _random_split(root: Path) -> None:
@@ -783,10 +789,7 @@ def test_a_champion_from_the_old_split_is_scored_only_on_rows_it_did_not_see(sma
     _random_split(small)
     train(small)
     store = store_of(small)
-    with store.read() as s:
-        champion = s.champion()
-        assert champion is not None
-        snap = s.snapshot(champion.snapshot_id)
+    champion, snap = _champion_and_snapshot(store)
     loaded = load_version(store.objects, champion)
     old_split = {"kind": "random", "holdout_fraction": 0.2, "seed": 11, "rows": {}}
     legacy = dataclasses.replace(loaded, meta=loaded.meta | {"split": old_split})

@@ -805,6 +805,13 @@ def test_a_champion_from_the_old_split_is_scored_only_on_rows_it_did_not_see(sma
     assert shared.rows == trained.holdout.height - expected
     fresh = gate.shared_scores(trained, loaded, "auc", lambda: frame)  # today's rule: none seen
     assert fresh.excluded == 0 and fresh.candidate == trained.metrics["auc"]
+    from workbench.model.split import row_keys, unit
+
+    reseeded = loaded.meta["split"] | {"seed": 5}  # the row-hash rule, another seed
+    other = dataclasses.replace(loaded, meta=loaded.meta | {"split": reseeded})
+    u = unit(row_keys(trained.holdout, reseeded["id_column"]), 5)
+    shared = gate.shared_scores(trained, other, "auc", lambda: frame)
+    assert shared.excluded == int((u >= 0.2).sum()) > 0
 
 
 def test_rows_without_a_target_are_counted_in_the_output_and_the_version(small: Path, cli) -> None:

@@ -78,7 +78,11 @@ def shared_scores(
 
     spec = trained.model.spec
     known = ~np.isnan(trained.y_holdout)
-    seen = split.seen_by(trained.holdout, champion.meta.get("split", {}), legacy_frame)
+    record = champion.meta.get("split", {})
+    if split.same_sides(record, trained.meta["split"]):  # by construction: none seen
+        seen = np.zeros(len(trained.y_holdout), dtype=bool)
+    else:
+        seen = split.seen_by(trained.holdout, record, legacy_frame)
     use = known & ~seen
     excluded = int((known & seen).sum())
     y = trained.y_holdout[use]

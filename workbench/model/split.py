@@ -173,6 +173,13 @@ def split_record(
     return record
 
 
+def same_sides(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when two split records put every row on the same side (the row-hash rule with the
+    same seed, fractions and id column): a row one holds out the other never trained on."""
+    keys = ("rule", "kind", "seed", "holdout_fraction", "valid_fraction", "id_column")
+    return a.get("kind") == "random" and all(a.get(k) == b.get(k) for k in keys)
+
+
 # A version's own rows, for one stored before ``RULE``: its labelled snapshot frame.
 LegacyFrame = Callable[[], "pl.DataFrame"]
 

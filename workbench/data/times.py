@@ -54,7 +54,7 @@ def parse_text(series: pl.Series) -> pl.Series:
 
     text = series.cast(pl.String).str.strip_chars()
     present = int(text.is_not_null().sum())
-    best = _naive_utc(_inferred(text))
+    best = naive_utc(_inferred(text))
     best_count = int(best.is_not_null().sum())
     for fmt in TIME_FORMATS:
         if best_count == present:
@@ -91,7 +91,7 @@ def _read_with(text: pl.Series, fmt: str) -> pl.Series:
 
     try:
         if "%H" in fmt or "%M" in fmt:
-            return _naive_utc(text.str.to_datetime(fmt, strict=False, time_unit="us"))
+            return naive_utc(text.str.to_datetime(fmt, strict=False, time_unit="us"))
         if fmt in ("%b %Y", "%Y-%m"):  # a month: its first day
             day = "01 " + text if fmt == "%b %Y" else text + "-01"
             fmt = "%d %b %Y" if fmt == "%b %Y" else "%Y-%m-%d"
@@ -101,7 +101,9 @@ def _read_with(text: pl.Series, fmt: str) -> pl.Series:
         return pl.Series(text.name, [None] * len(text), dtype=pl.Datetime("us"))
 
 
-def _naive_utc(series: pl.Series) -> pl.Series:
+def naive_utc(series: pl.Series) -> pl.Series:
+    """A date or datetime column as naive UTC datetimes in microseconds (an aware one is
+    converted to UTC first)."""
     import polars as pl
 
     dtype = series.dtype
@@ -121,7 +123,7 @@ def as_time(series: pl.Series) -> pl.Series:
     if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
         return parse_text(series)
     if dtype.is_temporal() and dtype != pl.Time and not isinstance(dtype, pl.Duration):
-        return _naive_utc(series)
+        return naive_utc(series)
     return parse_text(series.cast(pl.String))
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
-from workbench.data.times import time_values
+from workbench.data.times import naive_utc, time_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,12 +80,10 @@ def column_hash(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         x += 0.0  # -0.0 -> 0.0
         return x.view(np.uint64), null
     if dtype.is_temporal() and dtype != pl.Time:
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-            series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         if isinstance(dtype, pl.Duration):
             physical = series.cast(pl.Duration("us")).to_physical()
         else:
-            physical = series.cast(pl.Datetime("us")).to_physical()
+            physical = naive_utc(series).to_physical()
         null = physical.is_null().to_numpy()
         return physical.fill_null(0).to_numpy().astype(np.int64).view(np.uint64), null
     text = series.cast(pl.String)

@@ -177,6 +177,11 @@ class GateSection:
     min_delta: float = _doc(
         "The candidate must beat the champion by at least this much (negative = tolerance).", 0.0
     )
+    approval: Literal["auto", "manual"] = _doc(
+        "auto: a candidate that passes the gate is promoted; manual: it waits as `pending` for"
+        " `workbench approve`.",
+        "auto",
+    )
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,78 @@ class DriftSection:
     retrain_on_drift: bool = _doc("Start a training cycle when dataset drift is detected.", False)
     features: dict[str, DriftFeatureOverride] = _doc(
         "Per-feature overrides: [drift.features.NAME] method = ..., threshold = ...", {}
+    )
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    """[[monitor.kpi]]"""
+
+    name: str = _doc('KPI name; the gate can use it as metric = "kpi:NAME".', "")
+    value: tuple[tuple[float, ...], ...] = _doc(
+        "Classification: the value of each (true, predicted) cell, rows by true class;"
+        " binary: [[TN, FP], [FN, TP]].",
+        (),
+    )
+    expression: str = _doc(
+        "Instead of value: a per-row value computed from the target, the prediction and the"
+        " columns (see the README's KPI expressions).",
+        "",
+    )
+    normalize: Literal["total", "per_row"] = _doc(
+        "total: the sum over a chunk's rows; per_row: the mean per row.", "per_row"
+    )
+    direction: Literal["higher_is_better", "lower_is_better"] = _doc(
+        "Which way is better (the gate and the alerts read it).", "higher_is_better"
+    )
+    lower: float | None = _doc("Fixed lower alert bound (default: reference - 3 SE).", None)
+    upper: float | None = _doc("Fixed upper alert bound (default: reference + 3 SE).", None)
+
+
+@dataclass(frozen=True)
+class BandOverride:
+    """[monitor.bands.METRIC]"""
+
+    lower: float | None = _doc("Alert when the metric falls below this.", None)
+    upper: float | None = _doc("Alert when the metric rises above this.", None)
+
+
+@dataclass(frozen=True)
+class MonitorSection:
+    """[monitor]"""
+
+    chunk: str | int = _doc(
+        'How arriving data is cut into chunks: "file" (one per data file), a time window over'
+        ' data.time_column ("1d", "7d", "30d", any "<N>d" or "<N>h"), or a row count.',
+        "file",
+    )
+    labels: str = _doc(
+        "Optional folder of delayed labels (data.id_column + the target), joined to rows the"
+        " champion scored earlier.",
+        "",
+    )
+    retrain_on_degradation: bool = _doc(
+        "Start a training cycle when a metric or KPI leaves its alert band.", False
+    )
+    band_sigmas: float = _doc(
+        "Default alert band: the reference value +- this many standard errors.", 3.0
+    )
+    bands: dict[str, BandOverride] = _doc(
+        "Fixed alert bands per metric: [monitor.bands.auc] lower = 0.8.", {}
+    )
+    kpi: tuple[KpiSpec, ...] = _doc(
+        "Business KPIs: [[monitor.kpi]] name, value or expression, normalize, direction.", ()
+    )
+
+
+@dataclass(frozen=True)
+class GovernanceSection:
+    """[governance]"""
+
+    card_notes: str = _doc(
+        "Markdown file of hand-written model-card sections (intended use, limitations, owners,"
+        " risks), merged into `workbench card` by heading and never overwritten.",
+        "",
     )
 
 
@@ -235,6 +312,12 @@ class HooksSection:
     )
     on_drift: tuple[Argv, ...] = _doc("Command(s) run when dataset drift is detected.", ())
     on_failure: tuple[Argv, ...] = _doc("Command(s) run when a cycle fails.", ())
+    on_degradation: tuple[Argv, ...] = _doc(
+        "Command(s) run when a monitored metric or KPI leaves its alert band.", ()
+    )
+    on_pending: tuple[Argv, ...] = _doc(
+        'Command(s) run when a candidate waits for approval (gate.approval = "manual").', ()
+    )
 
 
 @dataclass(frozen=True)
@@ -248,6 +331,8 @@ class Settings:
     gate: GateSection = _doc("", GateSection())
     drift: DriftSection = _doc("", DriftSection())
     watch: WatchSection = _doc("", WatchSection())
+    monitor: MonitorSection = _doc("", MonitorSection())
+    governance: GovernanceSection = _doc("", GovernanceSection())
     hooks: HooksSection = _doc("", HooksSection())
     serve: ServeSection = _doc("", ServeSection())
     root: Path = field(default=Path("."), compare=False)
@@ -389,6 +474,15 @@ class _Validator:
                 return value
         elif origin is tuple and args[0] == Argv:
             return self.commands(value, key)
+        elif origin is tuple and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+            if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+                return tuple(self.section(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        elif origin is tuple and get_origin(args[0]) is tuple:
+            if isinstance(value, list) and all(isinstance(v, list) for v in value):
+                return tuple(
+                    tuple(self.value(float, x, f"{key}[{i}][{j}]") for j, x in enumerate(row))
+                    for i, row in enumerate(value)
+                )
         elif origin is tuple:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return tuple(value)
@@ -447,7 +541,17 @@ class _Validator:
         self.check_serve(s.serve)
         if s.watch.debounce_ms < 0:
             raise self.fail("watch.debounce_ms", "watch.debounce_ms must be >= 0")
-        if s.gate.metric not in GATE_METRICS:
+        self.check_monitor(s)
+        if s.gate.metric.startswith("kpi:"):
+            names = [k.name for k in s.monitor.kpi]
+            if s.gate.metric[4:] not in names:
+                raise self.fail(
+                    "gate.metric",
+                    f"gate.metric = {s.gate.metric!r} names no [[monitor.kpi]]",
+                    f"define [[monitor.kpi]] name = {s.gate.metric[4:]!r}"
+                    + (f", or use one of {', '.join('kpi:' + n for n in names)}" if names else ""),
+                )
+        elif s.gate.metric not in GATE_METRICS:
             raise self.fail(
                 "gate.metric",
                 f"gate.metric = {s.gate.metric!r} is not a known metric",
@@ -468,6 +572,82 @@ class _Validator:
                 'train.engine = "dask" is not available yet: this workbench trains locally only',
                 'remove train.engine (or set engine = "local"); Dask training is planned',
             )
+
+    def check_monitor(self, s: Settings) -> None:
+        m = s.monitor
+        if isinstance(m.chunk, bool) or not isinstance(m.chunk, str | int):
+            raise self.fail("monitor.chunk", f"monitor.chunk = {m.chunk!r} is not a chunk rule")
+        if isinstance(m.chunk, int):
+            if m.chunk < 1:
+                raise self.fail("monitor.chunk", "monitor.chunk as a row count must be >= 1")
+        elif m.chunk != "file":
+            if not re.fullmatch(r"[1-9][0-9]*[dh]", m.chunk):
+                raise self.fail(
+                    "monitor.chunk",
+                    f"monitor.chunk = {m.chunk!r} is not a chunk rule",
+                    'use "file", a time window such as "1d", "7d", "30d" or "12h", or a row'
+                    " count such as 10000",
+                )
+            if not s.data.time_column:
+                raise self.fail(
+                    "monitor.chunk",
+                    f"monitor.chunk = {m.chunk!r} cuts by time and needs data.time_column",
+                    'set [data] time_column = "<column>" or use chunk = "file"',
+                )
+        if m.labels:
+            self.check_path(m.labels, "monitor.labels")
+            if not s.data.id_column:
+                raise self.fail(
+                    "monitor.labels",
+                    "monitor.labels joins delayed labels by data.id_column, which is not set",
+                    'set [data] id_column = "<column>" (the id the labels file carries)',
+                )
+        if m.band_sigmas <= 0:
+            raise self.fail("monitor.band_sigmas", "monitor.band_sigmas must be > 0")
+        if s.governance.card_notes:
+            self.check_path(s.governance.card_notes, "governance.card_notes")
+        seen: set[str] = set()
+        for i, k in enumerate(m.kpi):
+            key = f"monitor.kpi[{i}]"
+            if not k.name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", k.name):
+                raise self.fail(
+                    "monitor.kpi.name",
+                    f"{key}.name = {k.name!r} is not a KPI name",
+                    'a name of letters, digits, "_", "-" or ".", for example: name = "value"',
+                )
+            if k.name in seen:
+                raise self.fail("monitor.kpi.name", f"{key}: a second KPI named {k.name!r}")
+            seen.add(k.name)
+            if bool(k.value) == bool(k.expression):
+                raise self.fail(
+                    "monitor.kpi.value",
+                    f"{key} ({k.name}) needs exactly one of value (a matrix) or expression",
+                    "binary example: value = [[0, -5], [-40, 10]]  # [[TN, FP], [FN, TP]]",
+                )
+            if k.value:
+                size = len(k.value)
+                if s.model.task == "regression":
+                    raise self.fail(
+                        "monitor.kpi.value",
+                        f"{key} ({k.name}): a value matrix needs a classification task",
+                        "for regression write an expression over target and prediction",
+                    )
+                if any(len(row) != size for row in k.value) or size < 2:
+                    raise self.fail(
+                        "monitor.kpi.value",
+                        f"{key} ({k.name}): value must be a square matrix, one row and one"
+                        f" column per class; got rows of {[len(r) for r in k.value]}",
+                        "binary example: value = [[0, -5], [-40, 10]]  # [[TN, FP], [FN, TP]]",
+                    )
+                if s.model.task == "binary" and size != 2:
+                    raise self.fail(
+                        "monitor.kpi.value",
+                        f"{key} ({k.name}): a binary task needs a 2x2 value matrix, got"
+                        f" {size}x{size}",
+                        "value = [[TN, FP], [FN, TP]]",
+                    )
+            if k.lower is not None and k.upper is not None and k.lower > k.upper:
+                raise self.fail("monitor.kpi.lower", f"{key} ({k.name}): lower > upper")
 
     def check_serve(self, serve: ServeSection) -> None:
         if not 0 < serve.port < 65536:

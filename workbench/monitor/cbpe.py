@@ -84,11 +84,11 @@ class Reference:
                 None if c is None else {"x": list(c[0]), "y": list(c[1])} for c in self.calibration
             ],
             "ece": [list(e) for e in self.ece],
-            "metrics": _nan_to_none(self.metrics),
-            "se": _nan_to_none(self.se),
+            "metrics": nan_to_none(self.metrics),
+            "se": nan_to_none(self.se),
             "rows": self.rows,
             "se_rows": self.se_rows,
-            "estimated": _nan_to_none(self.estimated),
+            "estimated": nan_to_none(self.estimated),
         }
 
     @classmethod
@@ -100,11 +100,11 @@ class Reference:
                 None if c is None else (tuple(c["x"]), tuple(c["y"])) for c in d["calibration"]
             ),
             ece=tuple((float(a), float(b)) for a, b in d["ece"]),
-            metrics=_none_to_nan(d["metrics"]),
-            se=_none_to_nan(d["se"]),
+            metrics=none_to_nan(d["metrics"]),
+            se=none_to_nan(d["se"]),
             rows=int(d["rows"]),
             se_rows=int(d["se_rows"]),
-            estimated=_none_to_nan(d.get("estimated", {})),
+            estimated=none_to_nan(d.get("estimated", {})),
         )
 
 
@@ -120,17 +120,15 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "metrics": _nan_to_none(self.metrics),
-            "se": _nan_to_none(self.se),
+            "metrics": nan_to_none(self.metrics),
+            "se": nan_to_none(self.se),
             "rows": self.rows,
             "confusion": self.confusion,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Estimate:
-        return cls(
-            _none_to_nan(d["metrics"]), _none_to_nan(d["se"]), int(d["rows"]), d["confusion"]
-        )
+        return cls(none_to_nan(d["metrics"]), none_to_nan(d["se"]), int(d["rows"]), d["confusion"])
 
 
 def fit(
@@ -163,7 +161,7 @@ def fit(
         eces.append(ece)
     metrics = realized(task, yi, s)
     se_rows = min(len(yi), SE_ROWS)
-    se = _resampled_se(task, yi, s, se_rows, rng)
+    se = resampled_se(task, yi, s, se_rows, rng)
     ref = Reference(task, classes, tuple(calibration), tuple(eces), metrics, se, len(yi), se_rows)
     return Reference(**{**ref.__dict__, "estimated": estimate(ref, s).metrics})
 
@@ -311,7 +309,7 @@ def _estimate_multiclass(s: np.ndarray, p: np.ndarray) -> tuple[dict[str, float]
     }, c
 
 
-def _resampled_se(
+def resampled_se(
     task: str, y: np.ndarray, s: np.ndarray, m: int, rng: np.random.Generator
 ) -> dict[str, float]:
     if m < 2:
@@ -364,9 +362,9 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _nan_to_none(d: dict[str, float]) -> dict[str, float | None]:
+def nan_to_none(d: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in d.items()}
 
 
-def _none_to_nan(d: dict[str, Any]) -> dict[str, float]:
+def none_to_nan(d: dict[str, Any]) -> dict[str, float]:
     return {k: (math.nan if v is None else float(v)) for k, v in d.items()}

@@ -14,6 +14,7 @@ KPIs' ``realized`` and ``estimated`` on the chunk; each part is printed, with th
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -75,7 +76,7 @@ def main() -> None:
             k.realized(frame, y, s)
             k.estimated(frame, p, s)
         marks.append(("2 KPIs realized + estimated", time.perf_counter()))
-        for (_, a), (name, b) in zip(marks, marks[1:], strict=False):
+        for (_, a), (name, b) in itertools.pairwise(marks):
             parts.setdefault(name, []).append(b - a)
         parts.setdefault("total", []).append(marks[-1][1] - marks[0][1])
     print(f"{args.rows:,} rows, binary, median of {args.repeats}:")

@@ -1,0 +1,132 @@
+"""95% confidence intervals of a version's holdout metrics: a seeded percentile bootstrap.
+
+The holdout is rebuilt from the records: the labelled rows of the version's snapshot that its
+split record says it never trained or validated on (``split.seen_by``). The metrics recomputed
+there must equal the registry's (to 1e-9), else the intervals are reported unavailable (a
+split that cannot be rebuilt exactly) rather than intervals of some other rows.
+
+Bootstrap: ``RESAMPLES`` resamples of the holdout rows with replacement, ``numpy``'s
+``default_rng(SEED)``, the 2.5% and 97.5% quantiles of each metric (resamples where a metric
+is undefined, e.g. AUC on one class, are dropped). Above ``MAX_ROWS`` rows a resample draws
+that many and the spread is scaled by ``sqrt(m / n)`` around the point value (m-out-of-n), as
+``workbench compare`` does. The result is cached per model (``cache_name``): the same records
+give the same card, and a card read later costs no LightGBM.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from workbench.store import Store
+    from workbench.store.registry import VersionRecord
+
+RESAMPLES = 200
+SEED = 0
+MAX_ROWS = 20_000
+LEVEL = 0.95
+METHOD = f"percentile bootstrap, {RESAMPLES} resamples, seed {SEED}"
+FORMAT = 1
+
+
+def cache_name(version: VersionRecord) -> str:
+    return f"cards/intervals-{version.model_hash}-{version.meta_hash}.json"
+
+
+def bootstrap(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, tuple[float, float]]:
+    """metric -> (low, high) of the 95% percentile bootstrap of ``metrics.compute``."""
+    import numpy as np
+
+    from workbench.model import metrics
+
+    n = len(y)
+    m = min(n, MAX_ROWS)
+    rng = np.random.default_rng(SEED)
+    draws: dict[str, list[float]] = {}
+    for _ in range(RESAMPLES):
+        idx = rng.integers(0, n, size=m)
+        for name, value in metrics.compute(task, y[idx], pred[idx]).items():
+            draws.setdefault(name, []).append(value)
+    point = metrics.compute(task, y, pred)
+    out: dict[str, tuple[float, float]] = {}
+    for name, values in draws.items():
+        arr = np.asarray(values, dtype=float)
+        arr = arr[~np.isnan(arr)]
+        if not len(arr):
+            out[name] = (math.nan, math.nan)
+            continue
+        low, high = (float(q) for q in np.quantile(arr, [0.025, 0.975]))
+        if m < n:
+            centre, scale = float(arr.mean()), math.sqrt(m / n)
+            low = point[name] + (low - centre) * scale
+            high = point[name] + (high - centre) * scale
+        out[name] = (low, high)
+    return out
+
+
+def holdout_scores(store: Store, version: VersionRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(target, prediction) on the version's own holdout, rebuilt from its records."""
+    import numpy as np
+    import polars as pl
+
+    from workbench.model import split
+    from workbench.model.features import encode_target
+    from workbench.model.loading import load_version
+    from workbench.model.train import labelled_rows
+
+    model = load_version(store.objects, version)
+    frame = labelled_rows(store, version.snapshot_id, model)
+    seen = split.seen_by(
+        frame, model.meta.get("split", {}), lambda: labelled_rows(store, version.snapshot_id, model)
+    )
+    rows = frame.filter(pl.Series(~seen))
+    y = encode_target(rows, model.spec)
+    known = ~np.isnan(y)
+    return y[known], model.predict(rows.filter(pl.Series(known)))
+
+
+def intervals(store: Store, version: VersionRecord) -> dict[str, Any]:
+    """The cached intervals of ``version`` (computed and cached on first use).
+
+    ``{"method", "level", "rows", "metrics": {name: [low, high]}}``, or with ``"unavailable":
+    reason`` when the holdout cannot be rebuilt or scored."""
+    name = cache_name(version)
+    cached = store.read_json(name)
+    if isinstance(cached, dict) and cached.get("format") == FORMAT:
+        return cached
+    result = _compute(store, version)
+    store.write_json(name, result)
+    return result
+
+
+def _compute(store: Store, version: VersionRecord) -> dict[str, Any]:
+    from workbench.model import metrics
+
+    base: dict[str, Any] = {"format": FORMAT, "method": METHOD, "level": LEVEL}
+    try:
+        y, pred = holdout_scores(store, version)
+    except WorkbenchError as e:
+        return base | {"unavailable": f"the holdout could not be scored: {e.message}"}
+    again = metrics.compute(version.task, y, pred)
+    for key, value in sorted(version.metrics.items()):
+        other = again.get(key, math.nan)
+        if not (math.isclose(value, other, rel_tol=0, abs_tol=1e-9) or (value != value)):
+            return base | {
+                "rows": len(y),
+                "unavailable": f"the rebuilt holdout gives {key} {other:.6f}, the record"
+                f" {value:.6f}: intervals of other rows would mislead",
+            }
+    found = bootstrap(version.task, y, pred)
+    return base | {
+        "rows": len(y),
+        "metrics": {k: [_num(lo), _num(hi)] for k, (lo, hi) in sorted(found.items())},
+    }
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else x

@@ -271,3 +271,12 @@ def test_real_dataset_with_a_lightgbm_champion() -> None:
     # are checked, not their bands
     for m in ("precision", "recall", "auc"):
         assert est.metrics[m] == pytest.approx(real[m], abs=0.05), m
+
+
+def test_an_empty_chunk_has_no_estimate() -> None:
+    rng = np.random.default_rng(12)
+    y, s = _binary_rows(rng, 500)
+    est = cbpe.estimate(cbpe.fit("binary", y, s), np.zeros(0))
+    assert est.rows == 0 and est.confusion == [[0.0, 0.0], [0.0, 0.0]]
+    assert all(math.isnan(v) for v in [*est.metrics.values(), *est.se.values()])
+    assert json.dumps(est.to_json(), allow_nan=False)

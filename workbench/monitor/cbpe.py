@@ -208,19 +208,22 @@ def expected_confusion(task: str, scores: np.ndarray, calibrated: np.ndarray) ->
         return np.array([[tn, fp], [fn, tp]])
     k = scores.shape[1]
     label = scores.argmax(axis=1)
-    return np.vstack([np.bincount(label, weights=calibrated[:, i], minlength=k) for i in range(k)])
+    rows = [np.bincount(label, weights=calibrated[:, i], minlength=k) for i in range(k)]
+    return np.vstack(rows).astype(float)
 
 
 def expected_auc(scores: np.ndarray, calibrated: np.ndarray) -> float:
     """The area under the expected ROC curve (see the module docstring); NaN when the
     expected positives or negatives are 0."""
+    if len(scores) == 0:
+        return math.nan
     order = np.argsort(-scores, kind="mergesort")
     s = scores[order]
     w = calibrated[order]
     last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
     tp = np.r_[0.0, np.cumsum(w)[last]]
     fp = np.r_[0.0, np.cumsum(1.0 - w)[last]]
-    if len(s) == 0 or tp[-1] <= 0 or fp[-1] <= 0:
+    if tp[-1] <= 0 or fp[-1] <= 0:
         return math.nan
     return float(np.trapezoid(tp / tp[-1], fp / fp[-1]))
 
@@ -280,6 +283,9 @@ def _estimate_binary(s: np.ndarray, p: np.ndarray) -> tuple[dict[str, float], np
     c = expected_confusion("binary", s, p)
     (tn, fp), (fn, tp) = c
     n = len(s)
+    if n == 0:
+        names = ("auc", "logloss", "accuracy", "precision", "recall", "f1")
+        return dict.fromkeys(names, math.nan), c
     q = np.clip(s, EPS, 1 - EPS)
     return {
         "auc": expected_auc(s, p),

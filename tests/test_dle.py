@@ -102,3 +102,23 @@ def test_real_dataset_with_a_lightgbm_champion() -> None:
     real = realized("regression", y[new], pred)
     for m in ("mae", "rmse"):
         assert abs(est.metrics[m] - real[m]) <= 3 * est.se[m], m
+
+
+def test_the_champions_feature_spec_decides_the_features() -> None:
+    from workbench.model.features import FeatureSpec
+
+    frame, pred, y = _rows(np.random.default_rng(6), 2000)
+    spec = FeatureSpec(
+        ("segment", "x"),
+        {"segment": ["a", "b"]},
+        {"segment": "categorical", "x": "numeric"},
+        "regression",
+        "y",
+        [],
+    )
+    ref = dle.fit(frame.with_columns(pl.Series("y", y)), pred, y, spec=spec)
+    assert ref.features == ("segment", "x")
+    est = dle.estimate(ref, frame.drop("flag"), pred)  # a column the champion does not read
+    assert est.metrics["mae"] == pytest.approx(ref.metrics["mae"], rel=0.1)
+    own = dle.fit(frame.with_columns(pl.Series("y", y)), pred, y, exclude=["y", "flag"])
+    assert own.features == ("x", "segment")

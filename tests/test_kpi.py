@@ -215,3 +215,20 @@ def test_band_standard_error_matches_the_spread_over_chunks() -> None:
         assert band.value_at(400) == pytest.approx(np.mean(chunks), rel=0.1)
         assert math.isnan(band.se_at(0))
         assert type(band).from_json(band.to_json()) == band
+
+
+def test_multiclass_expression_estimate_is_the_expectation_over_the_classes() -> None:
+    rng = np.random.default_rng(4)
+    p = rng.dirichlet([1, 1, 1], 400)
+    frame = pl.DataFrame({"amount": rng.uniform(0, 10, 400)})
+    text = "if(target == prediction, amount, 0) - (target == 'c') * 2"
+    k = compile_kpi(
+        KpiSpec(name="m", expression=text), 0, "multiclass", ["a", "b", "c"], ["amount"]
+    )
+    amount, pred = frame["amount"].to_numpy(), p.argmax(axis=1)
+    per_class = [np.where(pred == j, amount, 0) - (j == 2) * 2 for j in range(3)]
+    want = sum(p[:, j] * per_class[j] for j in range(3))
+    assert k.estimated(frame, p, p) == pytest.approx(float(np.mean(want)), abs=1e-12)
+    y = rng.integers(0, 3, 400)
+    hand = np.choose(y, per_class)
+    assert k.realized(frame, y, p) == pytest.approx(float(np.mean(hand)), abs=1e-12)

@@ -23,6 +23,7 @@ resamples of the holdout, scaled by sqrt(rows resampled / n).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,9 +103,11 @@ def fit(
     *,
     seed: int = 0,
     spec: FeatureSpec | None = None,
+    exclude: Sequence[str] = (),
 ) -> DLEReference:
     """DLE's reference from the holdout: its feature frame, the champion's predictions and
-    the true values."""
+    the true values. ``spec``: the champion's features and their encoding (else every column
+    of ``X`` but ``exclude``: pass the target, ids and times there)."""
     import lightgbm as lgb
 
     p, t = np.asarray(pred, dtype=float), np.asarray(y, dtype=float)
@@ -113,7 +116,7 @@ def fit(
             f"{X.height} rows, {len(p)} predictions and {len(t)} targets",
             "pass one prediction and one target per row of the frame",
         )
-    fs = spec if spec is not None else feature_spec(X)
+    fs = spec if spec is not None else feature_spec(X.drop(exclude, strict=False))
     matrix = _matrix(X, p, fs)
     categorical = [i for i, f in enumerate(fs.features) if fs.kinds[f] == "categorical"]
     names = [f"f{i}" for i in range(matrix.shape[1])]

@@ -17,6 +17,7 @@ from workbench.errors import UsageError
 from workbench.model.rollback import rollback
 from workbench.pipeline import approval
 from workbench.pipeline.audit import read_log
+from workbench.render import log_text
 from workbench.store import Store
 
 KEYS = {"ts", "kind", "version", "by", "reason", "detail"}
@@ -107,6 +108,8 @@ def test_every_state_change_leaves_an_entry_and_none_changes(small: Path) -> Non
         "manual",
     )
     assert all(set(e) == KEYS for e in seen)
+    text = log_text(read_log(store_of(small), limit=50))
+    assert "model.num_boost_round: 2 -> 40" in text and "unpin" in text and ": bad v2" in text
     assert [e["ts"] for e in seen] == sorted((e["ts"] for e in seen), reverse=True)
 
 

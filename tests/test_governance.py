@@ -15,6 +15,7 @@ from workbench.model import serving
 from workbench.model.rollback import rollback
 from workbench.pipeline import approval
 from workbench.pipeline.status import history, status
+from workbench.render import history_text, train_text
 
 RECORDER = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
 
@@ -60,7 +61,9 @@ def test_rollback_pins_and_a_winning_candidate_is_held(small: Path) -> None:
     weak_then_strong(small)
     settings, store = config.load(small), store_of(small)
     rollback(settings, store, "v1", reason="v2 misbehaves")
-    held = train(small, force=True).version  # v2's inputs again: it would beat v1
+    outcome = train(small, force=True)  # v2's inputs again: it would beat v1
+    held = outcome.version
+    assert "workbench unpin" in train_text(outcome) and "v1 is pinned" in train_text(outcome)
     assert held is not None and held.status == "held" and held.outcome == "held"
     assert held.gate and held.gate["decision"] == "held" and held.gate["pinned"] == 1
     assert held.gate["candidate"] > held.gate["champion"]  # the gate's numbers are kept
@@ -68,6 +71,7 @@ def test_rollback_pins_and_a_winning_candidate_is_held(small: Path) -> None:
     rows = history(store, 10)
     assert rows[0]["status"] == "held" and "pinned" not in rows[0]
     assert rows[2] == rows[2] | {"version": "v1", "status": "champion", "pinned": True}
+    assert "champion (pinned)" in history_text(rows)
     st = status(settings, store)
     assert st["pinned"] and st["pinned"]["version"] == "v1"
     assert st["pinned"]["reason"] == "rollback: v2 misbehaves"

@@ -9,7 +9,9 @@ changes nothing. After the commit the verbs that change the champion swap the se
   kind ``promote``); it ends a pin. A pending version can be promoted this way too.
 * ``unpin``: releases the pin of the newest rollback; the champion stays.
 * ``approve VERSION``: only a ``pending`` version (gate.approval = "manual"); it becomes
-  champion (a champion change of kind ``approve`` plus an ``approve`` decision).
+  champion (a champion change of kind ``approve`` plus an ``approve`` decision). The gate is
+  not run again: the approver decides on the numbers the gate recorded, even when the champion
+  changed since (a rollback); like ``promote``, an approval ends a pin.
 * ``reject VERSION``: only a ``pending`` version; it becomes ``rejected``.
 
 Refusals (empty reason, unknown version, not pending, already decided, not pinned, already

@@ -217,7 +217,7 @@ def expected_auc(scores: np.ndarray, calibrated: np.ndarray) -> float:
     expected positives or negatives are 0."""
     if len(scores) == 0:
         return math.nan
-    order = np.argsort(-scores, kind="mergesort")
+    order = np.argsort(scores)[::-1]  # within a tie the order is free: sums at its end
     s = scores[order]
     w = calibrated[order]
     last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]

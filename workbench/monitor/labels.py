@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from workbench.store.registry import VersionRecord
 
 SUFFIXES = (".csv", ".tsv", ".parquet")
+TRUTH = "__truth"  # the delayed label beside the log's own (predicted) ``label``
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def label_files(settings: Settings) -> list[Path]:
 
 
 def read_labels(settings: Settings) -> pl.DataFrame:
-    """``id`` (text) and ``label`` (text) of every labels file, one row per id."""
+    """``id`` and the label (``TRUTH``), both text, of every labels file, one row per id."""
     import polars as pl
 
     id_col, target = settings.data.id_column or "", settings.data.target
@@ -90,15 +91,15 @@ def read_labels(settings: Settings) -> pl.DataFrame:
         frames.append(
             frame.select(
                 pl.col(id_col).cast(pl.String).alias("id"),
-                pl.col(target).cast(pl.String).alias("label"),
+                pl.col(target).cast(pl.String).alias(TRUTH),
                 pl.lit(order).alias("__order"),
             )
         )
     if not frames:
-        return pl.DataFrame(schema={"id": pl.String, "label": pl.String})
+        return pl.DataFrame(schema={"id": pl.String, TRUTH: pl.String})
     return (
         pl.concat(frames)
-        .filter(pl.col("id").is_not_null() & pl.col("label").is_not_null())
+        .filter(pl.col("id").is_not_null() & pl.col(TRUTH).is_not_null())
         .sort("__order")
         .unique("id", keep="last", maintain_order=True)
         .drop("__order")
@@ -133,7 +134,7 @@ def prediction_chunks(
     for (window,), part in mine.group_by("__window", maintain_order=True):
         key = f"predictions:{window}"
         digest = hashlib.sha256(
-            part.select("id", "prediction", "probabilities", "label")
+            part.select("id", "prediction", "probabilities", TRUTH)
             .hash_rows(seed=0)
             .to_numpy()
             .tobytes()
@@ -144,11 +145,11 @@ def prediction_chunks(
             scores = np.asarray(part["probabilities"].to_list(), dtype=float)
         else:
             scores = part["prediction"].to_numpy().astype(float)
-        y = _encoded(part["label"], spec)
+        y = _encoded(part[TRUTH], spec)
         frame = pl.DataFrame(
             {
                 settings.data.id_column or "id": part["id"],
-                spec.target: part["label"],
+                spec.target: part[TRUTH],
             }
         )
         out.append(

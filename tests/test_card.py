@@ -21,6 +21,7 @@ from workbench.governance import intervals
 from workbench.governance.card import Card, build_card
 from workbench.model.rollback import rollback
 from workbench.monitor.drift import run_drift
+from workbench.store import outcomes
 
 NOTES = """# Our churn model
 
@@ -178,3 +179,22 @@ def test_a_failed_version_gets_a_card_that_says_so(proj: Path) -> None:
     assert "1 class" in data["model_details"]["error"]
     assert data["quantitative_analysis"]["performance_metrics"] == []
     assert "**Training failed**" in card.markdown and "No metrics" in card.markdown
+
+
+def test_an_unknown_version_is_a_usage_error_and_writes_nothing(proj: Path, cli) -> None:
+    proc = cli("card", "v99", "-o", "card.md", cwd=proj)
+    assert proc.returncode == ExitCode.USAGE and "v99" in proc.stderr
+    assert not (proj / "card.md").exists()
+
+
+def test_monitoring_results_are_the_records(proj: Path) -> None:
+    """Training v2 and v3 first scored the champion v1 on the labelled rows that arrived."""
+    with store_of(proj).read() as s:
+        chunks = outcomes.chunks(s, 1)
+    assert chunks, "the fixture should have monitored v1"
+    card = _card(proj, "v1")
+    got = card.to_json()["monitoring"]
+    assert [c["key"] for c in got] == [c.key for c in chunks]
+    assert [c["metrics"] for c in got] == [[m.to_json() for m in c.metrics] for c in chunks]
+    assert "No monitoring results recorded." not in card.markdown
+    assert "No monitoring results recorded." in _card(proj, "v3").markdown

@@ -96,6 +96,17 @@ def test_report_flags_need_no_promote_and_a_report_outside_is_refused(grown: Pat
     assert _state(grown) == before
 
 
+def test_unchanged_inputs_are_no_rejection(grown: Path, cli) -> None:
+    """A pull request that changes neither data nor config retrains the champion: the gate's
+    tie keeps it, and --fail-on-reject does not fail the build for that."""
+    _rows(grown, 800)  # the champion's own inputs again
+    before = _state(grown)
+    proc = cli("train", "--no-promote", "--report", "r.md", "--fail-on-reject", cwd=grown)
+    assert proc.returncode == 0, proc.stderr
+    assert "inputs unchanged: the challenger is v1 retrained" in (grown / "r.md").read_text()
+    assert _state(grown) == before
+
+
 def test_a_challenger_that_cannot_train_reports_it_and_records_no_version(grown: Path) -> None:
     data = grown / "data" / "batch_000.csv"
     pl.read_csv(data).with_columns(pl.lit(0).alias("churned")).write_csv(data)  # one class

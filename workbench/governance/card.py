@@ -447,19 +447,27 @@ def _monitoring(data: dict[str, Any]) -> str:
         return "No monitoring results recorded."
     rows = []
     for c in chunks:
+        when = f"{c['start'] or ''} – {c['end'] or ''}" if c["start"] or c["end"] else ""
         for m in c["metrics"]:
+            band = f"[{_n(m['lower'])}, {_n(m['upper'])}]"
             rows.append(
                 (
                     c["key"],
+                    when,
                     c["rows"],
                     c["labelled"],
                     m["name"],
                     _n(m["realized"]),
                     _n(m["estimated"]),
+                    band,
                     "yes" if m["alert"] else "",
                 )
             )
-    return _table(("chunk", "rows", "labelled", "metric", "realized", "estimated", "alert"), rows)
+    head = ("chunk", "time", "rows", "labelled", "metric", "realized", "estimated", "band", "alert")
+    return (
+        "Outcome monitoring's records: realized (with labels) and estimated performance per"
+        " chunk, oldest first.\n\n" + _table(head, rows)
+    )
 
 
 def _importance(data: dict[str, Any]) -> str:

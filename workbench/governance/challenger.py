@@ -13,7 +13,9 @@ resamples, seeded, the same rows for both models). The report holds no wall-cloc
 same inputs and store give the same report.
 
 Exit: 0 whatever the gate decided; with ``--fail-on-reject`` a rejection exits
-``ExitCode.REJECTED`` (8). A run that cannot train (validation or training failed) writes a
+``ExitCode.REJECTED`` (8) — unless the inputs are the champion's own snapshot (``unchanged``: a
+pull request that touches neither data nor config retrains the champion, and a tie is not a
+failure). A run that cannot train (validation or training failed) writes a
 report saying so, then exits with that error's code.
 """
 
@@ -72,9 +74,21 @@ class ChallengerReport:
     def promote(self) -> bool:
         return self.run is not None and self.run.decision.promote
 
+    @property
+    def unchanged(self) -> bool:
+        """The inputs are the champion's own snapshot (a pull request that changes neither data
+        nor config): the challenger is the champion retrained, so a tie is no rejection."""
+        run = self.run
+        return (
+            run is not None
+            and run.champion is not None
+            and (run.champion.snapshot_id == run.snapshot.id)
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "decision": (None if self.run is None else ("promote" if self.promote else "reject")),
+            "unchanged": self.unchanged,
             "challenger": self.run.to_json() if self.run else None,
             "side_by_side": self.side.to_json() if self.side else None,
             "drift": self.drift,
@@ -217,6 +231,8 @@ def report_markdown(
         if champion
         else "no champion (the first model)"
     )
+    if champion is not None and champion.snapshot_id == snap.id:
+        verdict = f"inputs unchanged: the challenger is {champion.name} retrained"
     out = [
         f"## workbench challenger: {verdict}",
         "",
@@ -235,7 +251,7 @@ def report_markdown(
     out.append(_drift_md(drift, drift_note))
     out += [
         "",
-        "### Gate",
+        "### Gate decision (recorded nowhere: nothing was promoted)",
         "",
         _table(("field", "value"), [(k, _cell(v)) for k, v in sorted(d.to_json().items())]),
     ]
@@ -263,7 +279,9 @@ def _metrics_md(run: Challenger, side: SideBySide | None) -> list[str]:
             )
         )
     return [
-        _table(("metric", "candidate", name, "delta", "95% interval of delta", "better"), rows),
+        _table(
+            ("metric", "candidate", name, "delta", "95% interval of delta", "better when"), rows
+        ),
         "",
         f"{side.rows} holdout rows neither model trained on ({side.excluded} left out because"
         f" {name} had seen them); intervals: paired percentile bootstrap,"

@@ -100,7 +100,7 @@ def intervals(store: Store, version: VersionRecord) -> dict[str, Any]:
     if isinstance(cached, dict) and cached.get("format") == FORMAT:
         return cached
     result = _compute(store, version)
-    store.write_json(name, result)
+    store.write_json(name, result, durable=False)  # a cache: recomputed when lost
     return result
 
 

@@ -5,11 +5,11 @@ whose intervals are cached costs a DuckDB read and a few small files."""
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.store import Store
+from workbench.errors import UsageError
+from workbench.store import Store, outcomes
 from workbench.store.drift import DriftResult
 from workbench.store.registry import ChampionChange, VersionRecord, parse_version
 from workbench.store.session import EventRecord, SnapshotRecord
@@ -35,8 +35,6 @@ def gather(store: Store, ref: str) -> CardRecords:
     with store.read() as s:
         version = s.champion() if ref == "champion" else s.version(ref)
         if version is None:
-            from workbench.errors import UsageError
-
             raise UsageError("there is no champion yet", "run `workbench train` first")
         snap = s.snapshot(version.snapshot_id)
         history = tuple(
@@ -47,6 +45,7 @@ def gather(store: Store, ref: str) -> CardRecords:
         validation = tuple(s.snapshot_events(snap.id, VALIDATION_KINDS))
         against = (version.gate or {}).get("champion_version")
         drift = s.drift_result(snap.id, parse_version(against)) if against else None
+        chunks = outcomes.chunks(s, version.number)
     config = next((f for f in snap.files if f.kind == "config"), None)
     config_text = store.objects.read(config.hash).decode("utf-8") if config else None
     meta, sha = None, None
@@ -62,25 +61,14 @@ def gather(store: Store, ref: str) -> CardRecords:
         history,
         validation,
         drift,
-        monitoring(store, version.number),
+        monitoring(chunks),
     )
 
 
-def monitoring(store: Store, number: int) -> list[dict[str, Any]] | None:
-    """MONITORING (outcome monitoring's records, when the store has them): the version's
-    chunks with realized and estimated metrics, oldest first; None when none are recorded.
-
-    Read in a session of its own and through the outcome verbs if this workbench has them: a
-    store made before the monitoring tables existed has none, and says so."""
-    try:
-        outcomes: Any = importlib.import_module("workbench.store.outcomes")
-    except ImportError:
-        return None
-    try:
-        with store.read() as s:
-            chunks = outcomes.chunks(s, number)
-    except Exception:  # the store predates the monitoring tables: nothing is recorded
-        return None
+def monitoring(chunks: list[outcomes.ChunkRecord]) -> list[dict[str, Any]] | None:
+    """MONITORING: outcome monitoring's records of the version (``store.outcomes.chunks``):
+    realized and estimated metrics with their alert bands per chunk, oldest first; None when
+    none are recorded."""
     if not chunks:
         return None
     return [

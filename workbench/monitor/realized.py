@@ -27,8 +27,8 @@ from workbench.model import metrics
 def realized(
     task: str, y: np.ndarray, scores: np.ndarray, classes: Sequence[Any] | None = None
 ) -> dict[str, float]:
-    """Every realized metric of ``task`` on these rows (``classes``: only its length is read,
-    the number of classes when the scores have fewer columns than the model's classes)."""
+    """Every realized metric of ``task`` on these rows. ``classes`` (the labels behind the
+    codes) is accepted for symmetry with ``cbpe.fit``; the codes and score columns suffice."""
     y = np.asarray(y)
     scores = np.asarray(scores, dtype=float)
     if task == "regression":

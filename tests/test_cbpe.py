@@ -222,6 +222,8 @@ def test_bad_input_is_a_data_error() -> None:
         cbpe.fit("regression", np.zeros(3), np.zeros(3))
     with pytest.raises(DataError, match="shape"):
         cbpe.fit("binary", np.zeros(3), np.zeros((3, 2)))
+    with pytest.raises(DataError, match="a target or a score is missing"):
+        cbpe.fit("binary", np.array([0.0, np.nan, 1.0]), np.array([0.1, 0.5, 0.9]))
     ref = cbpe.fit("multiclass", np.array([0, 1, 2] * 10), np.full((30, 3), 1 / 3))
     with pytest.raises(DataError, match="one probability column per class"):
         cbpe.estimate(ref, np.zeros((5, 2)))

@@ -340,6 +340,11 @@ def _check(task: str, y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndar
     _check_scores(task, s, None)
     if len(y) != len(s):
         raise DataError(f"{len(y)} targets but {len(s)} scores", "pass one score per row")
+    if not (np.isfinite(s).all() and np.isfinite(y.astype(float)).all()):
+        raise DataError(
+            "CBPE is fitted on labelled rows with scores: a target or a score is missing",
+            "fit on the holdout rows that have a label, with the champion's scores",
+        )
     return y.astype(int), s
 
 

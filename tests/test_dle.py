@@ -82,6 +82,8 @@ def test_unseen_category_and_bad_input(ref: dle.DLEReference) -> None:
         dle.estimate(ref, frame, pred[:49])
     with pytest.raises(DataError, match="one prediction and one target"):
         dle.fit(frame, pred, pred[:3])
+    with pytest.raises(DataError, match="a target or a prediction is missing"):
+        dle.fit(frame, pred, np.where(np.arange(50) == 3, np.nan, pred))
 
 
 def test_real_dataset_with_a_lightgbm_champion() -> None:

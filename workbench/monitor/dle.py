@@ -116,6 +116,11 @@ def fit(
             f"{X.height} rows, {len(p)} predictions and {len(t)} targets",
             "pass one prediction and one target per row of the frame",
         )
+    if not (np.isfinite(p).all() and np.isfinite(t).all()):
+        raise DataError(
+            "DLE is fitted on labelled rows with predictions: a target or a prediction is missing",
+            "fit on the holdout rows that have a label, with the champion's predictions",
+        )
     fs = spec if spec is not None else feature_spec(X.drop(exclude, strict=False))
     matrix = _matrix(X, p, fs)
     categorical = [i for i, f in enumerate(fs.features) if fs.kinds[f] == "categorical"]

@@ -179,6 +179,8 @@ def test_a_failed_version_gets_a_card_that_says_so(proj: Path) -> None:
     assert "1 class" in data["model_details"]["error"]
     assert data["quantitative_analysis"]["performance_metrics"] == []
     assert "**Training failed**" in card.markdown and "No metrics" in card.markdown
+    front = yaml.safe_load(card.markdown.split("---\n")[1])
+    assert front["metrics"] == [] and front["model-index"][0]["results"] == []
 
 
 def test_an_unknown_version_is_a_usage_error_and_writes_nothing(proj: Path, cli) -> None:

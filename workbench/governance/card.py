@@ -261,7 +261,7 @@ def _front_matter(data: dict[str, Any]) -> str:
     perf = data["quantitative_analysis"]["performance_metrics"]
     lines = ["---", "library_name: lightgbm", "tags:"]
     lines += [f"- {t}" for t in ("lightgbm", "tabular", task, "workbench")]
-    lines += ["metrics:"] + [f"- {m['type']}" for m in perf]
+    lines += ["metrics:" + ("" if perf else " []")] + [f"- {m['type']}" for m in perf]
     lines += [
         "model-index:",
         f"- name: {_q(d['name'] + '-' + d['version'])}",
@@ -317,6 +317,8 @@ def _details(data: dict[str, Any]) -> str:
         ("version", d["version"]),
         ("status", d["status"]),
         ("task", d["task"]),
+        ("snapshot", d["snapshot"]),
+        ("git commit", d["git_commit"] or "not in git"),
         ("created at", d["created_at"]),
         ("created by", d["created_by"]),
         ("model SHA-256", d["model_sha256"] or "no model"),

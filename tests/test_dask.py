@@ -201,6 +201,17 @@ def test_without_the_extra_dask_is_a_config_error(project: Path) -> None:
     assert not (project / ".workbench").exists()  # nothing was recorded
 
 
+def test_a_worker_that_cannot_read_the_store_is_named(cluster: Any, tmp_path: Path) -> None:
+    hidden = tmp_path / "not-on-the-workers"  # a path no worker can open
+    with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+        with pytest.raises(TrainingError) as e:
+            dask_engine._check_workers(client, [str(hidden)])
+        workers = set(client.scheduler_info(n_workers=-1)["workers"])
+    assert str(hidden) in e.value.message
+    assert any(w in e.value.message for w in workers)
+    assert "same path" in (e.value.hint or "")
+
+
 def test_a_second_training_waits_for_the_first(trained: Path, tmp_path: Path, cluster: Any) -> None:
     root = copy_project(trained, tmp_path)
     steps: list[str] = []

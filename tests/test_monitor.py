@@ -207,3 +207,70 @@ def test_export_metrics_parquet_and_csv(root: Path, cli: Run, tmp_path: Path) ->
     proc = cli("export", "metrics", "--format", "csv", "-o", "data/m.csv", cwd=root)
     assert proc.returncode != 0 and "data" in proc.stderr
     assert not (root / "data" / "m.csv").exists()
+
+
+def test_gate_on_a_kpi_compares_both_models_on_the_shared_holdout(tmp_path: Path) -> None:
+    from workbench.monitor.outcomes import holdout_of
+
+    root = copy_sample(tmp_path / "kpi")
+    configure(root, rounds=20, metric="kpi:saved", min_delta=-1000.0)
+    with (root / "workbench.toml").open("a") as f:
+        f.write('\n[[monitor.kpi]]\nname = "saved"\nvalue = [[0, -5], [-50, 100]]\n')
+    data = pl.read_csv(root / "data" / "batch_000.csv")
+    data.slice(0, FIRST).write_csv(root / "data" / "batch_000.csv")
+    value = np.array([[0.0, -5.0], [-50.0, 100.0]])
+    store = store_of(root)
+
+    def kpi_on_holdout(version: str, scorer: str) -> float:
+        with store.read() as s:
+            v, by = s.version(version), s.version(scorer)
+        rows = holdout_of(store, v, load_version(store.objects, v))
+        model = load_version(store.objects, by)
+        y = encode_target(rows, model.spec).astype(int)
+        return float(value[y, (model.predict(rows) >= 0.5).astype(int)].mean())
+
+    first = train(root).version
+    assert first is not None and first.metric == "kpi:saved"
+    assert first.metrics["kpi:saved"] == pytest.approx(kpi_on_holdout("v1", "v1"))
+    data.slice(FIRST, BATCH).write_csv(root / "data" / "batch_001.csv")
+    second = train(root).version
+    assert second is not None and second.gate is not None
+    gate = second.gate
+    assert gate["metric"] == "kpi:saved" and gate["excluded"] == 0
+    assert gate["candidate"] == pytest.approx(second.metrics["kpi:saved"])
+    assert gate["candidate"] == pytest.approx(kpi_on_holdout("v2", "v2"))
+    assert gate["champion"] == pytest.approx(kpi_on_holdout("v2", "v1"))
+    assert second.status == "champion"  # min_delta -1000: higher_is_better lets it through
+
+
+async def test_tui_performance_pane_shows_chunks_band_and_alert(root: Path) -> None:
+    import time
+
+    from workbench import config
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.performance_pane import PerformanceChart, PerformancePane
+    from workbench.tui.widgets import StatusBar
+
+    batch(root, 0)
+    batch(root, 1, flip=True)
+    train(root)
+    app = WorkbenchApp(config.load(root), live=False, poll_s=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.query_one(PerformancePane)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(pane.chunks) < 2:
+            await pilot.pause(0.05)
+        assert [c.key for c in pane.chunks] == ["data/batch_001.csv", "data/batch_002.csv"]
+        assert not pane.display or not app.screen.has_class("performance")
+        await pilot.press("m")
+        await pilot.pause(0.1)
+        assert app.screen.has_class("performance") and pane.region.height > 0
+        summary = str(app.query_one("#performance-summary").render())
+        assert "data/batch_002.csv" in summary and "ALERT" in summary
+        chart = app.query_one(PerformanceChart)
+        assert chart.name == "auc" and len(chart.chunks) == 2
+        status = app.query_one(StatusBar).text.plain
+        assert "auc" in status and "ALERT" in status
+        await pilot.press("m")
+        await pilot.pause(0.1)
+        assert not app.screen.has_class("performance")

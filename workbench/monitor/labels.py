@@ -24,6 +24,7 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,14 +113,25 @@ def prediction_chunks(
     version: VersionRecord,
     model: LoadedModel,
     stored: dict[str, str],
+    logged: Sequence[predictions.PredictionBatch] | None = None,
 ) -> Joined:
     """The version's prediction-log chunks joined with the delayed labels, except those
-    ``stored`` (key -> content hash) already holds with the same content."""
+    ``stored`` (key -> content hash) already holds with the same content. ``logged``: the
+    log's batches as the caller's session read them (None: read them here)."""
     import numpy as np
     import polars as pl
 
+    if logged is None:
+        with store.read() as s:
+            logged = predictions.batches(s)
+    if not logged and not settings.monitor.labels:
+        return Joined([], 0, 0)  # nothing scored, no labels: no read at all
     labels = read_labels(settings)
-    log = predictions.scan(store)
+    log = (
+        pl.scan_parquet([store.objects.path(b.object_hash) for b in logged])
+        if logged
+        else pl.LazyFrame(schema=predictions.log_schema())
+    )
     mine = log.filter(pl.col("version") == version.name).collect()
     unknown = 0
     if labels.height:

@@ -56,11 +56,22 @@ def disabled() -> bool:
     return os.environ.get("WORKBENCH_NO_MONITOR", "") not in ("", "0")
 
 
-def reference_of(settings: Settings, store: Store, version: VersionRecord) -> outcomes.Reference:
-    """The version's stored monitoring reference, built (and stored) the first time."""
-    with store.read() as s:
-        found = table.reference(s, version.number)
-    if found is not None and store.objects.has(found.object_hash):
+def reference_of(
+    settings: Settings,
+    store: Store,
+    version: VersionRecord,
+    found: ReferenceRecord | bool | None = False,
+) -> outcomes.Reference:
+    """The version's stored monitoring reference, built (and stored) the first time;
+    ``found``: its record as a caller's session read it (False: read it here)."""
+    if found is False:
+        with store.read() as s:
+            found = table.reference(s, version.number)
+    if (
+        isinstance(found, ReferenceRecord)
+        and found is not None
+        and store.objects.has(found.object_hash)
+    ):
         return outcomes.Reference.from_json(store.objects.read_json(found.object_hash))
     model = load_version(store.objects, version)
     ref = outcomes.build_reference(settings, store, version, model)
@@ -83,12 +94,15 @@ def run_monitor(
     if champion is None or disabled() or not champion.model_hash:
         return MonitorOutcome(None)
     from workbench.monitor import labels as labels_mod
+    from workbench.store import predictions
 
     model = load_version(store.objects, champion)
-    with store.read() as s:
+    with store.read() as s:  # one session for all that monitoring reads
         stored = table.content_hashes(s, champion.number)
         if snap is not None and trained_on is None:
             trained_on = s.snapshot(champion.snapshot_id)
+        found = table.reference(s, champion.number)
+        logged = predictions.batches(s) if labels else []
     chunks: list[outcomes.Chunk] = []
     if snap is not None:
         files = outcomes.new_files(snap, trained_on)
@@ -96,15 +110,19 @@ def run_monitor(
     unknown = 0
     notes: list[str] = []
     if labels:
-        joined = labels_mod.prediction_chunks(settings, store, champion, model, stored)
+        joined = labels_mod.prediction_chunks(settings, store, champion, model, stored, logged)
         chunks += joined.chunks
         unknown = joined.unknown_ids
         notes += joined.notes
     if not chunks:
         return MonitorOutcome(champion.name, (), unknown, tuple(notes))
-    ref = reference_of(settings, store, champion)
-    columns = chunks[0].frame.columns
-    kpis = outcomes.compile_kpis(settings, model.spec, columns)
+    ref = reference_of(settings, store, champion, found)
+    spec = model.spec
+    known = [spec.target, *spec.features, settings.data.id_column, settings.data.time_column]
+    columns = list(
+        dict.fromkeys([c for c in known if c] + [c for x in chunks for c in x.frame.columns])
+    )
+    kpis = outcomes.compile_kpis(settings, spec, columns)  # a chunk lacking a column skips it
     now = now_iso()
     done = [
         outcomes.compute_chunk(
@@ -239,7 +257,7 @@ def report(settings: Settings, store: Store, version: VersionRecord) -> dict[str
             "rows": ref.rows,
             "metrics": ref.metrics,
             "se": ref.se,
-            "kpis": ref.kpis,
+            "kpis": ref.kpi_values(),
         },
         "chunks": [chunk_json(c) for c in found],
     }

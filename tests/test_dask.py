@@ -29,11 +29,12 @@ from tests.helpers import copy_project, store_of
 from workbench import config
 from workbench.data.reader import snapshot_settings
 from workbench.errors import ConfigError, ExitCode, TrainingError
-from workbench.model import dask_engine
+from workbench.model import dask_engine, serving
 from workbench.model.predict import predict_file
 from workbench.model.train import Trained, TrainEvents, train_snapshot
 from workbench.pipeline import status as status_mod
 from workbench.pipeline import train as trainer
+from workbench.render import history_text
 
 distributed = pytest.importorskip("distributed")
 
@@ -101,9 +102,12 @@ def test_dask_trains_gates_promotes_and_predicts(trained: Path, tmp_path: Path) 
     src = root / "data" / "batch_000.csv"
     result = predict_file(store, src, root / "scored.csv")
     assert result.rows > 0 and (root / "scored.csv").stat().st_size > 0
-    # history --json and status show the engine
+    # the serving export is the stored text, as for a local champion
+    assert (serving.serving_dir(store) / "model.txt").read_text() == text
+    # history (--json and text) and status show the engine
     rows = status_mod.history(store, 10)
     assert rows[0]["engine"] == "dask"
+    assert "engine dask" in history_text(rows)
     assert status_mod.status(config.load(root), store)["champion_engine"] == "dask"
 
 
@@ -152,16 +156,12 @@ def test_unreachable_scheduler_is_a_clear_error_within_10s(trained: Path, tmp_pa
     address = f"tcp://127.0.0.1:{free_port()}"
     set_engine(root, "dask", address)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "train", "--force"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    with pytest.raises(TrainingError) as e:
+        run(root, force=True)
     took = time.perf_counter() - started
-    assert proc.returncode == ExitCode.TRAINING, proc.stderr
-    assert address in proc.stderr and "train.scheduler" in proc.stderr
+    assert e.value.exit_code == ExitCode.TRAINING
+    assert address in e.value.message and "train.scheduler" in e.value.message
+    assert "dask scheduler" in (e.value.hint or "")
     assert took < 10
     with store_of(root).read() as s:
         assert s.champion().number == 1  # type: ignore[union-attr]

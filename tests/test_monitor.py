@@ -274,3 +274,18 @@ async def test_tui_performance_pane_shows_chunks_band_and_alert(root: Path) -> N
         await pilot.press("m")
         await pilot.pause(0.1)
         assert not app.screen.has_class("performance")
+
+
+def test_a_watch_cycle_monitors_the_new_batch_with_the_champion_of_before(
+    root: Path, cli: Run
+) -> None:
+    path = batch(root, 0)
+    proc = cli("watch", "--once", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    y, p = champion_scores(root, path)
+    with store_of(root).read() as s:
+        [chunk] = table.chunks(s, 1)
+        assert s.version_count() == 2
+    auc = chunk.metric("auc")
+    assert chunk.key == "data/batch_001.csv" and auc is not None
+    assert auc.realized == pytest.approx(roc_auc_score(y, p), abs=1e-12)

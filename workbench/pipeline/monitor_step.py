@@ -1,9 +1,11 @@
 """The monitoring step: the champion scored on what arrived, before any retraining.
 
-``run_monitor`` is called by training (``pipeline.train.run_train``, so by ``workbench train``
-and every watch cycle) once validation has passed and before LightGBM starts: the champion of
-that moment scores the data files it did not train on (``monitor.outcomes.data_chunks``) and
-the prediction-log rows that delayed labels now match (``monitor.labels``). Each chunk's
+``run_monitor`` is called by ``workbench train`` (``pipeline.train.run_train``) once validation
+has passed and before LightGBM starts, and by a watch cycle once it has finished (so that no
+store session delays training; it passes the champion of before the cycle, so the result is
+the same): the champion scores the data files it did not train on
+(``monitor.outcomes.data_chunks``) and the prediction-log rows that delayed labels now match
+(``monitor.labels``). Each chunk's
 result is stored in one write session with a ``monitored`` event and one ``degradation`` event
 per chunk with an alert. Then, per degraded chunk, the ``on_degradation`` hooks run (event data
 in ``WORKBENCH_*`` variables: version, chunk, metrics, values); with

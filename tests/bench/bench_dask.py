@@ -91,7 +91,8 @@ t = time.perf_counter()
 trained = train_snapshot(settings, store, snap)
 print(json.dumps({"wall": time.perf_counter() - t, "base_mb": base,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "auc": trained.metrics["auc"], "timings": trained.timings}))
+                  "auc": trained.metrics["auc"], "timings": trained.timings,
+                  "cluster": trained.meta.get("cluster")}))
 """
 
 
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{engine:<6} {alone['wall']:>7.1f}s  driver peak {peak:.0f} MiB (imports"
             f" {base:.0f} MiB, training +{peak - base:.0f} MiB)  auc {alone['auc']:.4f}"
-            f"  {alone['timings']}"
+            f"  {alone['timings']}" + (f" {alone['cluster']}" if alone.get("cluster") else "")
         )
     out = args.workdir / "results.json"
     out.write_text(json.dumps({"rows": rows, "load": [load_start, load_end], "runs": runs}))

@@ -145,6 +145,34 @@ def test_random_split_same_sides_as_local(cluster: Any, tmp_path: Path) -> None:
     assert abs(dask_v.metrics["auc"] - local.metrics["auc"]) < 0.005
 
 
+def test_files_of_different_columns_combine_as_locally(cluster: Any, tmp_path: Path) -> None:
+    """A second file without one column, with a new one and a widened type: the workers cast
+    their partitions to the combined schema, so the split and the spec are the local ones."""
+    import polars as pl
+
+    root = copy_sample(tmp_path / "proj")
+    first = pl.read_csv(root / "data" / "batch_000.csv")
+    second = (
+        first.tail(8000)
+        .with_columns(
+            pl.col("customer_id") + "b",
+            (pl.col("tenure_months") + 0.5).alias("tenure_months"),  # int -> float
+            pl.col("region").alias("promo"),  # a new categorical column
+        )
+        .drop("age")
+    )
+    second.write_csv(root / "data" / "batch_001.csv")
+    set_engine(root, "dask", cluster.scheduler_address)
+    dask_v = run(root).version
+    assert dask_v is not None and dask_v.engine == "dask", dask_v
+    local = local_on_same_snapshot(root, dask_v.number)
+    meta = json.loads(store_of(root).objects.read(dask_v.meta_hash or ""))
+    assert meta["split"] == local.meta["split"]
+    assert meta["spec"] == local.meta["spec"]  # features, kinds, categories, classes
+    assert "promo" in meta["spec"]["categories"] and meta["spec"]["kinds"]["age"] == "numeric"
+    assert abs(dask_v.metrics["auc"] - local.metrics["auc"]) < 0.005
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -123,3 +123,20 @@ def test_a_watch_cycle_joins_delayed_labels(root: Path, cli: Run) -> None:
         [chunk] = table.chunks(s, 1)
         assert s.version_count() == 1  # nothing was trained
     assert chunk.labelled == SCORED
+
+
+def test_a_degradation_shown_by_delayed_labels_retrains_when_asked(root: Path, cli: Run) -> None:
+    with (root / "workbench.toml").open("a") as f:
+        f.write("retrain_on_degradation = true\n")
+    predict(root, cli)
+    wrong = pl.read_csv(root / "truth.csv").with_columns((1 - pl.col("churned")).alias("churned"))
+    wrong.write_csv(root / "labels" / "day1.csv")
+    proc = cli("monitor", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    [chunk] = json.loads(proc.stdout)["chunks"]
+    assert "auc" in chunk["alerts"]
+    assert "retrain_on_degradation: v2" in proc.stderr
+    with store_of(root).read() as s:
+        assert s.version_count() == 2
+        kinds = [e.kind for e in s.events(limit=50)]
+    assert "degradation" in kinds

@@ -258,7 +258,10 @@ def test_a_second_training_waits_for_the_first(trained: Path, tmp_path: Path, cl
 
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(2.0)
+        deadline = time.monotonic() + 60
+        while "wait" not in steps and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # it waits for the lock: no step after "wait" starts
         assert thread.is_alive() and "wait" in steps and "load" not in steps
         held.release()
         thread.join(60)

@@ -27,14 +27,15 @@ from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_project"
 BUDGET = 0.10
-WB = [sys.executable, "-m", "workbench.cli"]
+WB = [sys.executable, "-X", "faulthandler", "-m", "workbench.cli"]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        args, cwd=cwd, check=True, capture_output=True, env={**os.environ, **(env or {})}
-    )
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:  # a crash is reported with its traceback (faulthandler)
+        tail = proc.stderr.decode(errors="replace")[-3000:]
+        raise SystemExit(f"{' '.join(args[2:])} (env {env}) exited {proc.returncode}:\n{tail}")
     return time.perf_counter() - started
 
 

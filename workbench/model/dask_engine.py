@@ -26,6 +26,8 @@ from the driver's). The steps, as Dask tasks:
    estimator for every task: the labels are already codes, no sklearn label encoding).
    The validation and holdout rows come to the driver (they are small next to the training
    part): the holdout is scored there, as in local training, and the gate sees it as always.
+   ``Trained.frame`` is then the holdout rows only (``holdout_rows`` all of them): what the
+   gate and the challenger report read of it.
 
 Early stopping (decided): ``lightgbm.dask`` accepts an ``eval_set`` but early stopping is not
 supported in distributed training (LightGBM issue #3712 / #2302; with the callback one worker
@@ -47,10 +49,12 @@ Faults. The scheduler is connected with a ``CONNECT_TIMEOUT`` (an unreachable on
 ``time_out`` (minutes, its socket timeout between workers) is ``TIME_OUT_MINUTES`` unless
 ``[model] params`` sets it. A worker lost during the fit would leave its share of the fit
 waiting forever (the task is pinned to that worker), so the driver watches the cluster while
-the fit runs (``_watch``): when a worker that held training data leaves, or the scheduler goes,
-the client is closed, which ends the fit, and the error names the worker. Fits never overlap:
-LightGBM's Dask fits on one cluster must not (ports, and every worker's threads), so each
-training holds the cluster-wide ``distributed.Lock`` ``LOCK_NAME`` from its first task to
+the fit runs (``_watch``): when a worker that was there at the fit's start leaves, or the
+scheduler goes, the client is closed, which ends the fit, and the error names the worker (a
+fit that fails first, on a socket error from the dead peer, is answered the same way once the
+scheduler sees the worker gone, within ``LOST_PATIENCE``). Fits never overlap: LightGBM's
+Dask fits on one cluster must not (ports, and every worker's threads), so each training holds
+the cluster-wide ``distributed.Lock`` ``LOCK_NAME`` from its first data task to
 the end of its fit; a second training waits its turn (step ``wait``).
 """
 

@@ -150,6 +150,15 @@ def test_fixed_band_and_time_window_chunks(root: Path, cli: Run) -> None:
     for c in d["chunks"]:
         assert c["bands"]["auc"] == [0.999, None]
         assert "auc" in c["alerts"]
+    with store_of(root).read() as s:
+        before = {c.key: c.computed_at for c in table.chunks(s, 1)}
+    batch(root, 1)  # the next rows: only a window they share with the first batch changes
+    train(root)
+    with store_of(root).read() as s:
+        after = {c.key: c.computed_at for c in table.chunks(s, 1)}
+    assert set(before) < set(after)
+    changed = [k for k in before if after[k] != before[k]]
+    assert changed in ([], [max(before)])
 
 
 def test_kpi_realized_and_estimated(root: Path, cli: Run) -> None:

@@ -11,9 +11,10 @@ Decisions:
 * **Chunks.** Rows of the data files of a snapshot that the version did not train on (file
   content hash not among its snapshot's), cut by ``[monitor] chunk``: ``"file"`` (one chunk per
   file, keyed by its path), a time window over ``data.time_column`` (``"7d"``: windows aligned
-  to the Unix epoch, keyed ``"<N>d:<window start ISO>"``), or a row count (``"rows:<i>"``, the
-  new files' rows in path order). Each chunk carries a content hash (its files' hashes, plus
-  its key): a chunk already stored with that hash is not recomputed.
+  to the Unix epoch; a numeric time column is read as seconds; keyed
+  ``"<N>d:<window start ISO>"``), or a row count (``"rows:<i>"``, the new files' rows in path
+  order). Each chunk carries a content hash (a file chunk: its file's hash; a window or a row
+  range: its rows' hash): a chunk already stored with that hash is not recomputed.
 * **Per chunk.** The realized metrics (the gate metric and the task's others) on the rows with a
   label; the estimate on all rows; one SE per metric (the estimator's, for this chunk's size;
   without an estimate the reference SE scaled by sqrt(reference rows / chunk rows)).
@@ -279,13 +280,12 @@ def data_chunks(
     import polars as pl
 
     whole = profile.combine([read(p, d).lazy() for p, d in files]).collect()
-    files_hash = _hash(*(d for _, d in files))
     if isinstance(rule, int):
         out = []
         for i, start in enumerate(range(0, whole.height, rule)):
             key = f"rows:{i}"
             part = whole.slice(start, rule)
-            h = _hash(key, files_hash, str(part.height))
+            h = _hash(key, _rows_hash(part))
             if stored.get(key) != h:
                 out.append(Chunk(key, "data", h, part, *_span(part, time_col)))
         return out
@@ -306,12 +306,18 @@ def data_chunks(
     out = []
     for (window,), part in whole.group_by("__window", maintain_order=True):
         key = f"{rule}:{window}"
-        h = _hash(key, files_hash)
+        part = part.drop("__window")
+        h = _hash(key, _rows_hash(part))
         if stored.get(key) != h:
-            part = part.drop("__window")
             out.append(Chunk(key, "data", h, part, *_span(part, time_col)))
     out.sort(key=lambda c: c.key)
     return out
+
+
+def _rows_hash(part: pl.DataFrame) -> str:
+    """What a window's or a row range's rows hash to (polars' row hash, fixed seed): a chunk
+    whose rows did not change keeps its hash when other files arrive."""
+    return hashlib.sha256(part.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()
 
 
 def _iso_seconds(value: float) -> str:

@@ -98,6 +98,11 @@ def test_labelled_batch_is_monitored_before_training_and_matches_sklearn(
     assert chunk["alerts"] == []
     text = cli("monitor", cwd=root, check=True).stdout
     assert "data/batch_001.csv" in text and "v1 monitored on auc" in text
+    v2 = json.loads(cli("monitor", "--json", "--version", "v2", cwd=root, check=True).stdout)
+    assert v2["version"] == "v2" and v2["chunks"] == []  # it trained on batch_001 itself
+    assert v2["reference"]["rows"] > 0
+    proc = cli("monitor", "--version", "v9", cwd=root)
+    assert proc.returncode == 2 and "v9" in proc.stderr
 
     # a second training on the same inputs: the chunk is not recomputed
     store = store_of(root)

@@ -162,7 +162,8 @@ def test_files_of_different_columns_combine_as_locally(cluster: Any, tmp_path: P
         .drop("age")
     )
     second.write_csv(root / "data" / "batch_001.csv")
-    set_engine(root, "dask", cluster.scheduler_address)
+    # random split: the second file's rows train on both workers (see the next test)
+    set_engine(root, "dask", cluster.scheduler_address, split='"random"')
     dask_v = run(root).version
     assert dask_v is not None and dask_v.engine == "dask", dask_v
     local = local_on_same_snapshot(root, dask_v.number)
@@ -171,6 +172,30 @@ def test_files_of_different_columns_combine_as_locally(cluster: Any, tmp_path: P
     assert meta["spec"] == local.meta["spec"]  # features, kinds, categories, classes
     assert "promo" in meta["spec"]["categories"] and meta["spec"]["kinds"]["age"] == "numeric"
     assert abs(dask_v.metrics["auc"] - local.metrics["auc"]) < 0.005
+
+
+def test_a_feature_without_values_on_a_worker_is_refused_before_the_fit(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """LightGBM's distributed binning crashes a worker on a feature with no value in its rows;
+    the driver sees it in the partitions' summaries and says so, before any fit."""
+    import polars as pl
+
+    root = copy_sample(tmp_path / "proj")
+    path = root / "data" / "batch_000.csv"
+    frame = pl.read_csv(path)
+    half = frame.height // 2  # the first worker reads the first half: no value there
+    rows = pl.int_range(0, frame.height, eager=True)
+    frame.with_columns(
+        pl.when(rows >= half).then(pl.col("age")).otherwise(None).alias("promo")
+    ).write_csv(path)
+    set_engine(root, "dask", cluster.scheduler_address, split='"random"')
+    with pytest.raises(TrainingError) as e:
+        run(root)
+    assert "'promo' has no value in the training rows of Dask worker tcp://" in e.value.message
+    assert "[data] exclude" in (e.value.hint or "")
+    with store_of(root).read() as s:
+        assert s.version(1).status == "failed" and s.champion() is None
 
 
 def free_port() -> int:
@@ -197,11 +222,14 @@ def test_unreachable_scheduler_is_a_clear_error_within_10s(trained: Path, tmp_pa
     assert failed.status == "failed" and failed.engine == "dask"
 
 
-def test_config_needs_a_scheduler(project: Path) -> None:
-    set_engine(project, "dask")
+@pytest.mark.parametrize("scheduler", [None, "127.0.0.1", "foo://host:8786", "tcp://host 8786"])
+def test_config_needs_a_scheduler_address(project: Path, scheduler: str | None) -> None:
+    set_engine(project, "dask", scheduler)
     with pytest.raises(ConfigError) as e:
         config.load(project)
-    assert "train.scheduler" in e.value.message and "tcp://" in (e.value.hint or "")
+    assert "train.scheduler" in e.value.message and "tcp://host:8786" in (e.value.hint or "")
+    if scheduler:
+        assert repr(scheduler) in e.value.message
 
 
 BLOCK = """

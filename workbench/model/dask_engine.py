@@ -2,9 +2,9 @@
 estimators (``lightgbm.dask``); the result is a version like any other.
 
 What runs where. The driver (this process) never builds the training matrix. The snapshot's
-data files are cut into partitions (a file, or row ranges of a file whose row count the
-snapshot knows, so that every worker gets some: ``partitions``); each worker reads its
-partitions from the store's objects by path (the workers must see the project's store: the
+data files are cut into partitions (row ranges of each file whose row count the snapshot
+knows, the k-th range of every file read by the k-th worker: ``partitions``); each worker
+reads its partitions from the store's objects by path (the workers must see the store: the
 same machine or a shared filesystem; ``_check_workers`` asks every worker first and names the
 one that cannot read an object, the LightGBM or workbench version it runs when they differ
 from the driver's). The steps, as Dask tasks:
@@ -185,9 +185,14 @@ def _with_sides(
 
 
 def _summary(
-    prepared: tuple[pl.DataFrame, np.ndarray], categorical: list[str], target: str, task: str
+    prepared: tuple[pl.DataFrame, np.ndarray],
+    names: list[str],
+    categorical: list[str],
+    target: str,
+    task: str,
 ) -> dict[str, Any]:
-    """Rows per side, and the category levels and classes of the training rows."""
+    """Rows per side; the category levels, classes and values per feature of the training
+    rows."""
     import numpy as np
     import polars as pl
 
@@ -196,7 +201,8 @@ def _summary(
     levels = {c: train[c].cast(pl.String).drop_nulls().unique().to_list() for c in categorical}
     classes = [] if task == "regression" else train[target].drop_nulls().unique().to_list()
     counts = np.bincount(sides, minlength=3).tolist()
-    return {"counts": counts, "levels": levels, "classes": classes}
+    present = {n: train.height - train[n].null_count() for n in names}
+    return {"counts": counts, "levels": levels, "classes": classes, "present": present}
 
 
 def _encode(
@@ -220,25 +226,30 @@ def _rows(prepared: tuple[pl.DataFrame, np.ndarray], side: int) -> pl.DataFrame:
 # --- on the driver -----------------------------------------------------------------------
 
 
-def partitions(snap: SnapshotRecord, store: Store, workers: int) -> list[Partition]:
-    """The snapshot's files as partitions: at most ``PART_ROWS`` rows each, and (when the
-    snapshot knows the files' rows) at least one per worker, cut as row ranges of a file."""
-    files = [(f, str(store.objects.path(f.hash))) for f in snap.data_files]
-    counts = {f.hash: max(1, math.ceil(f.rows / PART_ROWS)) for f, _ in files if f.rows}
-    while counts and sum(counts.values()) < workers:
-        biggest = max(files, key=lambda fp: (fp[0].rows or 0) / counts.get(fp[0].hash, 1))[0]
-        if (biggest.rows or 0) <= counts[biggest.hash]:
-            break
-        counts[biggest.hash] += 1
-    out: list[Partition] = []
-    for f, path in files:
-        n = counts.get(f.hash)
-        if not f.rows or not n:
-            out.append((f.path, path, f.hash, 0, None))
+def partitions(
+    snap: SnapshotRecord, store: Store, workers: list[str]
+) -> list[tuple[Partition, str]]:
+    """The snapshot's files as partitions, each with the worker that reads it.
+
+    A file whose rows the snapshot knows is cut into row ranges, as many as the workers (or a
+    multiple, for ranges of at most ``PART_ROWS`` rows), and the k-th range of every file goes
+    to the k-th worker: every worker trains on a slice of every file. A column only some
+    files have, or a category only some files hold, is then on every worker, as LightGBM's
+    distributed binning needs (a categorical column with no value on one worker crashed that
+    worker's process in LightGBM 4.7). A file of unknown rows is one partition.
+    """
+    out: list[tuple[Partition, str]] = []
+    n = len(workers)
+    for f in snap.data_files:
+        path = str(store.objects.path(f.hash))
+        if not f.rows:
+            out.append(((f.path, path, f.hash, 0, None), workers[len(out) % n]))
             continue
-        step = math.ceil(f.rows / n)
-        for start in range(0, f.rows, step):
-            out.append((f.path, path, f.hash, start, min(step, f.rows - start)))
+        pieces = min(f.rows, n * max(1, math.ceil(f.rows / (PART_ROWS * n))))
+        step = math.ceil(f.rows / pieces)
+        for k, start in enumerate(range(0, f.rows, step)):
+            part = (f.path, path, f.hash, start, min(step, f.rows - start))
+            out.append((part, workers[k % n]))
     return out
 
 
@@ -254,7 +265,7 @@ def _connect(settings: Settings) -> Any:
     started = time.perf_counter()
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as e:
+    except (OSError, TimeoutError, ValueError) as e:  # ValueError: an address it cannot read
         raise TrainingError(
             f"cannot reach the Dask scheduler at {address} (train.scheduler) after"
             f" {time.perf_counter() - started:.0f} s: {str(e).splitlines()[0]}",
@@ -436,8 +447,9 @@ def _fit(
     d, t = settings.data, settings.train
     delayed = dask.delayed
     with timer.step("load"):
-        parts = partitions(snap, store, len(workers))
-        raw = client.persist([delayed(_read)(p, nulls) for p in parts])
+        parts = partitions(snap, store, workers)
+        # each partition read on its worker; the later steps run where their data is
+        raw = [client.persist(delayed(_read)(p, nulls), workers=[w]) for p, w in parts]
         shapes = client.compute([delayed(_shape)(r) for r in raw], sync=True)
         schema = _combined_schema([s for s, _ in shapes])
         _check_columns(settings, schema)
@@ -463,7 +475,7 @@ def _fit(
         cats = [n for n in names if kinds[n] == "categorical"]
         task = settings.model.task
         summaries = client.compute(
-            [delayed(_summary)(p, cats, d.target, task) for p in prepared], sync=True
+            [delayed(_summary)(p, names, cats, d.target, task) for p in prepared], sync=True
         )
         counts = [sum(s["counts"][i] for s in summaries) for i in range(3)]
         labelled = sum(counts)
@@ -478,6 +490,7 @@ def _fit(
                 'train on more rows, or use engine = "local" for small data',
             )
         spec = _fit_spec(settings, schema, summaries)
+        _check_spread(names, [w for _, w in parts], summaries)
         params = lgb_params(settings, spec)
         check_params(settings, params, len(spec.classes))
         params.setdefault("time_out", TIME_OUT_MINUTES)
@@ -687,6 +700,34 @@ def _split_record(
         frame = pl.DataFrame()
         parts = tuple(np.zeros(c, dtype=np.int64) for c in counts)
     return split.split_record(frame, settings, parts)  # type: ignore[arg-type]
+
+
+def _check_spread(names: list[str], workers: list[str], summaries: list[dict[str, Any]]) -> None:
+    """A feature with no value in the training rows of a worker (or of every worker) is
+    refused before the fit: LightGBM 4.7's distributed Dataset construction crashes the
+    worker's process on it (measured, numeric and categorical alike; local training keeps
+    such a column, unused)."""
+    per_worker: dict[str, dict[str, int]] = {}
+    for worker, summary in zip(workers, summaries, strict=True):
+        if not summary["counts"][0]:
+            continue  # no training rows there: LightGBM leaves that worker out
+        mine = per_worker.setdefault(worker, dict.fromkeys(names, 0))
+        for name in names:
+            mine[name] += summary["present"][name]
+    for name in names:
+        empty = sorted(w for w, present in per_worker.items() if not present[name])
+        if empty:
+            where = (
+                "any training row"
+                if len(empty) == len(per_worker)
+                else f"the training rows of Dask worker {empty[0]} (the rows of each file are"
+                " cut into one range per worker)"
+            )
+            raise TrainingError(
+                f"feature {name!r} has no value in {where}; LightGBM's distributed training"
+                " cannot bin it",
+                f'train with engine = "local", or add {name!r} to [data] exclude',
+            )
 
 
 def _check_columns(settings: Settings, schema: dict[str, Any]) -> None:

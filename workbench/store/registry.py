@@ -3,8 +3,11 @@
 The champion is not a flag on a version: it is the newest row of ``champion_history``
 (who, when, why). A version's status is derived from that and from how it was recorded —
 ``failed`` (training failed), ``champion`` (the newest history row), ``retired`` (was
-champion once), ``rejected`` (the gate kept the champion), else ``candidate`` — so there is
-no second place that could disagree with the history.
+champion once), ``rejected`` (the gate kept the champion, or a ``reject`` decision), ``held``
+(would have won the gate while the champion was pinned), ``pending`` (passed the gate, waits
+for approval), else ``candidate`` — so there is no second place that could disagree with the
+history. The pin and the approvals are derived the same way (``governance.py``); the
+champion's row carries ``pinned``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import UsageError
+from workbench.store import governance
 
 if TYPE_CHECKING:
     import duckdb
@@ -28,7 +32,7 @@ class VersionRecord:
     git_dirty: bool
     created_at: str
     created_by: str
-    outcome: str  # as recorded: candidate | rejected | promoted | failed
+    outcome: str  # as recorded: candidate | rejected | promoted | failed | held | pending
     task: str
     metric: str
     metrics: dict[str, float]
@@ -39,6 +43,8 @@ class VersionRecord:
     timings: dict[str, float]
     error: str | None
     status: str = "candidate"  # derived, see the module docstring
+    pinned: bool = False  # derived: the champion, pinned by a rollback (governance.py)
+    engine: str = "local"  # what trained it: local | dask ([train] engine)
 
     @property
     def name(self) -> str:
@@ -60,6 +66,8 @@ class VersionRecord:
             "rows": self.rows,
             "timings": self.timings,
             "error": self.error,
+            "engine": self.engine,
+            **({"pinned": self.pinned} if self.status == "champion" else {}),
         }
 
 
@@ -70,7 +78,7 @@ class ChampionChange:
     number: int
     previous: int | None
     actor: str
-    kind: str  # gate | rollback
+    kind: str  # gate | rollback | promote | approve
     reason: str
 
     def to_json(self) -> dict[str, Any]:
@@ -103,6 +111,7 @@ _VERSION_FIELDS = {
     "rows": "rows",
     "timings": "timings",
     "error": "error",
+    "engine": "engine",
 }
 _VERSION_COLS = ", ".join(_VERSION_FIELDS)
 _JSON_FIELDS = ("metrics", "gate", "timings")
@@ -151,6 +160,16 @@ class RegistryVerbs:
             [ts, number, self.champion_number(), actor, kind, reason],
         )
 
+    def pin(self) -> governance.Pin | None:
+        """The rollback that pins the champion now, if any (``governance.py``)."""
+        return governance.pin(self.con)
+
+    def add_decision(self, kind: str, **fields: Any) -> None:
+        governance.add_decision(self.con, kind, **fields)
+
+    def decisions(self, number: int | None = None) -> list[governance.Decision]:
+        return governance.decisions(self.con, number)
+
     def champion_history(self, limit: int = 100) -> list[ChampionChange]:
         rows = self.con.execute(
             "SELECT id, ts, number, previous, actor, kind, reason FROM champion_history"
@@ -186,6 +205,14 @@ class RegistryVerbs:
         ).fetchall()
         return self._with_status(rows)[0] if rows else None
 
+    def pending_versions(self) -> list[VersionRecord]:
+        """Versions waiting for approval, newest first."""
+        rows = self.con.execute(
+            f"SELECT {_VERSION_COLS} FROM model_versions WHERE status = 'pending'"
+            " ORDER BY number DESC"
+        ).fetchall()
+        return [v for v in self._with_status(rows) if v.status == "pending"]
+
     def version_count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM model_versions").fetchone()
         return int(row[0]) if row else 0
@@ -196,21 +223,26 @@ class RegistryVerbs:
             r[0]
             for r in self.con.execute("SELECT DISTINCT number FROM champion_history").fetchall()
         }
+        rejected = governance.rejected_by_hand(self.con)
+        pinned = self.pin() is not None
         out = []
         for r in rows:
             fields = dict(zip(_VERSION_FIELDS.values(), r, strict=True))  # by column name
             for name in _JSON_FIELDS:
                 fields[name] = json.loads(fields[name]) if fields[name] else None
             v = VersionRecord(**fields)
-            out.append(replace(v, status=_status(v, champion, ever)))
+            status = _status(v, champion, ever, rejected)
+            out.append(replace(v, status=status, pinned=pinned and status == "champion"))
         return out
 
 
-def _status(v: VersionRecord, champion: int | None, ever: set[int]) -> str:
+def _status(v: VersionRecord, champion: int | None, ever: set[int], rejected: set[int]) -> str:
     if v.outcome == "failed":
         return "failed"
     if v.number == champion:
         return "champion"
     if v.number in ever:
         return "retired"
-    return "rejected" if v.outcome == "rejected" else "candidate"
+    if v.number in rejected:
+        return "rejected"
+    return v.outcome if v.outcome in ("rejected", "held", "pending") else "candidate"

@@ -151,6 +151,61 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (tracking_uri, experiment, number)
     );
     """,
+    # 7: governance decisions (``governance.py``), append-only: approve / reject of a pending
+    # version, unpin of a rollback's pin (``change_id``: the champion change it releases)
+    """
+    CREATE SEQUENCE governance_id START 1;
+    CREATE TABLE governance (
+        id BIGINT PRIMARY KEY DEFAULT nextval('governance_id'),
+        ts VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        number INTEGER,
+        change_id BIGINT,
+        actor VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL
+    );
+    """,
+    # outcome monitoring (``outcomes.py``): each version's monitoring reference, its chunks,
+    # and one row per (version, chunk, metric or KPI) with realized, estimated, SE and band
+    """
+    CREATE TABLE monitor_references (
+        number INTEGER PRIMARY KEY,
+        object_hash VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        created_at VARCHAR NOT NULL
+    );
+    CREATE TABLE monitor_chunks (
+        number INTEGER NOT NULL,
+        key VARCHAR NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        snapshot_id VARCHAR,
+        start_ts VARCHAR,
+        end_ts VARCHAR,
+        rows BIGINT NOT NULL,
+        labelled BIGINT NOT NULL,
+        computed_at VARCHAR NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (number, key)
+    );
+    CREATE TABLE monitor_metrics (
+        number INTEGER NOT NULL,
+        key VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        realized DOUBLE,
+        estimated DOUBLE,
+        se DOUBLE,
+        lower DOUBLE,
+        upper DOUBLE,
+        alert BOOLEAN NOT NULL,
+        PRIMARY KEY (number, key, name)
+    );
+    """,
+    # the engine that trained each version ([train] engine): local | dask
+    """
+    ALTER TABLE model_versions ADD COLUMN engine VARCHAR DEFAULT 'local';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -304,6 +304,16 @@ class Session(RegistryVerbs, DriftVerbs):
         ).fetchall()
         return [EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
 
+    def snapshot_events(self, snapshot_id: str, kinds: tuple[str, ...]) -> list[EventRecord]:
+        """The events of these kinds about one snapshot, oldest first (a model card's)."""
+        marks = ",".join("?" * len(kinds))
+        rows = self.con.execute(
+            "SELECT id, ts, kind, level, message, snapshot_id, data FROM events"
+            f" WHERE snapshot_id = ? AND kind IN ({marks}) ORDER BY id",
+            [snapshot_id, *kinds],
+        ).fetchall()
+        return [_event(r) for r in rows]
+
 
 def _event(row: tuple[Any, ...]) -> EventRecord:
     event_id, ts, kind, level, message, snapshot_id, data = row

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     TRAINING = 5  # training or evaluation failed
     STORE = 6  # the .workbench store is unreadable, too new, or busy past the wait limit
     CONFLICT = 7  # refused to overwrite local changes (use --force)
+    REJECTED = 8  # `train --no-promote --fail-on-reject`: the gate rejected the challenger
 
 
 class WorkbenchError(Exception):

@@ -98,7 +98,7 @@ def read_progress(store: Store) -> dict[str, Any] | None:
 
 
 def input_filter(root: Path) -> Callable[[Path], bool]:
-    """True for paths that are project inputs (data files or the config)."""
+    """True for paths that are project inputs (data files, the config, delayed labels)."""
     root = root.resolve()
     store = root / ".workbench"
 
@@ -112,6 +112,9 @@ def input_filter(root: Path) -> Callable[[Path], bool]:
         except ConfigError:
             return True  # the cycle will report the config error
         data = (root / settings.data.path).resolve()
+        labels = (root / settings.monitor.labels).resolve() if settings.monitor.labels else None
+        if labels is not None and labels in path.parents:  # delayed labels: a cycle joins them
+            return True
         return data == path or data in path.parents or "*" in settings.data.path
 
     return keep

@@ -16,6 +16,7 @@ is promoted and the reason says why.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ from workbench.model import metrics, split
 from workbench.model.loading import LoadedModel
 
 if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
     from workbench.model.features import FeatureSpec
     from workbench.model.train import Trained
 
@@ -62,16 +66,22 @@ class Shared:
     excluded: int
 
 
+# A gate metric the model layer does not compute (``kpi:NAME``): (rows, y, scores) -> value
+Score = Callable[["pl.DataFrame", "np.ndarray", "np.ndarray"], float]
+
+
 def shared_scores(
     trained: Trained,
     champion: LoadedModel,
     metric: str,
     legacy_frame: split.LegacyFrame | None = None,
+    score: Score | None = None,
 ) -> Shared:
     """Candidate and champion ``metric`` on the candidate's holdout minus the champion's rows.
 
     ``legacy_frame`` gives the champion's labelled snapshot rows when its split predates the
-    row-hash rule (see ``split.seen_by``); it is only called then.
+    row-hash rule (see ``split.seen_by``); it is only called then. ``score`` computes a metric
+    this layer does not know (a KPI, passed by the pipeline) from the shared rows.
     """
     import numpy as np
     import polars as pl
@@ -87,8 +97,15 @@ def shared_scores(
     excluded = int((known & seen).sum())
     y = trained.y_holdout[use]
     x = np.take(trained.x_holdout, np.flatnonzero(use[known]), axis=0)
-    if excluded:
-        candidate = metrics.compute(spec.task, y, trained.model.predict_matrix(x))[metric]
+    rows = trained.holdout.filter(pl.Series(use)) if score is not None else None
+
+    def measure(pred: np.ndarray) -> float:
+        if score is not None and rows is not None:
+            return score(rows, y, pred)
+        return metrics.compute(spec.task, y, pred)[metric]
+
+    if excluded or metric not in trained.metrics:
+        candidate = measure(trained.model.predict_matrix(x))
     else:
         candidate = trained.metrics[metric]
     shared = Shared(candidate, None, int(use.sum()), excluded)
@@ -101,8 +118,7 @@ def shared_scores(
             pred = champion.predict(trained.holdout.filter(pl.Series(use)))
         except DataError:
             return shared
-    score = metrics.compute(spec.task, y, pred)[metric]
-    return Shared(candidate, score, shared.rows, excluded)
+    return Shared(candidate, measure(pred), shared.rows, excluded)
 
 
 def same_encoding(a: FeatureSpec, b: FeatureSpec) -> bool:
@@ -118,6 +134,7 @@ def decide(
     champion_version: str | None,
     min_delta: float,
     shared: Shared | None = None,
+    higher: bool | None = None,
 ) -> Decision:
     rows, excluded = (shared.rows, shared.excluded) if shared else (None, 0)
 
@@ -138,7 +155,7 @@ def decide(
         return made(True, f"gate: champion {champion_version} cannot score the new data")
     if math.isnan(candidate):
         return made(False, f"gate: candidate {metric} is undefined on the holdout")
-    if metrics.higher_is_better(metric):
+    if metrics.higher_is_better(metric) if higher is None else higher:
         better = candidate > champion + min_delta
         sign = ">" if better else "<="
         rule = f"{candidate:.4f} {sign} {champion:.4f} + {min_delta}"

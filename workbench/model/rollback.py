@@ -5,6 +5,10 @@ current champion, or an empty reason. Otherwise one transaction appends the chan
 why) to the champion history, then the serving link is swapped to that version's export: the
 served ``model.txt`` is byte-identical to the version's stored model, so it predicts exactly
 what that version predicted. ``restore_inputs`` also checks out the snapshot it was trained on.
+
+A rollback pins the champion: while the newest champion change is a rollback (and no
+``unpin`` released it), a candidate that would win the gate is recorded as ``held`` and not
+promoted (``store/governance.py``). ``workbench unpin`` or ``workbench promote`` end the pin.
 """
 
 from __future__ import annotations
@@ -50,10 +54,15 @@ def rollback(
         )
         s.add_event(
             "rolled_back",
-            f"rolled back to {target.name} (was v{current}) by {os_user()}: {reason.strip()}",
+            f"rolled back to {target.name} (was v{current}) by {os_user()}: {reason.strip()};"
+            f" {target.name} is pinned until `workbench unpin` or `workbench promote`",
             ts=now_iso(),
             snapshot_id=target.snapshot_id,
-            data={"version": target.name, "previous": f"v{current}" if current else None},
+            data={
+                "version": target.name,
+                "previous": f"v{current}" if current else None,
+                "pinned": True,
+            },
         )
         target = s.version(target.number)
     serving.export(store, target)

@@ -150,6 +150,10 @@ def train_snapshot(
     import lightgbm as lgb
     import numpy as np
 
+    if settings.train.engine == "dask":  # on the cluster at [train] scheduler
+        from workbench.model import dask_engine
+
+        return dask_engine.train_snapshot(settings, store, snap, events)
     events = events or TrainEvents()
     progress = events.progress
     metrics.check_metric(settings.model.task, settings.gate.metric)

@@ -222,6 +222,22 @@ def _config(
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + f"the columns are: {_listed(columns)}",
             )
+    _kpis(report, settings, columns, reference)
+
+
+def _kpis(
+    report: Report, settings: Settings, columns: list[str], reference: Reference | None
+) -> None:
+    """Each ``[[monitor.kpi]]`` compiled against the data's columns (``monitor.kpi``): an
+    expression that does not parse, or names no column, fails here, at the start."""
+    from workbench.monitor.kpi import compile_kpi
+
+    classes = list(reference.classes) if reference is not None and reference.classes else None
+    for i, k in enumerate(settings.monitor.kpi):
+        try:
+            compile_kpi(k, i, settings.model.task, classes, columns)
+        except ConfigError as e:
+            report.add("config", "fail", e.message, key=f"monitor.kpi[{i}]", hint=e.hint)
 
 
 def _listed(columns: list[str]) -> str:

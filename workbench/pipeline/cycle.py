@@ -26,7 +26,13 @@ with exit code 1, so a watcher outlives it); the champion and history stay as th
 every earlier step only wrote whole records. A cycle whose process died (``kill -9``) leaves a
 ``cycle_started`` without a finish; ``mark_interrupted`` records ``cycle_interrupted`` for it
 on the next start. Validation and training, gate and promotion run inside
-``pipeline.train.run_train`` (one place for their rules).
+``pipeline.train.run_train`` (one place for their rules). Outcome monitoring
+(``pipeline.monitor_step``) scores the arriving files with the champion of before the cycle —
+the model before any retraining — once ``cycle_finished`` is out, so that it opens no store
+session before training; ``workbench train`` alone runs it between validation and training. A
+cycle whose inputs are already trained still joins delayed labels (``[monitor] labels``) when
+they are configured, and trains when a degradation they show asks for it
+(``retrain_on_degradation``).
 
 Drift (when there is a champion to compare with) runs in a thread beside training rather than
 before it: nothing in training depends on it, and it would otherwise delay every training by
@@ -93,13 +99,16 @@ def run_cycle(
     try:
         snap, context = yield from run.snapshot_step()
         if context.trained_as is not None and not force:
-            yield run.nothing_to_do(snap.id, context.trained_as.name)
-            return
+            # delayed labels may still have come: a degradation they show may ask to retrain
+            force = yield from run.delayed_labels(context)
+            if not force:
+                yield run.nothing_to_do(snap.id, context.trained_as.name)
+                return
         run.journal.flush()  # the cycle does work from here on: its start is durable first
         if context.champion is not None:
             run.start_drift(snap, context)
         outcome = run.train(snap, context, force)
-        yield from run.finish(outcome)
+        yield from run.finish(outcome, context)
     except Cancelled:
         yield from run.end(run.cancelled())
     except WorkbenchError as e:
@@ -152,6 +161,27 @@ class _Cycle:
                 context = s.context(s.snapshot(snap.id))
         serving.reconcile(self.store, context.champion)  # a crash after a commit: repaired
         return snap, context
+
+    def delayed_labels(self, context: SnapshotContext) -> Generator[CycleEvent, None, bool]:
+        """Inputs already trained: the champion on delayed labels (``pipeline.monitor_step``);
+        True when a degradation asks for a training (``retrain_on_degradation``)."""
+        from workbench.pipeline.monitor_step import monitor_quietly
+
+        if not self.settings.monitor.labels or context.champion is None:
+            return False
+        self.report("monitor")
+        t = time.perf_counter()
+        outcome = monitor_quietly(self.settings, self.store, context.champion)
+        if outcome.chunks:
+            said = f"{outcome.version} monitored on {len(outcome.chunks)} chunk(s)"
+            degraded = [c.key for c in outcome.degraded]
+            yield events.step(
+                "monitor",
+                t,
+                said + (f"; degradation on {', '.join(degraded)}" if degraded else ""),
+                {"chunks": [c.key for c in outcome.chunks], "degraded": degraded},
+            )
+        return bool(outcome.degraded) and self.settings.monitor.retrain_on_degradation
 
     def nothing_to_do(self, sid: str, version: str) -> CycleEvent:
         """Nothing to train: written nowhere, unless the last recorded cycle failed — then
@@ -207,7 +237,9 @@ class _Cycle:
                 drift.join()
         return outcome
 
-    def finish(self, outcome: TrainOutcome) -> Iterator[CycleEvent]:
+    def finish(
+        self, outcome: TrainOutcome, context: SnapshotContext | None = None
+    ) -> Iterator[CycleEvent]:
         yield from self.late()
         if self.drift is not None:
             self.drift.wait()
@@ -230,6 +262,19 @@ class _Cycle:
                 self.started, "promoted" if promoted else "kept", f"{v.name} is {v.status}"
             )
         )
+        if context is not None and context.champion is not None:
+            # the champion of before this training, on the files it did not train on: after
+            # the cycle, so that it opens no store session before training (its result is
+            # the same whenever it is computed; a failed cycle leaves it to the next one)
+            from workbench.pipeline.monitor_step import monitor_quietly
+
+            monitor_quietly(
+                self.settings,
+                self.store,
+                context.champion,
+                snap=context.record,
+                trained_on=context.champion_snapshot,
+            )
         if promoted and outcome.trained:
             # after the cycle: the next one's drift step finds the new champion's reference
             # ready instead of building it. A failure here is the next drift step's to report.

@@ -18,6 +18,7 @@ from workbench.errors import StoreError
 from workbench.model import serving
 from workbench.store import Store
 from workbench.store.drift import DriftResult
+from workbench.store.governance import Pin
 from workbench.store.locking import is_held
 from workbench.store.registry import ChampionChange, VersionRecord
 from workbench.store.session import EventRecord
@@ -44,6 +45,8 @@ class State:
     drift: DriftResult | None  # the newest drift result
     watcher: str  # running | stopped
     events: list[EventRecord] = field(default_factory=list)  # after ``events_after``, oldest first
+    pin: Pin | None = None  # the rollback that pins the champion (``store/governance.py``)
+    pending: list[VersionRecord] = field(default_factory=list)  # waiting for approval
 
 
 def read_state(
@@ -68,6 +71,8 @@ def read_state(
                 if events_after is not None
                 else []
             ),
+            pin=s.pin(),
+            pending=s.pending_versions(),
         )
     _repair(store, champion)
     return state
@@ -81,6 +86,7 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         "root": str(settings.root),
         "champion": champion.name if champion else None,
         "champion_metrics": champion.metrics if champion else None,
+        "champion_engine": champion.engine if champion else None,
         "champion_history": [c.to_json() for c in state.champion_changes],
         "last_version": state.versions[0].to_json() if state.versions else None,
         "last_snapshot": state.last_snapshot,
@@ -88,6 +94,8 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
         "last_cycle": ({"ts": cycle.ts, "message": cycle.message, **cycle.data} if cycle else None),
         "last_event": state.last_event.to_json() if state.last_event else None,
         "watcher": state.watcher,
+        "pinned": state.pin.to_json() if state.pin else None,
+        "pending": [v.name for v in state.pending],
         "drift": (
             {
                 "dataset_drift": drift.dataset_drift,
@@ -99,7 +107,15 @@ def status(settings: Settings, store: Store) -> dict[str, Any]:
             if drift
             else None
         ),
+        "monitor": _monitor(settings, store),
     }
+
+
+def _monitor(settings: Settings, store: Store) -> dict[str, Any] | None:
+    """The champion's newest monitored chunk and open alerts (``pipeline.monitor_step``)."""
+    from workbench.pipeline.monitor_step import latest
+
+    return latest(settings, store)
 
 
 def history(store: Store, limit: int) -> list[dict[str, Any]]:

@@ -19,6 +19,10 @@ trained on it, read in the snapshot's own session), else one read. The data file
 the process's frame cache (``profile.frame``), so a snapshot, its validation and its training
 read each file once. After training: one write session (the gate decides against the champion
 read before training; the session checks it is still the champion, else decides again).
+
+Governance, decided in that same write session (``_governed``): a candidate that wins the gate
+is ``held`` while the champion is pinned by a rollback, ``pending`` under
+``gate.approval = "manual"`` (then the ``on_pending`` hooks run), else promoted.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class TrainOutcome:
     trained: bool
     previous: VersionRecord | None = None  # the version that already covered these inputs
     unlabelled: int = 0  # rows left out of training: their target is missing
+    challenger: Challenger | None = None  # ``no_promote``: the run, recorded nowhere
 
     def to_json(self) -> dict[str, Any]:
         v = self.version or self.previous
@@ -60,6 +65,28 @@ class TrainOutcome:
             "trained": self.trained,
             "version": v.to_json() if v else None,
             "rows_without_target": self.unlabelled,
+            **({"challenger": self.challenger.to_json()} if self.challenger else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A ``no_promote`` run (``workbench train --no-promote``, CI): the candidate trained on the
+    snapshot and gated against the champion; no version, no champion change, no serving swap
+    (the snapshot of the inputs is recorded: that is data versioning)."""
+
+    snapshot: SnapshotRecord
+    trained: Trained
+    decision: gate.Decision
+    champion: VersionRecord | None
+    validation: validate.Report
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "snapshot": self.snapshot.id,
+            "metrics": self.trained.metrics,
+            "champion": self.champion.name if self.champion else None,
+            "gate": self.decision.to_json(),
         }
 
 
@@ -82,10 +109,13 @@ def run_train(
     events: TrainEvents | None = None,
     taken: snapshot.SnapshotResult | None = None,
     context: SnapshotContext | None = None,
+    no_promote: bool = False,
 ) -> TrainOutcome:
     """Train the given snapshot (a cycle passes the one it took, with what its session read),
     or snapshot the inputs now. ``events`` names the moments a caller acts on (a cycle runs
     drift beside boosting and waits for it before the gate); ``progress`` alone is display.
+    ``no_promote``: train (even inputs trained already) and gate, record no version, leave
+    the champion and serving alone; the outcome's ``challenger`` holds the run.
     """
     events = events or TrainEvents(progress=progress)
     given = context is not None
@@ -97,14 +127,18 @@ def run_train(
     if context is None:  # no session was needed for the snapshot: one read for all of it
         with store.read() as s:
             context = s.context(s.snapshot(taken.id))
-    if not given:  # a caller passing its context (a cycle) has repaired serving already
+    if not given and not no_promote:  # a cycle passing its context has repaired serving
         serving.reconcile(store, context.champion)  # a crash between a commit and the swap
-    if context.trained_as is not None and not force:
+    if context.trained_as is not None and not force and not no_promote:
         return TrainOutcome(taken, None, False, previous=context.trained_as)
     snap = context.record
     snap_settings = snapshot_settings(store, snap, settings.root)
     _say(events, "validate")
     validation = _validate(settings, snap_settings, store, context, timings)
+    if no_promote:  # a challenger: trained and gated, the registry and serving untouched
+        return _challenger(snap_settings, store, taken, context, events, validation[0])
+    if not given:  # the champion on what arrived (a cycle monitors after its training)
+        _monitor(settings, store, context, events, timings)
     trained = _train(settings, snap_settings, store, snap, events, validation)
     model_hash = store.objects.put_bytes(trained.model_text.encode("utf-8"))
     meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
@@ -123,7 +157,52 @@ def run_train(
     )
     if version.status == "champion":
         _promoted(settings, store, version)
+    elif version.status == "pending":
+        _pending(settings, store, version)
     return TrainOutcome(taken, version, True, unlabelled=trained.unlabelled)
+
+
+def _challenger(
+    settings: Settings,
+    store: Store,
+    taken: snapshot.SnapshotResult,
+    context: SnapshotContext,
+    events: TrainEvents,
+    report: validate.Report,
+) -> TrainOutcome:
+    """Train and gate without recording: a training failure is raised, not a version."""
+    try:
+        trained = train_snapshot(settings, store, context.record, events)
+    except ConfigError:
+        raise
+    except WorkbenchError as e:
+        raise TrainingError(
+            f"training on snapshot {context.record.id} failed: {e.message}", e.hint
+        ) from e
+    events.before_gate()
+    _say(events, "gate")
+    _, decision = _gate(settings, store, trained, context.champion)
+    run = Challenger(context.record, trained, decision, context.champion, report)
+    return TrainOutcome(taken, None, True, unlabelled=trained.unlabelled, challenger=run)
+
+
+def _monitor(
+    settings: Settings,
+    store: Store,
+    context: SnapshotContext,
+    events: TrainEvents,
+    timings: dict[str, float],
+) -> None:
+    """Outcome monitoring before training (``pipeline.monitor_step``): never fails training."""
+    from workbench.pipeline.monitor_step import monitor_quietly
+
+    if context.champion is None:
+        return
+    _say(events, "monitor")
+    started = time.perf_counter()
+    champion, trained_on = context.champion, context.champion_snapshot
+    monitor_quietly(settings, store, champion, snap=context.record, trained_on=trained_on)
+    timings["monitor"] = round(time.perf_counter() - started, 4)
 
 
 def _say(events: TrainEvents, step: str) -> None:
@@ -176,7 +255,7 @@ def _train(
     except ConfigError:
         raise
     except WorkbenchError as e:
-        failed = _record_failure(store, snap, e, validation)
+        failed = _record_failure(store, snap, e, validation, snap_settings.train.engine)
         run_hooks(
             settings,
             store,
@@ -232,23 +311,25 @@ def _commit(
             if (champion.number if champion is not None else None) != champion_number:
                 continue  # the champion changed while we were deciding: decide again
             number = s.next_version_number()
+            outcome, gate_json = _governed(settings, s, decision)
             record = _new_version(
                 snap,
                 number,
-                outcome="promoted" if decision.promote else "rejected",
+                outcome=outcome,
                 task=trained.model.spec.task,
                 metric=metric,
                 metrics=trained.metrics,
-                gate=decision.to_json(),
+                gate=gate_json,
                 model_hash=model_hash,
                 meta_hash=meta_hash,
                 rows=trained.rows,
                 timings=timings,
+                engine=settings.train.engine,
             )
             validate.add_event(s, validation[0], snap.id, ts=validation[1])
             s.insert_version(record)
             _events(s, record, decision)
-            if decision.promote:
+            if outcome == "promoted":
                 s.set_champion(
                     number, ts=now_iso(), actor=os_user(), kind="gate", reason=decision.reason
                 )
@@ -263,16 +344,49 @@ def _gate(
     settings: Settings, store: Store, trained: Trained, champion: VersionRecord | None
 ) -> tuple[int | None, gate.Decision]:
     metric = settings.gate.metric
+    kpi = _kpi_gate(settings, trained)  # gate.metric = "kpi:NAME": scored here, not in model
+    score, higher = kpi if kpi is not None else (None, None)
     candidate = trained.metrics[metric]
     if champion is None:
-        return None, gate.decide(metric, candidate, None, None, settings.gate.min_delta)
+        return None, gate.decide(
+            metric, candidate, None, None, settings.gate.min_delta, higher=higher
+        )
     loaded: LoadedModel = load_version(store.objects, champion)
     shared = gate.shared_scores(
-        trained, loaded, metric, lambda: labelled_rows(store, champion.snapshot_id, loaded)
+        trained, loaded, metric, lambda: labelled_rows(store, champion.snapshot_id, loaded), score
     )
     return champion.number, gate.decide(
-        metric, shared.candidate, shared.champion, champion.name, settings.gate.min_delta, shared
+        metric,
+        shared.candidate,
+        shared.champion,
+        champion.name,
+        settings.gate.min_delta,
+        shared,
+        higher=higher,
     )
+
+
+def _kpi_gate(settings: Settings, trained: Trained) -> tuple[gate.Score, bool] | None:
+    """For ``gate.metric = "kpi:NAME"``: the KPI realized on given rows, and whether higher is
+    better; the candidate's metrics gain ``kpi:NAME`` on its whole holdout."""
+    metric = settings.gate.metric
+    if not metric.startswith("kpi:"):
+        return None
+    from workbench.monitor.kpi import compile_kpi
+
+    spec = trained.model.spec
+    index, wanted = next((i, k) for i, k in enumerate(settings.monitor.kpi) if k.name == metric[4:])
+    holdout = trained.holdout
+    kpi = compile_kpi(wanted, index, spec.task, list(spec.classes), holdout.columns)
+    if metric not in trained.metrics:
+        import numpy as np
+        import polars as pl
+
+        known = ~np.isnan(trained.y_holdout)
+        scores = trained.model.predict_matrix(trained.x_holdout)
+        rows = holdout.filter(pl.Series(known))
+        trained.metrics[metric] = kpi.realized(rows, trained.y_holdout[known], scores)
+    return kpi.realized, wanted.direction == "higher_is_better"
 
 
 def _events(s: Session, v: VersionRecord, decision: gate.Decision) -> None:
@@ -284,13 +398,48 @@ def _events(s: Session, v: VersionRecord, decision: gate.Decision) -> None:
         snapshot_id=v.snapshot_id,
         data={"version": v.name, "metrics": v.metrics, "timings": v.timings},
     )
-    kind = "promoted" if decision.promote else "rejected"
+    kind = v.outcome  # promoted | rejected | held | pending
     s.add_event(
         kind,
-        f"{kind} {v.name}: {decision.reason}",
+        f"{kind} {v.name}: {decision.reason}"
+        + (f" (champion v{v.gate['pinned']} is pinned)" if v.gate and "pinned" in v.gate else ""),
         ts=now_iso(),
         snapshot_id=v.snapshot_id,
-        data={"version": v.name, "gate": decision.to_json()},
+        data={"version": v.name, "gate": v.gate or decision.to_json()},
+    )
+
+
+def _governed(
+    settings: Settings, s: Session, decision: gate.Decision
+) -> tuple[str, dict[str, Any]]:
+    """The recorded outcome of a gate decision, read in the commit's session: a winner is
+    ``held`` while the champion is pinned (a rollback), ``pending`` under manual approval,
+    else ``promoted``. The gate's numbers are kept either way; ``decision`` says what
+    happened (``governance.py`` in the store states how the pin is derived)."""
+    gate_json = decision.to_json()
+    if not decision.promote:
+        return "rejected", gate_json
+    pin = s.pin()
+    if pin is not None:
+        return "held", gate_json | {"decision": "held", "pinned": pin.number}
+    if settings.gate.approval == "manual":
+        return "pending", gate_json | {"decision": "pending"}
+    return "promoted", gate_json
+
+
+def _pending(settings: Settings, store: Store, version: VersionRecord) -> None:
+    """After the commit of a ``pending`` version: the ``on_pending`` hooks."""
+    run_hooks(
+        settings,
+        store,
+        "pending",
+        {
+            "version": version.name,
+            "snapshot": version.snapshot_id,
+            "metric": version.metric,
+            "score": str(version.metrics.get(version.metric, "")),
+            "reason": (version.gate or {}).get("reason", ""),
+        },
     )
 
 
@@ -299,11 +448,12 @@ def _record_failure(
     snap: SnapshotRecord,
     error: WorkbenchError,
     validation: tuple[validate.Report, str],
+    engine: str = "local",
 ) -> VersionRecord:
     with store.write("train failed") as s:
         validate.add_event(s, validation[0], snap.id, ts=validation[1])
         number = s.next_version_number()
-        record = _new_version(snap, number, outcome="failed", error=error.message)
+        record = _new_version(snap, number, outcome="failed", error=error.message, engine=engine)
         s.insert_version(record)
         s.add_event(
             "train_failed",

@@ -198,7 +198,13 @@ def status(obj: Ctx, as_json: bool) -> None:
         _emit_json(data)
         return
     click.echo(f"project   {data['project']} ({data['root']})")
-    click.echo(f"champion  {data['champion'] or 'none yet'}")
+    pin = data.get("pinned")
+    pinned = f" (pinned by {pin['by']}: {pin['reason']})" if pin else ""
+    engine = data.get("champion_engine")
+    trained_on = f" (trained on {engine})" if engine and engine != "local" else ""
+    click.echo(f"champion  {data['champion'] or 'none yet'}{trained_on}{pinned}")
+    if data.get("pending"):
+        click.echo(f"pending   {', '.join(data['pending'])} (workbench approve|reject VERSION)")
     last = data["last_snapshot"]
     click.echo(
         f"snapshot  {last or 'none yet: run `workbench snapshot`'}"
@@ -216,6 +222,10 @@ def status(obj: Ctx, as_json: bool) -> None:
             f"drift     {verdict} (share {drift['drift_share']:.2f}) of {drift['current']}"
             f" vs {drift['reference_version']}"
         )
+    if data.get("monitor"):
+        from workbench.render import monitor_status_line
+
+        click.echo(f"monitor   {monitor_status_line(data['monitor'])}")
     if data["last_event"]:
         e = data["last_event"]
         click.echo(f"last event {e['ts'][:19]} {e['event']}: {e['message']}")
@@ -240,16 +250,40 @@ def history(obj: Ctx, as_json: bool, limit: int) -> None:
 
 @main.command()
 @click.option("--force", is_flag=True, help="Train even if these inputs were trained already.")
+@click.option("--no-promote", is_flag=True, help="CI challenger: train and gate, change nothing.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --no-promote: write the Markdown report here (in the project).",
+)
+@click.option(
+    "--fail-on-reject", is_flag=True, help="With --no-promote: exit 8 when the gate rejects."
+)
 @json_option
 @pass_ctx
-def train(obj: Ctx, force: bool, as_json: bool) -> None:
+def train(
+    obj: Ctx,
+    force: bool,
+    no_promote: bool,
+    report: Path | None,
+    fail_on_reject: bool,
+    as_json: bool,
+) -> None:
     """Snapshot if changed, train, evaluate, gate, promote."""
     from workbench.pipeline.train import run_train
     from workbench.render import Progress, train_text
 
+    if (report is not None or fail_on_reject) and not no_promote:
+        raise UsageError(
+            "--report and --fail-on-reject belong to a challenger run",
+            "add --no-promote: workbench train --no-promote --report FILE.md",
+        )
     settings = obj.settings()
     show = not as_json and sys.stderr.isatty()
     progress = Progress() if show else None
+    if no_promote:
+        _challenger(settings, obj.store(settings), progress, report, fail_on_reject, as_json)
+        return
     try:
         outcome = run_train(settings, obj.store(settings), force=force, progress=progress)
     finally:
@@ -294,6 +328,84 @@ def rollback(obj: Ctx, version: str, reason: str, restore_inputs: bool, as_json:
     )
     if result.checkout:
         click.echo(f"inputs restored to snapshot {result.checkout.snapshot}")
+
+
+def _governance(obj: Ctx, action: str, version: str | None, reason: str, as_json: bool) -> None:
+    """promote | approve | reject VERSION, or unpin: ``pipeline.approval``."""
+    from workbench.pipeline import approval
+    from workbench.render import governance_text
+
+    settings = obj.settings()
+    store = obj.store(settings)
+    if action == "unpin":
+        result = approval.unpin(settings, store, reason=reason)
+    else:
+        result = getattr(approval, action)(settings, store, version, reason=reason)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        click.echo(governance_text(result))
+
+
+_reason_option = click.option("--reason", required=True, help="Why (recorded with who, when).")
+
+
+@main.command(short_help="Make VERSION the champion by hand (ends a pin).")
+@click.argument("version")
+@_reason_option
+@json_option
+@pass_ctx
+def promote(obj: Ctx, version: str, reason: str, as_json: bool) -> None:
+    """Make VERSION the champion by hand; it ends a rollback's pin."""
+    _governance(obj, "promote", version, reason, as_json)
+
+
+@main.command(short_help="Release the pin a rollback put on the champion.")
+@_reason_option
+@json_option
+@pass_ctx
+def unpin(obj: Ctx, reason: str, as_json: bool) -> None:
+    """Release the pin a rollback put on the champion: the gate may promote again."""
+    _governance(obj, "unpin", None, reason, as_json)
+
+
+@main.command(short_help="Approve a pending VERSION: it becomes the champion.")
+@click.argument("version")
+@_reason_option
+@json_option
+@pass_ctx
+def approve(obj: Ctx, version: str, reason: str, as_json: bool) -> None:
+    """Approve a pending VERSION (gate.approval = "manual"): it becomes the champion."""
+    _governance(obj, "approve", version, reason, as_json)
+
+
+@main.command(short_help="Reject a pending VERSION: the champion stays.")
+@click.argument("version")
+@_reason_option
+@json_option
+@pass_ctx
+def reject(obj: Ctx, version: str, reason: str, as_json: bool) -> None:
+    """Reject a pending VERSION (gate.approval = "manual"): the champion stays."""
+    _governance(obj, "reject", version, reason, as_json)
+
+
+@main.command(short_help="The audit trail: who changed what, when, why.")
+@click.option("--since", help="Only entries at or after this ISO-8601 time (UTC if no offset).")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (>= 1).")
+@json_option
+@pass_ctx
+def log(obj: Ctx, since: str | None, limit: int | None, as_json: bool) -> None:
+    """The audit trail, newest first: snapshots, versions, gate decisions, approvals,
+    promotions, rollbacks, pins, config changes, hook runs."""
+    from workbench.pipeline.audit import read_log
+    from workbench.render import log_text
+
+    settings = obj.settings()
+    found = read_log(obj.store(settings), since=since, limit=limit)
+    if as_json:
+        _emit_json([e.to_json() for e in found])
+    else:
+        click.echo(log_text(found))
 
 
 @main.command()
@@ -415,6 +527,32 @@ def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
             click.echo(line, err=True)
 
 
+@main.command(short_help="Realized and estimated performance and KPIs per chunk.")
+@click.option("--version", "version", help="Version to show (default: the champion).")
+@json_option
+@pass_ctx
+def monitor(obj: Ctx, version: str | None, as_json: bool) -> None:
+    """The champion's (or VERSION's) realized and estimated metrics and KPIs per chunk, with
+    alert bands; delayed labels and new data files are taken in first."""
+    from workbench.pipeline import monitor_step
+    from workbench.render import monitor_text
+
+    settings = obj.settings()
+    store = obj.store(settings)
+    v, outcome = monitor_step.refresh(settings, store, version)
+    if as_json:
+        _emit_json(monitor_step.report(settings, store, v))
+    else:
+        click.echo(monitor_text(monitor_step.report(settings, store, v)))
+    if outcome.unknown_ids:
+        click.echo(
+            f"warning: {outcome.unknown_ids} delayed label id(s) match no scored row", err=True
+        )
+    said = monitor_step.retrain(settings, store, outcome)
+    if said:
+        click.echo(said, err=True)
+
+
 @main.command(
     name="validate", short_help="Config and data checks only; exit 3 or 4 when one fails."
 )
@@ -463,6 +601,68 @@ def diff(obj: Ctx, a: str, b: str, as_json: bool) -> None:
         click.echo(diff_text(result))
 
 
+def _challenger(
+    settings: Any,
+    store: Any,
+    progress: Any,
+    report: Path | None,
+    fail_on_reject: bool,
+    as_json: bool,
+) -> None:
+    """``train --no-promote``: the report to FILE (or stdout), the decision as the exit code."""
+    from workbench.governance.challenger import run_challenger
+    from workbench.governance.output import check_output, write_output
+    from workbench.render import challenger_text
+
+    if report is not None:
+        check_output(settings, report, what="challenger report")
+    try:
+        result = run_challenger(settings, store, progress=progress)
+    finally:
+        if progress:
+            progress.done()
+    if report is not None:
+        write_output(settings, report, result.markdown, what="challenger report")
+    if as_json:
+        _emit_json(result.to_json() | {"report": str(report) if report else None})
+    elif report is not None:
+        click.echo(challenger_text(result.to_json(), str(report)))
+    else:
+        click.echo(result.markdown, nl=False)
+    if result.error is not None:
+        raise result.error
+    if fail_on_reject and not result.promote and not result.unchanged:
+        sys.exit(int(ExitCode.REJECTED))
+
+
+@main.command(short_help="A model card from the project's own records.")
+@click.argument("version")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the card to this file (in the project) instead of stdout.",
+)
+@json_option
+@pass_ctx
+def card(obj: Ctx, version: str, output: Path | None, as_json: bool) -> None:
+    """A model card of VERSION (or `champion`): Markdown, or the Model Card Toolkit's fields
+    with --json; every number from the store's records."""
+    from workbench.governance.card import build_card
+    from workbench.governance.output import check_output, write_output
+
+    settings = obj.settings()
+    if output is not None:
+        check_output(settings, output, what="model card")
+    built = build_card(settings, obj.store(settings), version)
+    text = json.dumps(built.to_json(), indent=2) + "\n" if as_json else built.markdown
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_output(settings, output, text, what="model card")
+        click.echo(f"wrote the model card of {built.data['model_details']['version']} to {output}")
+
+
 @main.command(short_help="Two versions scored on the same rows, neither trained on.")
 @click.argument("a")
 @click.argument("b")
@@ -508,6 +708,30 @@ def checkout(obj: Ctx, snapshot_ref: str, force: bool, as_json: bool) -> None:
 @main.group()
 def export() -> None:
     """Hand the project's records over to other tools."""
+
+
+@export.command(name="metrics")
+@click.option(
+    "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="File to write."
+)
+@json_option
+@pass_ctx
+def export_metrics_cmd(obj: Ctx, fmt: str, output: Path, as_json: bool) -> None:
+    """The monitoring and drift tables as one long table (README: Outcome monitoring)."""
+    from workbench.export.metrics import export_metrics
+
+    settings = obj.settings()
+    done = export_metrics(settings, obj.store(settings), fmt, output)
+    if as_json:
+        _emit_json(done.to_json())
+    else:
+        click.echo(
+            f"wrote {done.rows} rows ({done.monitor_rows} monitoring, {done.drift_rows} drift)"
+            f" to {done.output}"
+        )
 
 
 @export.command(name="mlflow")

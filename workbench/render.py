@@ -130,9 +130,10 @@ def history_text(rows: list[dict[str, Any]]) -> str:
         metric = r.get("metric") or ""
         value = r["metrics"].get(metric)
         shown = f"{metric} {value:.4f}" if value is not None else "-"
+        pinned = " (pinned)" if r.get("pinned") else ""
         line = (
             f"{mark} {r['version']:<8} {r['created_at'][:19]:<19} {r['snapshot']:<16}"
-            f" {git:<9} {shown:>16}  {r['status']}"
+            f" {git:<9} {shown:>16}  {r['status']}{pinned}"
         )
         if r.get("error"):
             line += f": {r['error']}"
@@ -140,6 +141,8 @@ def history_text(rows: list[dict[str, Any]]) -> str:
         gate = r.get("gate") or {}
         timings = r.get("timings") or {}
         detail = [f"gate: {gate['reason']}"] if gate.get("reason") else []
+        if r.get("engine", "local") != "local":
+            detail.append(f"engine {r['engine']}")
         if timings:
             detail.append(f"{sum(timings.values()):.1f}s (train {timings.get('train', 0):.1f}s)")
         if detail:
@@ -164,8 +167,82 @@ def train_text(outcome: Any) -> str:
             f"  {scores}",
             f"  {gate.get('decision', '?')}: {gate.get('reason', '')}",
             f"  status: {v.status}",
+            *_governance_hint(v),
         ]
     )
+
+
+def _governance_hint(v: Any) -> list[str]:
+    """What to do about a ``held`` or ``pending`` version."""
+    if v.status == "held":
+        pinned = (v.gate or {}).get("pinned")
+        return [
+            f"  the champion v{pinned} is pinned by a rollback: `workbench promote {v.name}"
+            ' --reason "..."` serves this one, `workbench unpin --reason "..."` lets the gate'
+            " promote again"
+        ]
+    if v.status == "pending":
+        return [
+            f'  waiting for approval: `workbench approve {v.name} --reason "..."` or'
+            f' `workbench reject {v.name} --reason "..."`'
+        ]
+    return []
+
+
+def challenger_text(result: dict[str, Any], report: str) -> str:
+    """``train --no-promote --report FILE``: the decision in one line, where the report is."""
+    run = result.get("challenger")
+    if run is None:
+        return f"challenger could not train: {result.get('error')}; report: {report}"
+    gate = run["gate"]
+    against = run["champion"] or "no champion"
+    return (
+        f"challenger on snapshot {run['snapshot']} vs {against}: {result['decision']}"
+        f" ({gate['reason']}); nothing changed; report: {report}"
+    )
+
+
+def governance_text(result: Any) -> str:
+    """promote | approve | reject | unpin (``pipeline.approval.GovernanceResult``)."""
+    v = result.version
+    if result.action == "unpin":
+        return f"{v.name} is no longer pinned (by {result.by}: {result.reason})"
+    if result.action == "reject":
+        return f"{v.name} rejected by {result.by}: {result.reason}; the champion stays"
+    verb = "promoted" if result.action == "promote" else "approved"
+    return (
+        f"champion: {result.previous or 'none'} -> {v.name} ({verb} by {result.by}:"
+        f" {result.reason}); serving updated"
+    )
+
+
+def log_text(found: list[Any]) -> str:
+    """``workbench log``: one line an entry (``store.audit.LogEntry``), newest first."""
+    if not found:
+        return "the log is empty: nothing has happened in this project yet"
+    out = []
+    for e in found:
+        d = e.detail
+        if e.kind == "config":
+            what = f"{d['key']}: {d['before']!r} -> {d['after']!r}"
+        elif e.kind == "snapshot":
+            what = f"{d['snapshot']} ({plural(d['rows'] or 0, 'row')})"
+        elif e.kind == "gate":
+            what = str(d.get("decision", ""))
+        elif e.kind == "hook":
+            what = f"{d.get('hook')} {'ok' if d.get('ok') else 'failed'}"
+        elif e.kind in ("promotion", "rollback"):
+            what = f"{d.get('previous') or 'none'} -> {e.version} ({d.get('how')})"
+        elif e.kind == "version":
+            value = (d.get("metrics") or {}).get(d.get("metric"))
+            shown = f" {d['metric']} {value:.4f}" if value is not None else ""
+            what = f"{d.get('outcome')} on {d.get('snapshot')}{shown}"
+        else:
+            what = ""
+        version = e.version or "-"
+        why = (f": {e.reason}" if what else e.reason) if e.reason else ""
+        out.append(f"{e.ts[:19]}  {e.kind:<9} {version:<6} {e.by:<12} {what}{why}".rstrip())
+    return "\n".join(out)
 
 
 class Progress:
@@ -292,3 +369,59 @@ def validate_text(report: dict[str, Any]) -> list[tuple[str, str]]:
     )
     out.append(("", total))
     return out
+
+
+def monitor_text(d: dict[str, Any]) -> str:
+    """``workbench monitor``: the reference, then one line per chunk (newest last)."""
+    metric = d["metric"]
+    ref = d["reference"]
+    kpi = metric[4:] if metric.startswith("kpi:") else None  # gate.metric = "kpi:NAME"
+    base = ref.get("kpis", {}).get(kpi) if kpi else ref["metrics"].get(metric)
+    out = [
+        f"{d['version']} monitored on {metric}: reference {_dash(base)}"
+        f" +- {_dash(ref['se'].get(metric))} (SE) on {ref['rows']} holdout rows"
+    ]
+    if not d["chunks"]:
+        out.append("  no chunk yet: new labelled data files or delayed labels are monitored")
+        return "\n".join(out)
+    out.append(
+        f"  {'chunk':<34} {'rows':>7} {'labelled':>8} {'realized':>9} {'estimated':>9}"
+        f" {'band':>17}  alerts"
+    )
+    for c in d["chunks"]:
+        real = (c["realized"] or {}).get(metric)
+        est = c["estimated"].get(metric)
+        if kpi and kpi in c["kpis"]:
+            real, est = c["kpis"][kpi]["realized"], c["kpis"][kpi]["estimated"]
+        lo, hi = c["bands"].get(metric, [None, None])
+        band = f"[{_dash(lo)}, {_dash(hi)}]"
+        alerts = ", ".join(c["alerts"]) or "-"
+        out.append(
+            f"  {clip(c['key'], 34):<34} {c['rows']:>7} {c['labelled']:>8} {_dash(real):>9}"
+            f" {_dash(est):>9} {band:>17}  {alerts}"
+        )
+        for name, k in c["kpis"].items():
+            out.append(
+                f"    kpi {clip(name, 28):<28} realized {_dash(k['realized'])}"
+                f"  estimated {_dash(k['estimated'])}"
+            )
+    return "\n".join(out)
+
+
+def _dash(value: Any) -> str:
+    return "-" if value is None else _num(value)
+
+
+def monitor_status_line(m: dict[str, Any]) -> str:
+    """``status``'s monitor line: the newest chunk's value of the gate metric, open alerts."""
+    c, metric = m["latest"], m["metric"]
+    real, est = (c["realized"] or {}).get(metric), c["estimated"].get(metric)
+    if metric.startswith("kpi:") and metric[4:] in c["kpis"]:
+        real, est = c["kpis"][metric[4:]]["realized"], c["kpis"][metric[4:]]["estimated"]
+    shown = (
+        f"{metric} {_dash(real)} realized"
+        if real is not None
+        else f"{metric} {_dash(est)} estimated"
+    )
+    alerts = ", ".join(f"{a['metric']} on {a['chunk']}" for a in m["alerts"])
+    return f"{m['version']} on {c['key']}: {shown}" + (f"; ALERT {alerts}" if alerts else "")

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
@@ -63,6 +63,7 @@ from workbench.store.registry import VersionRecord
 from workbench.tui import view as view_mod
 from workbench.tui.charts import MetricChart
 from workbench.tui.drift_pane import DriftPane
+from workbench.tui.governance import GovernanceActions
 from workbench.tui.messages import (
     ActionDone,
     ActionFailed,
@@ -76,6 +77,7 @@ from workbench.tui.messages import (
     ViewLoaded,
     WatcherModeChanged,
 )
+from workbench.tui.performance_pane import PerformancePane
 from workbench.tui.screens import RollbackScreen, TextScreen, comparison_text, help_text
 from workbench.tui.view import View
 from workbench.tui.widgets import Details, EventsLog, HistoryTable, StatusBar, details_text
@@ -113,7 +115,7 @@ def layout_for(width: int, height: int) -> str:
     return "medium" if width < MEDIUM[0] or height < MEDIUM[1] else "full"
 
 
-class WorkbenchApp(App[None]):
+class WorkbenchApp(GovernanceActions):  # its keys: approve, reject, promote, unpin
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "workbench"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -121,6 +123,7 @@ class WorkbenchApp(App[None]):
         Binding("s", "snapshot", "Snapshot"),
         Binding("r", "rollback", "Rollback"),
         Binding("d", "diff", "Diff"),
+        Binding("m", "performance", "Performance", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -168,6 +171,7 @@ class WorkbenchApp(App[None]):
             with Vertical(id="right"):
                 yield MetricChart(id="chart")
                 yield DriftPane(id="drift")
+                yield PerformancePane(id="performance")
         yield EventsLog(id="events")
         yield Footer()
 
@@ -177,6 +181,7 @@ class WorkbenchApp(App[None]):
             "#details": "Details",
             "#chart": "Metric",
             "#drift": "Drift",
+            "#performance": "Performance",
             "#events": "Events",
         }
         for selector, title in titles.items():
@@ -239,6 +244,7 @@ class WorkbenchApp(App[None]):
         chart.show(view)
         chart.border_title = chart.title
         self._pane(DriftPane).show(view)
+        self._pane(PerformancePane).show(view, self.store, self.settings.gate.metric)
         fresh = [e for e in view.events if e.id > self.last_event_id]
         self._pane(EventsLog).add(fresh)
         if fresh:
@@ -386,7 +392,8 @@ class WorkbenchApp(App[None]):
             style = "bold red"
         if self.store_wait:
             state += f" · {self.store_wait}"
-        self._pane(StatusBar).show(view, state, style)
+        extra = self._pane(PerformancePane).status_text()  # the newest monitored value
+        self._pane(StatusBar).show(view, state, style, extra=extra)
 
     # ------------------------------------------------------------------ selection
 
@@ -630,6 +637,11 @@ class WorkbenchApp(App[None]):
         else:
             self._open_details(v)
 
+    def action_performance(self) -> None:
+        """Show the Performance pane in the drift pane's place, or the drift pane again."""
+        screen = self.screen_stack[0]
+        screen.set_class(not screen.has_class("performance"), "performance")
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette (ctrl+p): workbench's actions by name, then Textual's own."""
         yield SystemCommand(
@@ -650,6 +662,23 @@ class WorkbenchApp(App[None]):
             "Details of the selected version",
             "gate, metrics, importance (enter)",
             self.action_details,
+        )
+        yield SystemCommand(
+            "Approve the selected pending version", "it becomes champion (a)", self.action_approve
+        )
+        yield SystemCommand(
+            "Reject the selected pending version", "the champion stays (x)", self.action_reject
+        )
+        yield SystemCommand(
+            "Promote the selected version by hand", "ends a pin (p)", self.action_promote
+        )
+        yield SystemCommand(
+            "Unpin the champion", "the gate may promote again (u)", self.action_unpin
+        )
+        yield SystemCommand(
+            "Performance pane / drift pane",
+            "realized and estimated metric per chunk, in the drift pane's place (m)",
+            self.action_performance,
         )
         yield SystemCommand("Keys and how to read the panes", "the help (?)", self.action_help)
         yield from super().get_system_commands(screen)

@@ -73,13 +73,17 @@ class StatusBar(Static):
         super().__init__(**kw)
         self.parts: list[tuple[int, Text]] = []  # (priority: lower stays longer, segment)
 
-    def show(self, view: View, watcher: str, state_style: str = "") -> None:
+    def show(
+        self, view: View, watcher: str, state_style: str = "", extra: Text | None = None
+    ) -> None:
         parts: list[tuple[int, Text]] = [(0, styled("bold reverse", f" {view.project} "))]
         champ = Text("  champion ")
         if view.champion is not None:
             c = view.champion
             champ.append(c.name, style="bold green")
             champ.append(f" {c.metric} {fmt_metric(view.metric_of(c))}")
+            if c.pinned:
+                champ.append(" pinned", style="bold magenta")
         else:
             champ.append("none yet", style="dim")
         parts.append((0, champ))
@@ -88,6 +92,8 @@ class StatusBar(Static):
         parts.append((2, Text(f"  │ last event {last}")))
         counts = f"{plural(view.total_versions, 'version')}, {plural(view.snapshots, 'snapshot')}"
         parts.append((1, Text(f"  │ {counts}")))
+        if extra is not None:  # the newest monitored value (the Performance pane's)
+            parts.append((1, extra))
         self.parts = parts
         self.refresh()
 

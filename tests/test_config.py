@@ -85,10 +85,10 @@ def test_every_key_is_documented() -> None:
         (b"[hooks]\non_promote = 'curl x'\n", ["argv list", "no shell"]),
         (b'[hooks]\non_promote = ["echo", "a\\u0000b"]\n', ["hooks.on_promote", "NUL byte"]),
         (b"[model]\nparams = { learning_rate = [1] }\n", ["model.params.learning_rate"]),
-        (b"[train]\nengine = 'dask'\n", ['engine = "dask" is not available', "locally"]),
+        (b"[train]\nengine = 'dask'\n", ["needs train.scheduler", "tcp://host:8786"]),
         (
-            b"[train]\nengine = 'dask'\nscheduler = 'tcp://127.0.0.1:8786'\n",
-            ["workbench.toml:2", "not available yet"],
+            b"[train]\nengine = 'dask'\nscheduler = 'tcp://host 8786'\n",
+            ["workbench.toml:3", "train.scheduler", "'tcp://host 8786'"],
         ),
         (b"model = 3\n", ["[model] must be a table"]),
         (b"[drift.features.x]\nmethdo = 'ks'\n", ["unknown key 'methdo'", "'method'"]),

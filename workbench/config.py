@@ -402,6 +402,12 @@ def parse(data: bytes, path: Path, root: Path) -> Settings:
 # ---------------------------------------------------------------- validation
 
 
+# a Dask scheduler address: [tcp|tls|ws|wss|ucx://]host:port (the schemes distributed knows)
+_SCHEDULER = re.compile(
+    r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}"
+)
+
+
 class _Validator:
     def __init__(self, text: str, filename: str, root: Path) -> None:
         self.text = text
@@ -565,12 +571,29 @@ class _Validator:
                 'set [data] time_column = "<column>" or use split = "random"',
             )
         if s.train.engine == "dask":
-            # no setting is accepted and then ignored: until the Dask engine trains, it is
-            # refused rather than silently training locally
+            self.check_dask(s)
+
+    def check_dask(self, s: Settings) -> None:
+        """``engine = "dask"``: a scheduler address, and the ``dask`` extra installed (dask,
+        distributed, and pandas + scikit-learn, which ``lightgbm.dask`` needs); found, not
+        imported: loading a config stays fast."""
+        import importlib.util
+
+        address = s.train.scheduler
+        if not address or not _SCHEDULER.fullmatch(address):
+            raise self.fail(
+                "train.scheduler",
+                'train.engine = "dask" needs train.scheduler, the Dask scheduler\'s address'
+                + (f" (got {address!r}: a scheme, a host and a port)" if address else ""),
+                'set [train] scheduler = "tcp://host:8786"',
+            )
+        extra = ("dask", "distributed", "pandas", "sklearn")
+        missing = [m for m in extra if importlib.util.find_spec(m) is None]
+        if missing:
             raise self.fail(
                 "train.engine",
-                'train.engine = "dask" is not available yet: this workbench trains locally only',
-                'remove train.engine (or set engine = "local"); Dask training is planned',
+                f'train.engine = "dask" needs {" and ".join(missing)}, not installed',
+                'pip install "workbench[dask]" (or set engine = "local")',
             )
 
     def check_monitor(self, s: Settings) -> None:

@@ -712,7 +712,12 @@ def export() -> None:
 
 @export.command(name="metrics")
 @click.option(
-    "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="File format of the exported table.",
 )
 @click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path), help="File to write."

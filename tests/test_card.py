@@ -200,3 +200,18 @@ def test_monitoring_results_are_the_records(proj: Path) -> None:
     assert [c["metrics"] for c in got] == [[m.to_json() for m in c.metrics] for c in chunks]
     assert "No monitoring results recorded." not in card.markdown
     assert "No monitoring results recorded." in _card(proj, "v3").markdown
+
+
+def test_kept_holdout_scores_are_the_rebuilt_holdout(proj: Path) -> None:
+    """Training keeps the holdout's targets and scores (numpy reads them: a card needs no
+    LightGBM); they are exactly what rebuilding the holdout from the records and rescoring
+    it gives."""
+    store = store_of(proj)
+    with store.read() as s:
+        version = s.version("v2")
+    assert "holdout_scores" in store.objects.read_json(version.meta_hash)
+    y, pred = intervals.holdout_scores(store, version)
+    y2, pred2 = intervals._rebuilt(store, version)
+    assert len(y) == len(y2) > 0
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_allclose(pred, pred2, rtol=0, atol=1e-12)

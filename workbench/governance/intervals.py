@@ -1,9 +1,12 @@
 """95% confidence intervals of a version's holdout metrics: a seeded percentile bootstrap.
 
-The holdout is rebuilt from the records: the labelled rows of the version's snapshot that its
-split record says it never trained or validated on (``split.seen_by``). The metrics recomputed
-there must equal the registry's (to 1e-9), else the intervals are reported unavailable (a
-split that cannot be rebuilt exactly) rather than intervals of some other rows.
+The holdout's targets and scores are those training kept (an object named by the model's meta,
+``holdout_scores``: numpy reads them, no LightGBM, no data); for a version trained before they
+were kept, the holdout is rebuilt from the records: the labelled rows of the version's
+snapshot that its split record says it never trained or validated on (``split.seen_by``).
+Either way the metrics recomputed there must equal the registry's (to 1e-9), else the
+intervals are reported unavailable (a split that cannot be rebuilt exactly) rather than
+intervals of some other rows.
 
 Bootstrap: ``RESAMPLES`` resamples of the holdout rows with replacement, ``numpy``'s
 ``default_rng(SEED)``, the 2.5% and 97.5% quantiles of each metric (resamples where a metric
@@ -70,7 +73,26 @@ def bootstrap(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, tuple[flo
 
 
 def holdout_scores(store: Store, version: VersionRecord) -> tuple[np.ndarray, np.ndarray]:
-    """(target, prediction) on the version's own holdout, rebuilt from its records."""
+    """(target, prediction) on the version's own holdout: the scores kept at training
+    (``holdout_scores`` in the meta, numpy only), else rebuilt from the records."""
+    import numpy as np
+
+    kept = (
+        store.objects.read_json(version.meta_hash).get("holdout_scores")
+        if version.meta_hash
+        else None
+    )
+    if isinstance(kept, dict):
+        raw = np.frombuffer(store.objects.read(kept["object"]), dtype="<f8")
+        rows, columns = int(kept["rows"]), int(kept["columns"])
+        y, pred = raw[:rows], raw[rows:]
+        return y, (pred if columns == 1 else pred.reshape(rows, columns))
+    return _rebuilt(store, version)
+
+
+def _rebuilt(store: Store, version: VersionRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(target, prediction) on the version's own holdout, rebuilt from its records (versions
+    trained before the scores were kept)."""
     import numpy as np
     import polars as pl
 

@@ -84,6 +84,7 @@ class Trained:
     holdout_rows: np.ndarray  # positions of the holdout in ``frame``
     x_holdout: np.ndarray  # the holdout rows with a known target, encoded with the spec
     unlabelled: int = 0  # rows of the snapshot left out because their target is missing
+    pred_holdout: np.ndarray | None = None  # the model's scores of x_holdout (None: not kept)
 
     @cached_property
     def holdout(self) -> pl.DataFrame:
@@ -195,7 +196,8 @@ def train_snapshot(
         known = ~np.isnan(y_hold)
         x_hold = np.take(x_all, hold_rows[known], axis=0)
         del x_all
-        scores = metrics.compute(spec.task, y_hold[known], model.predict_matrix(x_hold))
+        pred_hold = model.predict_matrix(x_hold)
+        scores = metrics.compute(spec.task, y_hold[known], pred_hold)
     importance = booster.feature_importance(importance_type="gain", iteration=best)
     record = split.split_record(frame, settings, parts)
     record["rows"]["no_target"] = unlabelled  # left out: their target is missing
@@ -213,6 +215,7 @@ def train_snapshot(
         hold_rows,
         x_hold,
         unlabelled,
+        pred_hold,
     )
 
 

@@ -141,6 +141,7 @@ def run_train(
         _monitor(settings, store, context, events, timings)
     trained = _train(settings, snap_settings, store, snap, events, validation)
     model_hash = store.objects.put_bytes(trained.model_text.encode("utf-8"))
+    _keep_holdout_scores(store, trained)
     meta_hash = store.objects.put_bytes(json.dumps(trained.meta).encode())
     events.before_gate()
     _say(events, "gate")
@@ -203,6 +204,29 @@ def _monitor(
     champion, trained_on = context.champion, context.champion_snapshot
     monitor_quietly(settings, store, champion, snap=context.record, trained_on=trained_on)
     timings["monitor"] = round(time.perf_counter() - started, 4)
+
+
+def _keep_holdout_scores(store: Store, trained: Trained) -> None:
+    """The holdout's targets and the model's scores of them, as an object named in the meta
+    (``holdout_scores``): a model card's confidence intervals are then computed from the
+    records without LightGBM or the data (``governance.intervals``). Raw little-endian float64:
+    ``rows`` targets, then ``rows x columns`` scores, row-major."""
+    import numpy as np
+
+    pred = trained.pred_holdout
+    if pred is None:
+        return
+    y = trained.y_holdout[~np.isnan(trained.y_holdout)]
+    scores = np.asarray(pred, dtype="<f8")
+    if len(y) != len(scores):
+        return
+    data = np.asarray(y, dtype="<f8").tobytes() + np.ascontiguousarray(scores).tobytes()
+    trained.meta["holdout_scores"] = {
+        "object": store.objects.put_bytes(data),
+        "rows": len(y),
+        "columns": 1 if scores.ndim == 1 else int(scores.shape[1]),
+        "dtype": "<f8",
+    }
 
 
 def _say(events: TrainEvents, step: str) -> None:

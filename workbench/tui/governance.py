@@ -14,13 +14,13 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from workbench import config as config_mod
 from workbench.store import Store
 from workbench.store.registry import VersionRecord
 from workbench.tui.messages import ActionDone
+from workbench.tui.screens import ReasonDialog
 from workbench.tui.view import View
 
 VERBS = {  # action -> (dialog title, what happens)
@@ -31,14 +31,12 @@ VERBS = {  # action -> (dialog title, what happens)
 }
 
 
-class ReasonScreen(ModalScreen[str | None]):
+class ReasonScreen(ReasonDialog):
     """What the action does, and a reason; Enter confirms, Escape cancels."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, action: str, version: str) -> None:
         super().__init__()
-        self.action, self.version = action, version
+        self.action, self.version, self.needs = action, version, action
 
     def compose(self) -> ComposeResult:
         title, what = VERBS[self.action]
@@ -46,20 +44,7 @@ class ReasonScreen(ModalScreen[str | None]):
         text.append(f"{self.version}: {what} Why?", style="italic")
         with Vertical(id="dialog"):
             yield Static(text)
-            yield Input(placeholder="reason (required), then Enter; Escape cancels", id="reason")
-            yield Static("", id="dialog-error")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        reason = event.value.strip()
-        if not reason:
-            self.query_one("#dialog-error", Static).update(
-                Text(f"{self.action} needs a reason: type one, or Escape to cancel", style="red")
-            )
-            return
-        self.dismiss(reason)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            yield from self.reason_widgets()
 
 
 class GovernanceActions(App[None]):

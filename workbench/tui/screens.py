@@ -64,10 +64,34 @@ def comparison_text(a: VersionRecord, b: VersionRecord) -> Text:
     )
 
 
-class RollbackScreen(ModalScreen[str | None]):
-    """What will change, and a reason; Enter confirms with the reason, Escape cancels."""
+class ReasonDialog(ModalScreen[str | None]):
+    """A dialog that ends in a reason: Enter confirms with it (an empty one is refused, naming
+    ``needs``), Escape cancels. Subclasses compose their text, then ``reason_widgets``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    needs = "this"
+
+    def reason_widgets(self) -> ComposeResult:
+        yield Input(placeholder="reason (required), then Enter; Escape cancels", id="reason")
+        yield Static("", id="dialog-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        reason = event.value.strip()
+        if not reason:
+            self.query_one("#dialog-error", Static).update(
+                Text(f"{self.needs} needs a reason: type one, or Escape to cancel", style="red")
+            )
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RollbackScreen(ReasonDialog):
+    """What will change, and a reason; Enter confirms with the reason, Escape cancels."""
+
+    needs = "a rollback"
 
     def __init__(self, target: VersionRecord, champion: VersionRecord | None) -> None:
         super().__init__()
@@ -92,20 +116,7 @@ class RollbackScreen(ModalScreen[str | None]):
         text.append("The served model becomes this version's. Why?", style="italic")
         with Vertical(id="dialog"):
             yield Static(text)
-            yield Input(placeholder="reason (required), then Enter; Escape cancels", id="reason")
-            yield Static("", id="dialog-error")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        reason = event.value.strip()
-        if not reason:
-            self.query_one("#dialog-error", Static).update(
-                Text("a rollback needs a reason: type one, or Escape to cancel", style="red")
-            )
-            return
-        self.dismiss(reason)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            yield from self.reason_widgets()
 
 
 class TextScreen(ModalScreen[None]):

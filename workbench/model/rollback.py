@@ -37,14 +37,14 @@ def rollback(
         raise UsageError("a rollback needs a reason", 'pass --reason "why"')
     with store.read() as s:
         target = s.version(ref)
-        _check(target, s.champion_number())
+        check_servable(target, s.champion_number(), "roll back")
         snapshot_id = target.snapshot_id
     # inputs first: checkout refuses (changing nothing) before the champion moves
     plan = checkout(settings, store, snapshot_id) if restore_inputs else None
     with store.write("rollback") as s:
         target = s.version(ref)
         current = s.champion_number()
-        _check(target, current)
+        check_servable(target, current, "roll back")
         s.set_champion(
             target.number,
             ts=now_iso(),
@@ -69,11 +69,12 @@ def rollback(
     return RollbackResult(target, f"v{current}" if current else None, plan)
 
 
-def _check(target: VersionRecord, champion: int | None) -> None:
+def check_servable(target: VersionRecord, champion: int | None, verb: str) -> None:
+    """``target`` can become the champion (by ``verb``): it has a model and is not it already."""
     if target.status == "failed" or not target.model_hash:
         raise UsageError(
             f"{target.name} failed to train and has no model: {target.error}",
             "pick a version listed with a metric in `workbench history`",
         )
     if target.number == champion:
-        raise UsageError(f"{target.name} is already the champion", "nothing to roll back")
+        raise UsageError(f"{target.name} is already the champion", f"nothing to {verb}")

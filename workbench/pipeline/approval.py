@@ -26,6 +26,7 @@ from typing import Any
 from workbench.config import Settings
 from workbench.errors import UsageError
 from workbench.model import serving
+from workbench.model.rollback import check_servable
 from workbench.pipeline.hooks import run_hooks
 from workbench.store import Store, now_iso, os_user
 from workbench.store.governance import Pin
@@ -55,11 +56,11 @@ class GovernanceResult:
 def promote(settings: Settings, store: Store, ref: str, *, reason: str) -> GovernanceResult:
     why = _reason(reason, "promote")
     with store.read() as s:
-        _promotable(s.version(ref), s.champion_number())
+        check_servable(s.version(ref), s.champion_number(), "promote")
     with store.write("promote") as s:
         target = s.version(ref)
         current = s.champion_number()
-        _promotable(target, current)
+        check_servable(target, current, "promote")
         result = _make_champion(s, target, current, "promote", why)
     _served(settings, store, result)
     return result
@@ -153,16 +154,6 @@ def _reason(reason: str, verb: str) -> str:
     if not reason.strip():
         raise UsageError(f"{verb} needs a reason", f'pass --reason "why" to workbench {verb}')
     return reason.strip()
-
-
-def _promotable(target: VersionRecord, champion: int | None) -> None:
-    if target.status == "failed" or not target.model_hash:
-        raise UsageError(
-            f"{target.name} failed to train and has no model: {target.error}",
-            "pick a version listed with a metric in `workbench history`",
-        )
-    if target.number == champion:
-        raise UsageError(f"{target.name} is already the champion", "nothing to promote")
 
 
 def _pending(s: Session, target: VersionRecord, verb: str) -> None:

@@ -98,7 +98,6 @@ def run_monitor(
     from workbench.monitor import labels as labels_mod
     from workbench.store import predictions
 
-    model = load_version(store.objects, champion)
     with store.read() as s:  # one session for all that monitoring reads
         stored = table.content_hashes(s, champion.number)
         if snap is not None and trained_on is None:
@@ -111,6 +110,9 @@ def run_monitor(
         chunks += outcomes.data_chunks(settings, store, files, stored)
     unknown = 0
     notes: list[str] = []
+    if not chunks and not (labels and logged):
+        return MonitorOutcome(champion.name)  # nothing new: the model is not even loaded
+    model = load_version(store.objects, champion)
     if labels:
         joined = labels_mod.prediction_chunks(settings, store, champion, model, stored, logged)
         chunks += joined.chunks

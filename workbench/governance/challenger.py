@@ -8,8 +8,8 @@ snapshot against the champion (a cache ``workbench drift`` would compute the sam
 
 Side by side: both models score the candidate's holdout rows the champion never trained or
 validated on (the gate's rows, ``split.seen_by``), every metric of the task, deltas
-``candidate - champion`` with a 95% paired-bootstrap interval (``intervals.RESAMPLES``
-resamples, seeded, the same rows for both models). The report holds no wall-clock time: the
+``candidate - champion`` with a 95% paired-bootstrap interval (``bootstrap.intervals``:
+seeded resamples, the same rows for both models). The report holds no wall-clock time: the
 same inputs and store give the same report.
 
 Exit: 0 whatever the gate decided; with ``--fail-on-reject`` a rejection exits
@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
 from workbench.errors import DataError, WorkbenchError
-from workbench.governance import intervals
-from workbench.model import metrics, split
+from workbench.model import bootstrap, metrics, split
 from workbench.model.gate import same_encoding
 from workbench.model.loading import load_version
 from workbench.model.train import Progress, labelled_rows
@@ -36,7 +35,7 @@ from workbench.pipeline.train import Challenger, run_train
 from workbench.store import Store
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 
 @dataclass(frozen=True)
@@ -152,39 +151,8 @@ def side_by_side(store: Store, run: Challenger) -> SideBySide | None:
     theirs = metrics.compute(spec.task, y, pb)
     delta = {k: ours[k] - theirs[k] for k in sorted(ours)}
     return SideBySide(
-        int(use.sum()), excluded, ours, theirs, delta, paired_interval(spec.task, y, pa, pb)
+        int(use.sum()), excluded, ours, theirs, delta, bootstrap.intervals(spec.task, y, pa, pb)
     )
-
-
-def paired_interval(
-    task: str, y: np.ndarray, pa: np.ndarray, pb: np.ndarray
-) -> dict[str, tuple[float, float]]:
-    """metric -> 95% percentile interval of ``metric(a) - metric(b)`` over paired resamples."""
-    import numpy as np
-
-    rng = np.random.default_rng(intervals.SEED)
-    n = len(y)
-    m = min(n, intervals.MAX_ROWS)
-    draws: dict[str, list[float]] = {}
-    for _ in range(intervals.RESAMPLES):
-        idx = rng.integers(0, n, size=m)
-        a, b = metrics.compute(task, y[idx], pa[idx]), metrics.compute(task, y[idx], pb[idx])
-        for k in a:
-            draws.setdefault(k, []).append(a[k] - b[k])
-    point_a, point_b = metrics.compute(task, y, pa), metrics.compute(task, y, pb)
-    out: dict[str, tuple[float, float]] = {}
-    for k, values in sorted(draws.items()):
-        arr = np.asarray(values, dtype=float)
-        arr = arr[~np.isnan(arr)]
-        if not len(arr):
-            out[k] = (math.nan, math.nan)
-            continue
-        low, high = (float(q) for q in np.quantile(arr, [0.025, 0.975]))
-        if m < n:
-            centre, scale, point = float(arr.mean()), math.sqrt(m / n), point_a[k] - point_b[k]
-            low, high = point + (low - centre) * scale, point + (high - centre) * scale
-        out[k] = (low, high)
-    return out
 
 
 def _drift(
@@ -285,7 +253,7 @@ def _metrics_md(run: Challenger, side: SideBySide | None) -> list[str]:
         "",
         f"{side.rows} holdout rows neither model trained on ({side.excluded} left out because"
         f" {name} had seen them); intervals: paired percentile bootstrap,"
-        f" {intervals.RESAMPLES} resamples, seed {intervals.SEED}.",
+        f" {bootstrap.RESAMPLES} resamples, seed {bootstrap.SEED}.",
     ]
 
 

@@ -8,12 +8,10 @@ Either way the metrics recomputed there must equal the registry's (to 1e-9), els
 intervals are reported unavailable (a split that cannot be rebuilt exactly) rather than
 intervals of some other rows.
 
-Bootstrap: ``RESAMPLES`` resamples of the holdout rows with replacement, ``numpy``'s
-``default_rng(SEED)``, the 2.5% and 97.5% quantiles of each metric (resamples where a metric
-is undefined, e.g. AUC on one class, are dropped). Above ``MAX_ROWS`` rows a resample draws
-that many and the spread is scaled by ``sqrt(m / n)`` around the point value (m-out-of-n), as
-``workbench compare`` does. The result is cached per model (``cache_name``): the same records
-give the same card, and a card read later costs no LightGBM.
+Bootstrap: ``model.bootstrap.intervals``, the one ``workbench compare`` and the challenger's
+report use too (seeded percentile intervals, m-out-of-n above its ``MAX_ROWS``). The result
+is cached per model (``cache_name``): the same records give the same card, and a card read
+later costs no LightGBM.
 """
 
 from __future__ import annotations
@@ -22,6 +20,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
+from workbench.model import bootstrap
+from workbench.model.bootstrap import LEVEL, RESAMPLES, SEED
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,47 +29,12 @@ if TYPE_CHECKING:
     from workbench.store import Store
     from workbench.store.registry import VersionRecord
 
-RESAMPLES = 200
-SEED = 0
-MAX_ROWS = 20_000
-LEVEL = 0.95
 METHOD = f"percentile bootstrap, {RESAMPLES} resamples, seed {SEED}"
 FORMAT = 1
 
 
 def cache_name(version: VersionRecord) -> str:
     return f"cards/intervals-{version.model_hash}-{version.meta_hash}.json"
-
-
-def bootstrap(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, tuple[float, float]]:
-    """metric -> (low, high) of the 95% percentile bootstrap of ``metrics.compute``."""
-    import numpy as np
-
-    from workbench.model import metrics
-
-    n = len(y)
-    m = min(n, MAX_ROWS)
-    rng = np.random.default_rng(SEED)
-    draws: dict[str, list[float]] = {}
-    for _ in range(RESAMPLES):
-        idx = rng.integers(0, n, size=m)
-        for name, value in metrics.compute(task, y[idx], pred[idx]).items():
-            draws.setdefault(name, []).append(value)
-    point = metrics.compute(task, y, pred)
-    out: dict[str, tuple[float, float]] = {}
-    for name, values in draws.items():
-        arr = np.asarray(values, dtype=float)
-        arr = arr[~np.isnan(arr)]
-        if not len(arr):
-            out[name] = (math.nan, math.nan)
-            continue
-        low, high = (float(q) for q in np.quantile(arr, [0.025, 0.975]))
-        if m < n:
-            centre, scale = float(arr.mean()), math.sqrt(m / n)
-            low = point[name] + (low - centre) * scale
-            high = point[name] + (high - centre) * scale
-        out[name] = (low, high)
-    return out
 
 
 def holdout_scores(store: Store, version: VersionRecord) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +108,7 @@ def _compute(store: Store, version: VersionRecord) -> dict[str, Any]:
                 "unavailable": f"the rebuilt holdout gives {key} {other:.6f}, the record"
                 f" {value:.6f}: intervals of other rows would mislead",
             }
-    found = bootstrap(version.task, y, pred)
+    found = bootstrap.intervals(version.task, y, pred)
     return base | {
         "rows": len(y),
         "metrics": {k: [_num(lo), _num(hi)] for k, (lo, hi) in sorted(found.items())},

@@ -5,10 +5,8 @@ comparable. ``compare`` scores both on one set of rows: the labelled rows of a s
 newest by default) that *neither* version trained or validated on (``split.seen_by`` of each
 version's split record, as the gate does). The answer names the rows used and how many were
 left out, every metric of the task for both, and the deltas ``B - A``. The uncertainty of a
-delta is a paired bootstrap (the same resampled rows for both models; 200 resamples, seeded,
-so the same records give the same numbers), reported as a 95% interval for the gate metric.
-Above ``BOOTSTRAP_ROWS`` rows each resample draws that many rows and the spread is scaled by
-``sqrt(m / n)`` (the m-out-of-n bootstrap), so the interval costs the same on a million rows.
+delta is a paired bootstrap (the same resampled rows for both models: ``bootstrap.intervals``,
+seeded, m-out-of-n above its ``MAX_ROWS``), reported as a 95% interval for the gate metric.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import DataError, UsageError
-from workbench.model import metrics, split
+from workbench.model import bootstrap, metrics, split
 from workbench.model.loading import LoadedModel, load_version
 from workbench.model.train import labelled_rows
 
@@ -27,10 +25,6 @@ if TYPE_CHECKING:
 
     from workbench.store import Store
     from workbench.store.registry import VersionRecord
-
-BOOTSTRAP = 200
-BOOTSTRAP_ROWS = 20_000
-SEED = 0
 
 
 @dataclass(frozen=True)
@@ -158,24 +152,5 @@ def _scores(model: LoadedModel, rows: pl.DataFrame, name: str) -> np.ndarray:
 def _interval(
     task: str, metric: str, y: np.ndarray, pa: np.ndarray, pb: np.ndarray
 ) -> tuple[float, float]:
-    import numpy as np
-
-    rng = np.random.default_rng(SEED)
-    n = len(y)
-    m = min(n, BOOTSTRAP_ROWS)
-    deltas = []
-    for _ in range(BOOTSTRAP):
-        idx = rng.integers(0, n, size=m)
-        da = metrics.compute(task, y[idx], pa[idx])[metric]
-        db = metrics.compute(task, y[idx], pb[idx])[metric]
-        deltas.append(db - da)
-    values = np.asarray(deltas)
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return (float("nan"), float("nan"))
-    low, high = np.quantile(values, [0.025, 0.975])
-    if m < n:  # m-out-of-n: the spread shrinks as sqrt(m / n) around the full-sample delta
-        point = metrics.compute(task, y, pb)[metric] - metrics.compute(task, y, pa)[metric]
-        centre, scale = float(np.mean(values)), float(np.sqrt(m / n))
-        low, high = point + (low - centre) * scale, point + (high - centre) * scale
-    return (float(low), float(high))
+    """The paired bootstrap interval of ``metric(B) - metric(A)`` (``bootstrap.intervals``)."""
+    return bootstrap.intervals(task, y, pb, pa)[metric]

@@ -25,9 +25,8 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import UsageError
-from workbench.model import serving
 from workbench.model.rollback import check_servable
-from workbench.pipeline.hooks import run_hooks
+from workbench.pipeline.train import serve_champion
 from workbench.store import Store, now_iso, os_user
 from workbench.store.governance import Pin
 from workbench.store.registry import VersionRecord
@@ -133,21 +132,8 @@ def _make_champion(
 
 def _served(settings: Settings, store: Store, result: GovernanceResult) -> None:
     """After the commit: serve the new champion, then the ``on_promote`` hooks."""
-    v = result.version
-    serving.export(store, v)
-    run_hooks(
-        settings,
-        store,
-        "promote",
-        {
-            "version": v.name,
-            "snapshot": v.snapshot_id,
-            "metric": v.metric,
-            "score": str(v.metrics.get(v.metric, "")),
-            "reason": f"{result.action} by {result.by}: {result.reason}",
-            "serving_dir": str(serving.serving_dir(store)),
-        },
-    )
+    reason = f"{result.action} by {result.by}: {result.reason}"
+    serve_champion(settings, store, result.version, reason)
 
 
 def _reason(reason: str, verb: str) -> str:

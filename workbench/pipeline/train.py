@@ -157,7 +157,7 @@ def run_train(
         context.champion,
     )
     if version.status == "champion":
-        _promoted(settings, store, version)
+        serve_champion(settings, store, version)
     elif version.status == "pending":
         _pending(settings, store, version)
     return TrainOutcome(taken, version, True, unlabelled=trained.unlabelled)
@@ -291,23 +291,17 @@ def _train(
         ) from e
 
 
-def _promoted(settings: Settings, store: Store, version: VersionRecord) -> None:
-    """After the commit: serve the new champion, then the ``on_promote`` hooks."""
+def serve_champion(
+    settings: Settings, store: Store, version: VersionRecord, reason: str | None = None
+) -> None:
+    """After the commit that made ``version`` champion (the gate, ``promote``, ``approve``):
+    serve it, then the ``on_promote`` hooks (``reason``: what they are told, default the
+    gate's)."""
     serving.export(store, version)
-    gate_info = version.gate or {}
-    run_hooks(
-        settings,
-        store,
-        "promote",
-        {
-            "version": version.name,
-            "snapshot": version.snapshot_id,
-            "metric": version.metric,
-            "score": str(version.metrics.get(version.metric, "")),
-            "reason": gate_info.get("reason", ""),
-            "serving_dir": str(serving.serving_dir(store)),
-        },
-    )
+    env = _hook_env(version) | {"serving_dir": str(serving.serving_dir(store))}
+    if reason is not None:
+        env["reason"] = reason
+    run_hooks(settings, store, "promote", env)
 
 
 def _commit(
@@ -407,7 +401,9 @@ def _kpi_gate(settings: Settings, trained: Trained) -> tuple[gate.Score, bool] |
         import polars as pl
 
         known = ~np.isnan(trained.y_holdout)
-        scores = trained.model.predict_matrix(trained.x_holdout)
+        scores = trained.pred_holdout  # training's own scores of x_holdout
+        if scores is None:
+            scores = trained.model.predict_matrix(trained.x_holdout)
         rows = holdout.filter(pl.Series(known))
         trained.metrics[metric] = kpi.realized(rows, trained.y_holdout[known], scores)
     return kpi.realized, wanted.direction == "higher_is_better"
@@ -453,18 +449,18 @@ def _governed(
 
 def _pending(settings: Settings, store: Store, version: VersionRecord) -> None:
     """After the commit of a ``pending`` version: the ``on_pending`` hooks."""
-    run_hooks(
-        settings,
-        store,
-        "pending",
-        {
-            "version": version.name,
-            "snapshot": version.snapshot_id,
-            "metric": version.metric,
-            "score": str(version.metrics.get(version.metric, "")),
-            "reason": (version.gate or {}).get("reason", ""),
-        },
-    )
+    run_hooks(settings, store, "pending", _hook_env(version))
+
+
+def _hook_env(version: VersionRecord) -> dict[str, str]:
+    """What the ``on_promote`` and ``on_pending`` hooks are told of a gated version."""
+    return {
+        "version": version.name,
+        "snapshot": version.snapshot_id,
+        "metric": version.metric,
+        "score": str(version.metrics.get(version.metric, "")),
+        "reason": (version.gate or {}).get("reason", ""),
+    }
 
 
 def _record_failure(

@@ -47,7 +47,7 @@ def diff(store: Store, ref_a: str, ref_b: str) -> dict[str, Any]:
         "rows": {"a": a.rows, "b": b.rows, "delta": b.rows - a.rows},
         "schema": _schema(a, b),
         "stats": _stats(a, b),
-        "config": _config(store, a, b),
+        "config": config_changes(store, a, b),
         "git": {
             "a": a.git_commit,
             "b": b.git_commit,
@@ -107,7 +107,8 @@ def _stats(a: SnapshotRecord, b: SnapshotRecord) -> list[dict[str, Any]]:
     return out
 
 
-def _config(store: Store, a: SnapshotRecord, b: SnapshotRecord) -> list[dict[str, Any]]:
+def config_changes(store: Store, a: SnapshotRecord, b: SnapshotRecord) -> list[dict[str, Any]]:
+    """The config keys whose value differs from snapshot ``a`` to ``b`` (flattened, dotted)."""
     if a.config_hash == b.config_hash:
         return []
     fa, fb = _flat_config(store, a), _flat_config(store, b)

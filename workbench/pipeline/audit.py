@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from workbench.data.diff import _config as config_changes
+from workbench.data.diff import config_changes
 from workbench.errors import UsageError
 from workbench.store import Store
 from workbench.store.audit import RANK, LogEntry, entries

@@ -527,7 +527,8 @@ def _fit(
         model = LoadedModel.from_text(text, {"spec": spec_json})
         x_hold = features.encode(holdout, spec)
         y_hold = features.encode_target(holdout, spec)
-        scores = metrics.compute(spec.task, y_hold, model.predict_matrix(x_hold))
+        pred_hold = model.predict_matrix(x_hold)
+        scores = metrics.compute(spec.task, y_hold, pred_hold)
     importance = booster.feature_importance(importance_type="gain", iteration=best)
     record = _split_record(settings, counts, times, sides)
     unlabelled = sum(n for _, n in shapes) - labelled
@@ -552,6 +553,7 @@ def _fit(
         np.arange(holdout.height),
         x_hold,
         unlabelled,
+        pred_hold,
     )
 
 

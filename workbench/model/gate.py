@@ -96,7 +96,8 @@ def shared_scores(
     use = known & ~seen
     excluded = int((known & seen).sum())
     y = trained.y_holdout[use]
-    x = np.take(trained.x_holdout, np.flatnonzero(use[known]), axis=0)
+    shared_rows = np.flatnonzero(use[known])  # positions in x_holdout
+    x = np.take(trained.x_holdout, shared_rows, axis=0)
     rows = trained.holdout.filter(pl.Series(use)) if score is not None else None
 
     def measure(pred: np.ndarray) -> float:
@@ -105,7 +106,9 @@ def shared_scores(
         return metrics.compute(spec.task, y, pred)[metric]
 
     if excluded or metric not in trained.metrics:
-        candidate = measure(trained.model.predict_matrix(x))
+        kept = trained.pred_holdout  # training's own scores of x_holdout, when it kept them
+        own = trained.model.predict_matrix(x) if kept is None else np.take(kept, shared_rows, 0)
+        candidate = measure(own)
     else:
         candidate = trained.metrics[metric]
     shared = Shared(candidate, None, int(use.sum()), excluded)

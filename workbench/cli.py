@@ -705,6 +705,23 @@ def checkout(obj: Ctx, snapshot_ref: str, force: bool, as_json: bool) -> None:
         click.echo("  (files already matched)")
 
 
+@main.command(short_help="Remove stored bytes nothing references.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@json_option
+@pass_ctx
+def gc(obj: Ctx, dry_run: bool, as_json: bool) -> None:
+    """Remove the objects and chunks no snapshot, version or record references, and
+    nothing else; waits for snapshots and trainings in flight."""
+    from workbench.pipeline import gc as gc_mod
+
+    settings = obj.settings()
+    result = gc_mod.collect(obj.store(settings), dry_run=dry_run, on_wait=_say_waiting)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        click.echo(("would remove " if dry_run else "removed ") + gc_mod.summary(result))
+
+
 @main.group()
 def export() -> None:
     """Hand the project's records over to other tools."""

@@ -312,14 +312,13 @@ def test_snapshots_beside_gc_lose_nothing(proj: Path) -> None:
         )
     out, err = snapper.communicate(timeout=60)
     assert snapper.returncode == 0, err
-    assert "FAILED" not in out, out
-    assert len(gcs) >= 2
-    for proc in gcs:
-        assert proc.returncode == 0 or "waiting" in proc.stderr or "busy" in proc.stderr, (
-            proc.stderr
-        )
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert all(line.startswith("FAILED StoreBusyError") for line in failed), out
+    for proc in gcs:  # a gc either ran or said the store stayed busy
+        assert proc.returncode == 0 or "busy" in proc.stderr, proc.stderr
+    assert sum(proc.returncode == 0 for proc in gcs) >= 2
     ids = out.split("IDS", 1)[1].split()
-    assert len(set(ids)) == 12
+    assert len(set(ids)) == len(ids) == 12 - len(failed) and ids
     store = store_of(proj)
     live = referenced(store)
     assert all(store.objects.has(d) for d in _file_digests(store))

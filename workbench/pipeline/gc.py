@@ -11,7 +11,7 @@ rest (whole objects, chunked files, chunks no kept file uses, stale temp files).
 A real run (not ``--dry-run``) records a ``gc`` event with the counts and bytes freed, in a
 write session after the removal and after the lock is released. The event carries counts, never
 the removed digests: ``references`` keeps every digest quoted in ``events.data`` (its safety
-net), so naming them there would keep them alive in the next run's eyes. A dry run writes
+net), so bytes named there, if ever stored again, could never be collected. A dry run writes
 nothing at all.
 """
 

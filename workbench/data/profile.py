@@ -77,6 +77,7 @@ QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99
 HIST_BINS = 20
 TOP_K = 20
 IN_MEMORY_BYTES = 2 << 30  # smaller inputs are read once into memory; larger ones stream
+STREAM_PROFILE_BYTES = 64 << 20  # a file this large is profiled in one streaming pass (sketch)
 CSV_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
@@ -167,28 +168,38 @@ def _scan_csv(path: Path, sep: str, fixed: dict[str, Any], nulls: tuple[str, ...
             widened[column] = pl.String
 
 
-def _read_csv(path: Path, sep: str, nulls: tuple[str, ...]) -> pl.DataFrame:
+def _read_csv(
+    path: Any, sep: str, nulls: tuple[str, ...], *, short_rows: bool = True
+) -> pl.DataFrame:
     """``_scan_csv(...).collect()`` in one parse when the sample's types hold (the common case);
-    a column a later value contradicts is read again as text and typed from all its values."""
+    a column a later value contradicts is read again as text and typed from all its values.
+
+    ``path`` may be a buffer (``grouped``), which checks short rows itself (``short_rows``)."""
     import polars as pl
 
     widened: dict[str, Any] = {}
     while True:
         if len(widened) > MAX_WIDENED:
+            if hasattr(path, "seek"):
+                path.seek(0)
             eager = pl.read_csv(path, separator=sep, infer_schema_length=0)
             return _typed(eager.lazy(), list(eager.columns), nulls).collect()
+        if hasattr(path, "seek"):
+            path.seek(0)
         try:
             eager = pl.read_csv(
                 path, separator=sep, infer_schema_length=SAMPLE_ROWS, schema_overrides=widened
             )
         except pl.exceptions.ComputeError as e:
+            if hasattr(path, "seek"):
+                path.seek(0)
             header = pl.read_csv(path, separator=sep, n_rows=0).columns
             column = _conflict(e, header)
             if column is None or column in widened:
                 raise
             widened[column] = pl.String
             continue
-        if eager.width and eager[eager.columns[-1]].null_count():
+        if short_rows and eager.width and eager[eager.columns[-1]].null_count():
             _check_short_rows(path, sep, eager.width)  # polars fills a short row with nulls
         return _untyped_nulls(_typed(eager.lazy(), list(widened), nulls).collect())
 
@@ -485,10 +496,19 @@ def profile_files(
     missing: list[tuple[str, Path]] = []
     for label, path in files:
         found = (known or {}).get(keys[label]) or _PROFILES.get(keys[label])
-        if found is None:
-            missing.append((label, path))
+        if found is None or (found.get("partial") and len(files) == 1):
+            missing.append((label, path))  # a partial profile is never a snapshot's own
         else:
             per_file[label] = found
+    groups = _groups(files, keys, null_values, max_columns)
+    in_group = {label for group in groups for label in group.labels}
+    if groups:
+        from workbench.data.grouped import partial_profiles
+
+        for group in groups:
+            for label, partial in partial_profiles(group).items():
+                per_file.setdefault(label, partial)
+        missing = [item for item in missing if item[0] not in in_group]
 
     for label, path in missing:
         check_width(label, path, max_columns)
@@ -509,7 +529,7 @@ def profile_files(
     if len(files) == 1:
         profile = _copy_profile(per_file[files[0][0]])
     else:
-        profile = _merged(files, hashes, per_file, null_values)
+        profile = _merged(files, hashes, per_file, null_values, groups)
     profile["file_rows"] = {label: int(per_file[label]["rows"]) for label, _ in files}
     profile["column_gaps"] = column_gaps(
         [
@@ -520,6 +540,24 @@ def profile_files(
     profile["file_profiles"] = {keys[label]: per_file[label] for label, _ in files}
     _retain({hashes[label] for label, _ in files})
     return profile
+
+
+def _groups(
+    files: Sequence[tuple[str, Path]],
+    keys: Mapping[str, str],
+    nulls: Sequence[str],
+    max_columns: int,
+) -> list[Any]:
+    """Many small CSVs of a snapshot read in groups (``grouped``), unless their sketches are in
+    memory already (a warm process merges those without reading)."""
+    if len(files) < 2:
+        return []
+    from workbench.data import grouped
+
+    small = grouped.candidates(files)
+    if not small or all(_SKETCHES.get(keys[label]) is not None for label, _ in small):
+        return []
+    return grouped.read_groups(small, nulls, max_columns)[0]
 
 
 def _workers() -> int:
@@ -547,12 +585,49 @@ def _profile_one(
     """
     import polars as pl
 
-    if path.stat().st_size > IN_MEMORY_BYTES:
-        return _profile_lazy(scan(path, label, null_values=nulls), [(label, path)], nulls)
+    if path.stat().st_size >= STREAM_PROFILE_BYTES:
+        return profile_source(label, path, nulls)
     try:
         return merge_sketches([sketch_of(key, lambda: frame(label, path, digest, nulls))])
     except pl.exceptions.PolarsError as e:
         raise _wrap(e, path, label) from e
+
+
+def profile_source(
+    label: str, path: Path, nulls: Sequence[str] = NULL_VALUES, max_columns: int | None = None
+) -> dict[str, Any]:
+    """One large file's profile in one streaming pass with bounded memory (``sketch``): exact
+    counts, nulls, min/max, mean/std and categories; quantiles, histogram and distinct counts
+    within the bounds the columns state. ``path`` may be the source a snapshot is storing
+    meanwhile (the snapshot then checks that it did not move). A file whose types only all of
+    its values decide is profiled exactly in memory instead."""
+    import polars as pl
+
+    from workbench.data import sketch
+
+    if max_columns is not None:
+        check_width(label, path, max_columns)
+    try:
+        return sketch.stream_profile(path, label, nulls)
+    except sketch.StreamFallback:
+        pass
+    except ShortRowError as e:
+        raise _wrap(e, path, label) from e
+    except pl.exceptions.ComputeError:
+        pass  # a later value contradicts the sample's type: the exact read widens it
+    except pl.exceptions.PolarsError as e:
+        raise _wrap(e, path, label) from e
+    if path.stat().st_size > IN_MEMORY_BYTES:
+        return _profile_lazy(scan(path, label, null_values=nulls), [(label, path)], nulls)
+    try:
+        return merge_sketches([sketch_frame(_read(path, label, nulls))])
+    except pl.exceptions.PolarsError as e:
+        raise _wrap(e, path, label) from e
+
+
+def remember_profile(key: str, profile: dict[str, Any]) -> None:
+    """Keep a per-file profile computed elsewhere (``profile_source``) for ``profile_files``."""
+    _PROFILES.put(key, profile)
 
 
 def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
@@ -616,20 +691,36 @@ def _merged(
     hashes: Mapping[str, str],
     per_file: Mapping[str, dict[str, Any]],
     nulls: Sequence[str],
+    groups: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """The profile of all files' rows: merged from per-file sketches where the types agree."""
+    """The profile of all files' rows: merged from per-file sketches where the types agree
+    (one sketch per group of small files read together, in the order of their first file)."""
     import polars as pl
 
+    group_of = {label: group for group in groups for label in group.labels}
+    group_dtypes = {id(g): [(n, str(t)) for n, t in g.frame.schema.items()] for g in groups}
     dtypes: dict[str, str] = {}
     for label, _ in files:
-        for col in per_file[label]["columns"]:
-            if dtypes.setdefault(col["name"], col["dtype"]) != col["dtype"]:
+        group = group_of.get(label)
+        if group is not None:
+            described = group_dtypes[id(group)]
+        else:
+            described = [(col["name"], col["dtype"]) for col in per_file[label]["columns"]]
+        for name, dtype in described:
+            if dtypes.setdefault(name, dtype) != dtype:
                 # a column whose type differs between files is widened by the combined read
                 return _profile_lazy(read_frames(files, hashes, nulls), files, nulls)
     if sum(path.stat().st_size for _, path in files) > IN_MEMORY_BYTES:
         return _profile_lazy(read_frames(files, hashes, nulls), files, nulls)
     sketches = []
+    seen: set[int] = set()
     for label, path in files:
+        group = group_of.get(label)
+        if group is not None:
+            if id(group) not in seen:
+                seen.add(id(group))
+                sketches.append(sketch_frame(group.frame))
+            continue
         key = profile_key(label, hashes[label], nulls)
         try:
             sketches.append(sketch_of(key, lambda: frame(label, path, hashes[label], nulls)))  # noqa: B023

@@ -12,9 +12,13 @@
 3. otherwise the data is profiled and the git state read — outside any store session, since
    both are slow — then every input is stat'ed again: a file that moved since it was hashed
    makes the snapshot fail (``FileChangedError``) instead of recording a mix of two states.
-   Profiling reads the stored objects (the exact hashed bytes), one file at a time, and only
-   files whose per-file profile is not known yet (in this process or in ``file_profiles``):
-   the snapshot profile is merged from the per-file ones (``profile.profile_files``);
+   Profiling reads the source files, not the stored objects (a chunked object would have to
+   be assembled first): the final stat check vouches that the bytes profiled are the bytes
+   hashed, as it does for the hash itself. Only files whose per-file profile is not known yet
+   (in this process or in ``file_profiles``) are read, and the snapshot profile is merged from
+   the per-file ones (``profile.profile_files``; many small CSVs are read in groups, see
+   ``grouped``). A new large file (``PROFILE_BESIDE_BYTES``) is profiled while a thread stores
+   it, in one streaming pass (``sketch``), so a new 1 GB file costs about one read;
 4. the snapshot row, its file rows, the new per-file profiles and a ``snapshot`` event are
    written in one transaction. When this process already knows file profiles (a watcher or
    the TUI), the existence check happens in that same transaction — one store session — and
@@ -51,6 +55,7 @@ from workbench.store.session import FileRecord, Session, SnapshotRecord
 ID_LENGTH = 16
 BATCH_FILE_BYTES = 1 << 20  # new files up to this size are stored in batches (put_files) ...
 BATCH_FILES = 2048  # ... of up to this many, each batch one filesystem sync
+PROFILE_BESIDE_BYTES = 64 << 20  # new data files this large are profiled while stored
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ def take(
         if not isinstance(e, StoreError):
             record_failure(store, "snapshot_failed", e)
         raise
+    finally:
+        release = getattr(store.objects, "release", None)
+        if release is not None:  # a snapshot that wrote nothing still holds its gc pin
+            release()
 
 
 def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
@@ -113,7 +122,7 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
     if last is not None and last.listing == listing:  # no input moved: nothing else to read
         return SnapshotResult(last.id, False, last.summary)
     cache = StatCache(store)
-    hashes = _hash_inputs(inputs, cache, store)
+    hashes = _hash_inputs(inputs, cache, store, settings)
     if cache.dirty:
         cache.save({f.rel for f in inputs})
     sid = snapshot_id([(f.kind, f.rel, hashes[f.rel]) for f in inputs])
@@ -159,18 +168,26 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
     return SnapshotResult(sid, created, summary)
 
 
-def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dict[str, str]:
+def _hash_inputs(
+    inputs: list[InputFile], cache: StatCache, store: Store, settings: Settings
+) -> dict[str, str]:
     hashes: dict[str, str] = {}
     batch: list[InputFile] = []  # new small files: stored together, one filesystem sync
+    beside: list[InputFile] = []  # new large data files: stored while profiled
     for f in inputs:
         digest = cache.hash_of(f)  # the cache only names objects that were stored whole
         if digest is None:
             if f.sig.size <= BATCH_FILE_BYTES and not cache.same_size(f):
                 batch.append(f)
                 continue
+            if f.kind == "data" and f.sig.size >= PROFILE_BESIDE_BYTES:
+                beside.append(f)
+                continue
             digest = _store(f, cache, store)
             cache.remember(f, digest)
         hashes[f.rel] = digest
+    if beside:
+        hashes |= _store_and_profile(beside, cache, store, settings)
     for start in range(0, len(batch), BATCH_FILES):  # (a batch of one syncs that one file)
         part = batch[start : start + BATCH_FILES]
         for f, (digest, _) in zip(
@@ -178,6 +195,39 @@ def _hash_inputs(inputs: list[InputFile], cache: StatCache, store: Store) -> dic
         ):
             cache.remember(f, digest)
             hashes[f.rel] = digest
+    return hashes
+
+
+def _store_and_profile(
+    files: list[InputFile], cache: StatCache, store: Store, settings: Settings
+) -> dict[str, str]:
+    """Store large files in a thread while their sources are profiled here (both release the
+    GIL: the copy in system calls, polars as it parses), so a new 1 GB file costs about one
+    read instead of a copy and then a read. The profile reads the source, not the object it
+    becomes: ``_check_unchanged`` later makes sure the file did not move meanwhile (the same
+    rule that vouches for its hash). A profile that fails waits for the stores to finish."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.data import profile as profile_mod
+
+    nulls = settings.data.null_values
+    profiles: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stored = [pool.submit(_store, f, cache, store) for f in files]
+        try:
+            for f in files:
+                profiles[f.rel] = profile_mod.profile_source(
+                    f.rel, f.path, nulls, settings.data.max_columns
+                )
+        finally:
+            for future in stored:
+                future.exception()  # every store ends before this returns or raises
+    hashes: dict[str, str] = {}
+    for f, future in zip(files, stored, strict=True):
+        digest = future.result()
+        cache.remember(f, digest)
+        hashes[f.rel] = digest
+        profile_mod.remember_profile(profile_mod.profile_key(f.rel, digest, nulls), profiles[f.rel])
     return hashes
 
 
@@ -201,6 +251,9 @@ def _store(f: InputFile, cache: StatCache, store: Store) -> str:
         digest = store.objects.hash_file(f.path)
         if store.objects.has(digest) and FileSig.of(os.stat(f.abspath)) == f.sig:
             return digest
+    objects: Any = store.objects
+    if hasattr(objects, "store_file"):  # streams, and extends the object the file grew from
+        return str(objects.store_file(f.path, previous=cache.previous(f)).digest)
     return store.objects.put_file(f.path)[0]
 
 
@@ -220,7 +273,7 @@ def _build(
     config_mod.parse(store.objects.read(hashes[config_file.rel]), config_file.path, settings.root)
     data = [f for f in inputs if f.kind == "data"]
     profile = profile_mod.profile_files(
-        [(f.rel, store.objects.path(hashes[f.rel])) for f in data],
+        [(f.rel, f.path) for f in data],  # the sources: see the module docstring
         hashes={f.rel: hashes[f.rel] for f in data},
         known=known,
         null_values=settings.data.null_values,

@@ -295,12 +295,15 @@ def compare_frames(
         kind = kinds[name]
         method, threshold = overrides.get(name, (None, None))
         r, c, levels = _pair_with_levels(ref, cur, name, kind)
-        result = drift_stats.feature_drift(name, kind, r, c, method=method, threshold=threshold)
-        result["histogram"] = (
-            drift_hist.numerical(r, c)
-            if kind == drift_stats.NUMERICAL
-            else drift_hist.categorical(r, c, levels)
-        )
+        if kind == drift_stats.NUMERICAL:  # sorted once, for the statistics and the histogram
+            r, c = drift_stats.sorted_numbers(r), drift_stats.sorted_numbers(c)
+            result = drift_stats.feature_drift(
+                name, kind, r, c, method=method, threshold=threshold, is_sorted=True
+            )
+            result["histogram"] = drift_hist.numerical(r, c, is_sorted=True)
+        else:
+            result = drift_stats.feature_drift(name, kind, r, c, method=method, threshold=threshold)
+            result["histogram"] = drift_hist.categorical(r, c, levels)
         return result
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -314,7 +317,8 @@ def _kind(feature_kind: str) -> str:
 def _pair(
     ref: pl.DataFrame, cur: pl.DataFrame, name: str, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Null-free values of ``name`` in both frames: floats, or shared categorical codes."""
+    """Values of ``name`` in both frames: floats (nulls and NaN as NaN, which the statistics
+    drop after sorting), or shared categorical codes of the non-null values."""
     r, c, _levels = _pair_with_levels(ref, cur, name, kind)
     return r, c
 
@@ -342,9 +346,11 @@ def _pair_with_levels(
 
 
 def _floats(col: pl.Series) -> np.ndarray:
+    """float64 values with nulls as NaN (zero-copy for a null-free Float64 column): the
+    statistics sort them (``drift_stats.sorted_numbers``), which drops the NaN at the end."""
     import polars as pl
 
-    return col.cast(pl.Float64, strict=False).drop_nulls().fill_nan(None).drop_nulls().to_numpy()
+    return col.cast(pl.Float64, strict=False).to_numpy()
 
 
 def _prediction_drift(model: LoadedModel, ref: pl.DataFrame, cur: pl.DataFrame) -> dict[str, Any]:

@@ -19,23 +19,55 @@ TOP = 8
 OTHER = "(other)"
 
 
-def numerical(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any] | None:
-    """Shares per shared equal-width bin; None when a side has no finite values."""
-    ref = ref[np.isfinite(ref)]
-    cur = cur[np.isfinite(cur)]
+def numerical(
+    ref: np.ndarray, cur: np.ndarray, *, is_sorted: bool = False
+) -> dict[str, Any] | None:
+    """Shares per shared equal-width bin; None when a side has no finite values.
+
+    ``is_sorted=True`` (NaN-free ascending arrays, as drift's statistics sort them): the
+    finite part is a slice and the counts come from ``searchsorted`` of the 13 edges, O(bins
+    log n) instead of a pass over every value; the counts are ``numpy.histogram``'s exactly.
+    """
+    if is_sorted:
+        ref, cur = _finite_sorted(ref), _finite_sorted(cur)
+    else:
+        ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     if ref.size == 0 or cur.size == 0:
         return None
-    lo = float(min(ref.min(), cur.min()))
-    hi = float(max(ref.max(), cur.max()))
+    if is_sorted:
+        lo, hi = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
+    else:
+        lo, hi = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
     edges = np.linspace(lo, hi, BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
-    r, _ = np.histogram(ref, edges)
-    c, _ = np.histogram(cur, edges)
+    if is_sorted:
+        r, c = _sorted_counts(ref, edges), _sorted_counts(cur, edges)
+    else:
+        r, _ = np.histogram(ref, edges)
+        c, _ = np.histogram(cur, edges)
     return {
         "labels": [_num(x) for x in edges[:-1]],
         "edges": [float(x) for x in edges],
         "reference": (r / ref.size).round(6).tolist(),
         "current": (c / cur.size).round(6).tolist(),
     }
+
+
+def _finite_sorted(values: np.ndarray) -> np.ndarray:
+    """The finite values of an ascending NaN-free array: the slice between -inf and +inf."""
+    lo = int(np.searchsorted(values, -np.inf, side="right"))
+    hi = int(np.searchsorted(values, np.inf, side="left"))
+    return values[lo:hi]
+
+
+def _sorted_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``numpy.histogram(values, edges)[0]`` of ascending values: [e_i, e_i+1), the last closed."""
+    cuts = np.concatenate(
+        (
+            np.searchsorted(values, edges[:-1], side="left"),
+            np.searchsorted(values, edges[-1:], side="right"),
+        )
+    )
+    return np.diff(cuts)
 
 
 def categorical(ref: np.ndarray, cur: np.ndarray, levels: Sequence[str]) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ column for ``column_gaps``) comes from one ``group_by`` over a file-index column
 The per-file profile a group read stores is **partial** (``"partial": true``: rows, and per
 column name, dtype, kind and nulls; no distributions) and its dtype is the group's (a column
 that is integers in one file and decimals in another is Float64 in both, as the combined read
-makes it). A partial profile is never a snapshot's profile: ``profile_files`` profiles a file
+makes it; a file of a header only takes the group's types, where read alone its columns
+are text). A partial profile is never a snapshot's profile: ``profile_files`` profiles a file
 alone when it is the only one.
 
 Row attribution needs one row per line, so a file with a quote character (a quoted field may

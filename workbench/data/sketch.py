@@ -13,9 +13,11 @@ partials whatever the file's size:
   - ``quantiles``: each batch's sorted finite values are cut into blocks of ``k`` values and
     each block is kept as its last value with weight ``k`` (a batch of ``n`` values keeps
     ``n / k`` points, ``k = ceil(n / POINTS_PER_BATCH)``). For any value ``v`` the kept points'
-    weight at or below ``v`` differs from the true count by less than ``k`` per batch, so over
-    all batches the rank error is below ``sum(k_b) <= n / POINTS_PER_BATCH + batches``: the
-    column's ``rank_error`` states that bound as a fraction of its values, and a quantile is
+    weight at or below ``v`` differs from the true count by less than ``k`` per batch (``v``
+    falls inside one block of a batch at most), so over all batches the rank error is below
+    what the
+    column's ``rank_error`` states that bound (``sum(k_b - 1)``, at most the file's rows /
+    ``POINTS_PER_BATCH``) as a fraction of its values, and a quantile is
     the value at the target rank of the weighted points (linear between neighbours, as numpy).
     A batch with no more than ``POINTS_PER_BATCH`` values is kept whole (``k = 1``: exact);
   - ``histogram``: the counts of the equal-width bins (exact min/max edges) from the same
@@ -90,7 +92,8 @@ class _Numeric:
         if tail:  # the last, short block: its last value with its own weight
             self.points.append(np.array([float(row[f"{name}\x00max"])]))
             self.weights.append(tail)
-        self.error += (k - 1) * (len(points) > 0) + max(tail - 1, 0)
+        # a value v falls inside at most one block of the batch: off by less than its weight
+        self.error += k - 1
 
     def distinct(self) -> int:
         nonfinite = bin(self.extra).count("1")

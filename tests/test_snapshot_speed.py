@@ -1,0 +1,276 @@
+"""The fast snapshot paths give the profile the exact paths give (or one within stated bounds).
+
+- a large file profiled in one streaming pass (``data.sketch``): counts, nulls, min/max,
+  mean/std and categories exact; quantiles and histogram within the rank error the column
+  states, checked against numpy on the same values;
+- many small CSVs read in groups (``data.grouped``): the same profile, row counts and column
+  gaps as the combined exact read, and a bad file still named;
+- the whole snapshot of both, through the real store and CLI.
+
+Thresholds are lowered with monkeypatch so small files take the large-file paths.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.conftest import Run
+from workbench import config
+from workbench.data import profile as profile_mod
+from workbench.data import sketch, snapshot
+from workbench.errors import DataError
+from workbench.store import Store
+
+ROWS = 20_000
+
+
+def _big_csv(path: Path, rows: int = ROWS, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=rows) * 50
+    x[rng.random(rows) < 0.05] = np.nan  # written empty: nulls
+    frame = pl.DataFrame(
+        {
+            "x": x,
+            "n": rng.integers(0, 300, rows),
+            "skew": rng.exponential(size=rows) ** 3,
+            "cat": rng.choice(["a", "b", "c", "d"], rows),
+            "day": [f"2024-01-{1 + i % 28:02d}" for i in range(rows)],
+            "churned": rng.integers(0, 2, rows),
+        }
+    ).with_columns(pl.col("x").fill_nan(None))
+    frame.write_csv(path)
+    return path
+
+
+def _exact(path: Path, label: str) -> dict[str, Any]:
+    return profile_mod.merge_sketches([profile_mod.sketch_frame(profile_mod._read(path, label))])
+
+
+def _columns(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in profile["columns"]}
+
+
+def _assert_rank_bound(values: np.ndarray, got: dict[str, float | None], error: float) -> None:
+    """Each quantile is a value whose rank is within ``error`` (a fraction) of numpy's."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    slack = error * n + 1
+    for q_text, v in got.items():
+        target = float(q_text) * (n - 1)
+        assert v is not None
+        below = np.searchsorted(ordered, v, side="left")  # values < v
+        at_or_below = np.searchsorted(ordered, v, side="right")
+        assert below <= target + slack and at_or_below >= target - slack, (q_text, v)
+        exact = float(np.quantile(ordered, float(q_text)))
+        assert ordered[0] <= v <= ordered[-1] and (error > 0 or v == pytest.approx(exact))
+
+
+def test_streamed_profile_is_exact_but_for_stated_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sketch, "BATCH_ROWS", 3_000)
+    monkeypatch.setattr(sketch, "POINTS_PER_BATCH", 64)
+    path = _big_csv(tmp_path / "big.csv")
+    streamed = _columns(profile_mod.profile_source("big.csv", path))
+    exact = _columns(_exact(path, "big.csv"))
+    assert list(streamed) == list(exact)
+    raw = pl.read_csv(path)
+    for name, col in exact.items():
+        got = streamed[name]
+        assert (got["dtype"], got["kind"], got["nulls"]) == (
+            col["dtype"],
+            col["kind"],
+            col["nulls"],
+        )
+        for stat in ("min", "max", "top", "other_count"):
+            assert got.get(stat) == col.get(stat), (name, stat)
+        if col["kind"] == "numeric":
+            assert got["mean"] == pytest.approx(col["mean"], rel=1e-12)
+            assert got["std"] == pytest.approx(col["std"], rel=1e-9)
+            assert got["approximate"] == ["unique", "quantiles", "histogram"]
+            bound = got["rank_error"]
+            values = raw[name].drop_nulls().cast(pl.Float64).to_numpy()
+            assert 0 < bound <= ROWS / 64 / len(values)
+            _assert_rank_bound(values, got["quantiles"], bound)
+            # histogram: the count below each edge within the same bound
+            cum_got = np.cumsum(got["histogram"]["counts"])
+            cum_exact = np.cumsum(col["histogram"]["counts"])
+            assert got["histogram"]["edges"] == col["histogram"]["edges"]
+            assert np.abs(cum_got - cum_exact).max() <= bound * len(values) + 1
+            assert cum_got[-1] == len(values)
+        if col["unique"] <= sketch.DISTINCT_K:  # exact below DISTINCT_K distinct values
+            assert got["unique"] == col["unique"], name
+        else:
+            assert (
+                abs(got["unique"] - col["unique"]) <= 4 / np.sqrt(sketch.DISTINCT_K) * col["unique"]
+            )
+
+
+def test_streamed_quantiles_are_numpys_when_every_value_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sketch, "BATCH_ROWS", 5_000)
+    monkeypatch.setattr(sketch, "POINTS_PER_BATCH", 10_000)
+    path = _big_csv(tmp_path / "big.csv", seed=3)
+    streamed = _columns(profile_mod.profile_source("big.csv", path))
+    exact = _columns(_exact(path, "big.csv"))
+    for name in ("x", "n", "skew"):
+        assert "rank_error" not in streamed[name]
+        assert streamed[name]["quantiles"] == pytest.approx(exact[name]["quantiles"], rel=1e-12)
+        assert streamed[name]["histogram"] == exact[name]["histogram"]
+
+
+def test_distinct_estimate_of_many_values_is_within_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sketch, "BATCH_ROWS", 7_000)
+    monkeypatch.setattr(sketch, "DISTINCT_K", 1024)
+    rows = 60_000
+    values = np.random.default_rng(5).integers(0, 40_000, rows)
+    path = tmp_path / "ids.csv"
+    pl.DataFrame({"v": values}).write_csv(path)
+    got = _columns(profile_mod.profile_source("ids.csv", path))["v"]["unique"]
+    truth = len(np.unique(values))
+    assert abs(got - truth) <= 4 / np.sqrt(1024) * truth  # 4 standard errors
+
+
+def test_a_value_past_the_sample_that_breaks_the_type_is_profiled_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sketch, "BATCH_ROWS", 3_000)
+    path = tmp_path / "late.csv"
+    lines = ["a,b"] + [f"{i},{i % 7}" for i in range(profile_mod.SAMPLE_ROWS + 500)] + ["x,1"]
+    path.write_text("\n".join(lines) + "\n")
+    streamed = _columns(profile_mod.profile_source("late.csv", path))
+    exact = _columns(_exact(path, "late.csv"))
+    assert streamed["a"]["dtype"] == exact["a"]["dtype"] == "String"
+    assert streamed == exact
+
+
+def test_a_streamed_file_with_a_short_row_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n")
+    with pytest.raises(DataError, match=r"cut\.csv:3: expected 3 fields"):
+        profile_mod.profile_source("cut.csv", path)
+
+
+def _small_files(folder: Path, count: int, seed: int = 1) -> list[tuple[str, Path]]:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(count):
+        lines = ["a,b,s,churned"]
+        for r in range(20):
+            a = "" if (i + r) % 9 == 0 else f"{rng.normal():.5f}"
+            b = "" if i == 4 else str(int(rng.integers(0, 50)))  # one file: b is empty
+            lines.append(f"{a},{b},{'xyz'[r % 3]},{r % 2}")
+        path = folder / f"f{i:03d}.csv"
+        path.write_text("\n".join(lines) + ("\n" if i % 5 else ""))  # some end without one
+        files.append((f"data/f{i:03d}.csv", path))
+    return files
+
+
+def test_small_files_read_in_groups_profile_as_the_combined_read(tmp_path: Path) -> None:
+    files = _small_files(tmp_path / "data", 30)
+    hashes = {label: f"h{i}" for i, (label, _) in enumerate(files)}
+    grouped = profile_mod.profile_files(files, hashes=hashes)
+    together = profile_mod._profile_together(files, profile_mod.NULL_VALUES)
+    assert grouped["rows"] == together["rows"] == 600
+    assert grouped["file_rows"] == together["file_rows"]
+    assert grouped["column_gaps"] == together["column_gaps"] == {"b": 1}
+    # the combined read a snapshot falls back on (an empty column takes the others' type)
+    combined = profile_mod.profile_frame(profile_mod.read_frames(files, hashes))
+    for name, col in _columns(combined).items():
+        got = _columns(grouped)[name]
+        for stat, value in col.items():
+            if isinstance(value, float):
+                assert got[stat] == pytest.approx(value, rel=1e-12), (name, stat)
+            elif stat == "quantiles":
+                assert got[stat] == pytest.approx(value, rel=1e-12)
+            else:
+                assert got[stat] == value, (name, stat)
+    partial = grouped["file_profiles"][profile_mod.profile_key("data/f004.csv", "h4")]
+    assert partial["partial"] is True and partial["rows"] == 20
+    assert _columns(partial)["b"]["nulls"] == 20
+
+
+def test_a_partial_profile_is_never_a_snapshots_own(tmp_path: Path) -> None:
+    files = _small_files(tmp_path / "data", 10)
+    hashes = {label: f"h{i}" for i, (label, _) in enumerate(files)}
+    grouped = profile_mod.profile_files(files, hashes=hashes)
+    key = profile_mod.profile_key(files[0][0], hashes[files[0][0]])
+    alone = profile_mod.profile_files(
+        files[:1], hashes=hashes, known={key: grouped["file_profiles"][key]}
+    )
+    assert "partial" not in alone and "quantiles" in _columns(alone)["a"]
+    assert alone["columns"] == _exact(files[0][1], files[0][0])["columns"]
+
+
+def test_a_bad_file_among_small_files_is_named(tmp_path: Path) -> None:
+    files = _small_files(tmp_path / "data", 12)
+    bad = files[7][1]
+    bad.write_text("a,b,s,churned\n1.0,2,x,1\n2.0,3,y\n")
+    hashes = {label: f"h{i}" for i, (label, _) in enumerate(files)}
+    with pytest.raises(DataError, match=r"f007\.csv:3: expected 4 fields"):
+        profile_mod.profile_files(files, hashes=hashes)
+    bad.write_text("a,b,s,churned\n1.0,2,x,1,9\n")  # a long row: the group read fails
+    with pytest.raises(DataError, match=r"f007\.csv"):
+        profile_mod.profile_files(files, hashes=hashes)
+
+
+def _project(root: Path) -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "workbench.toml").write_text('[data]\npath = "data"\ntarget = "churned"\n')
+    return root
+
+
+def test_first_snapshot_of_many_small_files_and_the_next(tmp_path: Path, cli: Run) -> None:
+    root = _project(tmp_path / "proj")
+    _small_files(root / "data", 60)
+    first = json.loads(cli("snapshot", "--json", cwd=root, check=True).stdout)
+    assert first["created"] and first["rows"] == 1200
+    again = json.loads(cli("snapshot", "--json", cwd=root, check=True).stdout)
+    assert again["id"] == first["id"] and not again["created"]
+    (root / "data" / "f999.csv").write_text("a,b,s,churned\n1.5,3,x,1\n")
+    third = json.loads(cli("snapshot", "--json", cwd=root, check=True).stdout)
+    assert third["created"] and third["rows"] == 1201 and third["id"] != first["id"]
+    settings = config.load(root)
+    with Store(settings.store_dir).read() as s:
+        record = s.snapshot(third["id"])
+    together = profile_mod._profile_together(
+        [(f"data/{p.name}", p) for p in sorted((root / "data").iterdir())],
+        profile_mod.NULL_VALUES,
+    )
+    assert record.profile["columns"][0]["quantiles"] == pytest.approx(
+        together["columns"][0]["quantiles"], rel=1e-12
+    )
+    assert record.profile["column_gaps"] == together["column_gaps"]
+
+
+def test_a_large_new_file_is_profiled_while_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "PROFILE_BESIDE_BYTES", 1 << 10)
+    monkeypatch.setattr(profile_mod, "STREAM_PROFILE_BYTES", 1 << 10)
+    monkeypatch.setattr(sketch, "BATCH_ROWS", 3_000)
+    monkeypatch.setattr(sketch, "POINTS_PER_BATCH", 64)
+    root = _project(tmp_path / "proj")
+    path = _big_csv(root / "data" / "big.csv")
+    settings = config.load(root)
+    store = Store(settings.store_dir)
+    result = snapshot.take(settings, store)
+    assert result.created and result.summary["rows"] == ROWS
+    with store.read() as s:
+        record = s.snapshot(result.id)
+    x = _columns(record.profile)["x"]
+    assert x["approximate"] == ["unique", "quantiles", "histogram"]
+    values = pl.read_csv(path)["x"].drop_nulls().to_numpy()
+    _assert_rank_bound(values, x["quantiles"], x["rank_error"])
+    digest = next(f.hash for f in record.files if f.path == "data/big.csv")
+    assert store.objects.path(digest).read_bytes() == path.read_bytes()

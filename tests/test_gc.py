@@ -231,7 +231,9 @@ def test_unreferenced_bytes_go_and_a_dry_run_only_lists_them(proj: Path, cli) ->
     refused = _stored(proj) - before
     assert len(refused) == 2  # both files were stored before the profile refused one
     loose = _put_loose(proj, b"nothing names these bytes")
-    stale = proj / ".workbench" / "tmp" / "in.99999.1.0"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a temp file of a process that no longer runs
+    stale = proj / ".workbench" / "tmp" / f"in.{gone.pid}.1.0"
     stale.write_bytes(b"half a copy")
     old = time.time() - 7 * 86400
     os.utime(stale, (old, old))
@@ -352,11 +354,11 @@ def _file_digests(store) -> set[str]:
 
 
 @needs_collect
-def test_chunked_files_survive_and_an_old_versions_unique_chunks_go(tmp_path: Path, cli) -> None:
+def test_chunked_files_survive_and_an_refused_versions_unique_chunks_go(tmp_path: Path, cli) -> None:
     """A large file changed in its middle: the snapshot that named the old version is the
     refused one, so the old version's own chunks go; the kept version reads back exact."""
     root = copy_sample(tmp_path / "proj")
-    env = {"WORKBENCH_CHUNKED_MIN_BYTES": "65536"}
+    env = {"WORKBENCH_CHUNKED_MIN_BYTES": "65536", "WORKBENCH_CHUNK_AVG_BYTES": "16384"}
     big = root / "data" / "batch_000.csv"
     frame = pl.read_csv(big).head(8000)
     frame.write_csv(big)
@@ -370,12 +372,15 @@ def test_chunked_files_survive_and_an_old_versions_unique_chunks_go(tmp_path: Pa
         .alias("age")
     )
     changed.write_csv(big)
+    refused_version = xxhash.xxh3_128_hexdigest(big.read_bytes())
     _malformed(root / "data" / "batch_009.csv")
     assert cli("snapshot", cwd=root, env=env).returncode == 4
     done = _gc(cli, root, env=env)
     assert done["removed"]["chunked_files"] == 1
     assert done["removed"]["chunks"] >= 1 and done["removed"]["objects"] == 1
-    assert kept not in done["digests"]
+    assert kept not in done["digests"] and refused_version in done["digests"]
+    # only the changed version's own chunks went: most of its bytes are the kept version's
+    assert done["bytes_freed"] < big.stat().st_size / 4
     (root / "data" / "batch_009.csv").unlink()
     big.unlink()
     assert cli("checkout", first["id"], "--force", cwd=root, env=env).returncode == 0

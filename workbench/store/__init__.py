@@ -9,8 +9,12 @@ Layout::
       objects/ab/...   content-addressed bytes (see ``objects.py``)
       cache/stat.json  stat cache: path -> size, mtime_ns, inode, hash (a cache, safe to delete)
       cache/last.json  the last snapshot + the stat listing of its inputs (``core.inputs``)
-      tmp/             temp files of atomic writes
+      chunks/files/ab/...  manifests of large files stored as chunks (see ``chunks.py``)
+      chunks/packs/    packs of chunks and their indexes (see ``packs.py``)
+      tmp/             temp files of atomic writes; assembled chunked files (``asm.<pid>.*``)
       lock             serialises access to meta.duckdb (flock)
+      gc.lock          the gc lock: writers pin (shared), ``workbench gc`` holds it exclusive
+                       (see ``pins.py``); ``write()`` releases this process's pin at its end
 
 How processes share the store (decided here, relied on by every later feature)
 -------------------------------------------------------------------------------
@@ -82,7 +86,7 @@ class Store:
         self.root = root
         self.db_path = root / DB_NAME
         self.lock_path = root / "lock"
-        self.objects = ObjectStore(root)
+        self.objects = ObjectStore(root, on_wait=on_wait)
         self.on_wait = on_wait
         self._checked = False
 
@@ -146,6 +150,7 @@ class Store:
                 raise
             finally:
                 con.close()
+                self.objects.release()  # committed or rolled back: the pin has done its job
 
     # ------------------------------------------------------------ set-up
 

@@ -27,6 +27,31 @@ Many files at once (``put_files``, a first snapshot of a folder of small files):
 copied to its temp file unsynced, then one ``syncfs`` makes all of them durable, then they are
 renamed — the order (data durable, then rename) is the same as for one file, at the cost of
 one filesystem sync instead of one per file.
+
+Large files (at least ``chunks.CHUNKED_MIN``, 16 MiB) are stored as content-defined chunks in
+packs, under the same address (the xxh3-128 of the whole file): see ``chunks.py`` and
+``packs.py``. ``store_file(source, previous=...)`` stores only the new tail of an append.
+Layout::
+
+    objects/ab/cdef…           whole objects (small files, put_bytes)
+    chunks/files/ab/cdef…      manifest of a chunked file: its chunks (digest, length) + size
+    chunks/packs/<id>.pack     chunk payloads written by one store_file (raw or zstd)
+    chunks/packs/<id>.idx      the pack's index, written only after the pack is durable
+    tmp/asm.<pid>.<digest>     a chunked file assembled for ``path()`` (see below)
+    gc.lock                    the gc lock (``pins.py``)
+
+``path(digest)`` of a chunked object returns a file holding its bytes: the pack itself when
+the file is exactly one raw pack in order (a first snapshot: no copy at all), else assembled once
+per process into ``tmp/asm.<pid>.<digest>`` (kernel-side ``copy_file_range`` from raw packs; a
+temp name renamed when complete). The process unlinks its assembled files at exit and keeps at
+most ``ASSEMBLED_KEEP`` of them (least recently asked for are unlinked first); files of dead
+processes are swept by the next process that assembles one, and by gc. ``read`` and
+``copy_to`` restore chunked bytes directly, without an assembled file.
+
+The gc lock: every ``put_*``/``store_file``, a ``has()`` answering True and a read of a chunked
+object first *pin* the process (``gc.lock`` shared, once, kept) until ``release()``, which
+``Store.write`` calls after its transaction ends; ``gc_lock()`` is the exclusive side,
+``collect`` the removal (``collect.py``).
 """
 
 from __future__ import annotations
@@ -37,19 +62,51 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from workbench.errors import DataError, FileChangedError, StoreError
+from workbench.store import pins
+from workbench.store.locking import WaitCallback
+
+if TYPE_CHECKING:
+    from workbench.store.chunks import ChunkStore
 
 CHUNK = 32 << 20
 SMALL = 1 << 20  # files up to this size are copied with one buffer and no early writeback
 SYNCFS_FOLDERS = 8  # more unsynced folders than this: one syncfs instead of an fsync each
 _SYNC_FILE_RANGE_WRITE = 2
+ASSEMBLED_KEEP = 8  # assembled chunked files a process keeps for ``path()``
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What ``store_file`` stored."""
+
+    digest: str  # xxh3-128 of the whole file
+    size: int
+    appended_to: str | None  # == previous when the file's first bytes are exactly previous's
+    prefix_size: int | None  # size of ``previous`` when appended_to is set
+
+
+@dataclass(frozen=True)
+class CollectReport:
+    """What ``collect`` removed (or, with dry_run, would remove)."""
+
+    objects_removed: int
+    chunked_removed: int
+    chunks_removed: int
+    packs_rewritten: int
+    bytes_freed: int
+    bytes_kept: int
+    temp_removed: int
+    removed: tuple[str, ...]  # digests of removed objects / chunked files
 
 
 @cache
@@ -147,14 +204,89 @@ def private_root(root: Path) -> None:
 
 
 class ObjectStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, on_wait: WaitCallback | None = None) -> None:
         self.store_root = root
         self.root = root / "objects"
         self.tmp = root / "tmp"
+        self.on_wait = on_wait
         self._root = str(self.root)
         self._ready = False
         self._unsynced: set[str] = set()  # folders whose new entries are not fsynced yet
         self._serial = itertools.count()  # temp file names
+        self._chunks: ChunkStore | None = None
+        self._pin_fd: int | None = None
+        self._pin_lock = threading.RLock()
+        self._assembled: OrderedDict[str, str] = OrderedDict()  # digest -> assembled path
+
+    # ------------------------------------------------------------ the gc pin
+
+    def pin(self) -> None:
+        """Hold ``gc.lock`` shared (once; kept until ``release``): gc waits for us."""
+        if self._pin_fd is not None:
+            return
+        with self._pin_lock:
+            if self._pin_fd is None:
+                self.ensure()
+                self._pin_fd = pins.acquire(
+                    self.store_root / pins.GC_LOCK,
+                    exclusive=False,
+                    purpose="pin",
+                    on_wait=self.on_wait,
+                )
+                if self._chunks is not None:  # gc may have rewritten packs while unpinned
+                    self._chunks.index.forget()
+
+    def release(self) -> None:
+        """Drop the pin (safe at any time; ``Store.write`` calls it after its transaction)."""
+        with self._pin_lock:
+            fd, self._pin_fd = self._pin_fd, None
+            if fd is not None:
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        self.pin()
+        try:
+            yield
+        finally:
+            self.release()
+
+    @contextlib.contextmanager
+    def gc_lock(self, on_wait: WaitCallback | None = None) -> Iterator[None]:
+        """``gc.lock`` exclusive (bounded wait, says who holds it) for ``collect``."""
+        self.release()  # our own pin would block us
+        self.ensure()
+        with pins.exclusive(self.store_root / pins.GC_LOCK, purpose="gc", on_wait=on_wait):
+            self._chunk_store().index.forget()
+            yield
+
+    def collect(self, referenced: set[str], *, dry_run: bool) -> CollectReport:
+        """Remove what ``referenced`` does not name (call it holding ``gc_lock``)."""
+        from workbench.store.collect import collect
+
+        return collect(self, self._chunk_store(), referenced, dry_run=dry_run)
+
+    def usage(self) -> dict[str, int]:
+        """Bytes by kind: objects, packs, manifests, tmp (incl. assembled files)."""
+        from workbench.store.collect import usage
+
+        return usage(self, self._chunk_store())
+
+    def digests(self) -> set[str]:
+        """Every stored address, whole or chunked."""
+        from workbench.store.collect import addresses
+
+        return set(addresses(self.root)) | set(addresses(self._chunk_store().files))
+
+    def _chunk_store(self) -> ChunkStore:
+        if self._chunks is None:
+            from workbench.store.chunks import ChunkStore
+
+            self._chunks = ChunkStore(self.store_root, self.tmp, self._unsynced)
+        return self._chunks
+
+    def _is_chunked(self, digest: str) -> bool:
+        return os.path.isfile(self._chunk_store().manifest_path(digest))
 
     def ensure(self) -> None:
         if self._ready:
@@ -165,14 +297,72 @@ class ObjectStore:
         self._ready = True
 
     def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest[2:]
+        """A file with the object's bytes (a chunked one is assembled, see the docstring)."""
+        whole = self.root / digest[:2] / digest[2:]
+        if len(digest) < 3 or os.path.isfile(whole) or not self._is_chunked(digest):
+            return whole
+        self.pin()
+        itself = self._chunk_store().pack_itself(digest)
+        return itself if itself is not None else Path(self._assemble(digest))
 
     def has(self, digest: str) -> bool:
+        if os.path.isdir(self.store_root):
+            self.pin()  # before looking: gc cannot remove it between our look and our commit
         folder = f"{self._root}/{digest[:2]}"
         if os.path.isfile(f"{folder}/{digest[2:]}"):
             self._unsynced.add(folder)  # its writer may not have synced the folder yet
             return True
-        return False
+        return os.path.isdir(self.store_root) and self._chunk_store().has(digest)
+
+    def _assemble(self, digest: str) -> str:
+        with self._pin_lock:
+            done = self._assembled.get(digest)
+            if done is not None and os.path.isfile(done):
+                self._assembled.move_to_end(digest)
+                return done
+            self.pin()
+            if not self._assembled:
+                import atexit
+
+                atexit.register(self._drop_assembled)
+                self._sweep_assembled()
+            target = f"{self.tmp}/asm.{os.getpid()}.{digest}"
+            tmp = f"{target}.part"
+            try:
+                out = self._create(tmp)
+                try:
+                    self._chunk_store().restore(digest, out)
+                finally:
+                    os.close(out)
+                os.replace(tmp, target)
+            except OSError as e:
+                raise StoreError(
+                    f"could not assemble object {digest} in {self.tmp}: {e.strerror or e}",
+                    "check free disk space and permissions of .workbench/",
+                ) from e
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            self._assembled[digest] = target
+            while len(self._assembled) > ASSEMBLED_KEEP:
+                _, old = self._assembled.popitem(last=False)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(old)
+            return target
+
+    def _drop_assembled(self) -> None:
+        for path in self._assembled.values():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._assembled.clear()
+
+    def _sweep_assembled(self) -> None:
+        """Assembled files of processes that died without unlinking theirs."""
+        from workbench.store.collect import dead_temps
+
+        for path in dead_temps(self.tmp, kinds=("asm",)):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def sync(self) -> None:
         """Make every rename done (or relied on) since the last ``sync`` durable.
@@ -192,7 +382,54 @@ class ObjectStore:
 
         Raises ``FileChangedError`` when the file's size or mtime moved while it was read.
         """
-        return self.put_files([source])[0]
+        stored = self.store_file(source)
+        return stored.digest, stored.size
+
+    def store_file(self, source: Path, *, previous: str | None = None) -> Stored:
+        """Store ``source`` — chunked when large — reusing ``previous``'s chunks on an append.
+
+        ``previous``: the digest of the earlier version of the same path (whole or chunked,
+        possibly missing). See ``chunks.py`` for how an append is detected and stored.
+        """
+        from workbench.store.chunks import chunked_min
+
+        self.pin()
+        before = _stat(source)
+        previous_size = self._size_of(previous) if previous else None
+        if before.st_size < chunked_min():
+            digest, size = self.put_files([source])[0]
+            appended = previous_size is not None and self._starts_with(
+                digest, size, previous or "", previous_size
+            )
+            return Stored(
+                digest, size, previous if appended else None, previous_size if appended else None
+            )
+        try:
+            return self._chunk_store().store(source, previous, previous_size)
+        except OSError as e:
+            raise StoreError(
+                f"could not store {source} in {self.store_root}: {e.strerror or e}",
+                "check free disk space and permissions of .workbench/",
+            ) from e
+
+    def _size_of(self, digest: str) -> int | None:
+        try:
+            return os.stat(self.root / digest[:2] / digest[2:]).st_size
+        except FileNotFoundError:
+            pass
+        if not os.path.isdir(self.store_root):
+            return None
+        manifest = self._chunk_store().manifest(digest)
+        return None if manifest is None else manifest.size
+
+    def _starts_with(self, digest: str, size: int, previous: str, prefix: int) -> bool:
+        """Whether whole object ``digest``'s first ``prefix`` bytes hash to ``previous``."""
+        if prefix > size:
+            return False
+        if prefix == size:
+            return digest == previous
+        with open(self.root / digest[:2] / digest[2:], "rb") as f:
+            return hash_bytes(f.read(prefix)) == previous
 
     def put_files(self, sources: list[Path]) -> list[tuple[str, int]]:
         """Store several files; return (digest, size) of each, in order.
@@ -203,7 +440,20 @@ class ObjectStore:
         addresses. Ten thousand small files thus cost one filesystem sync instead of ten
         thousand (about 3 ms each on an ordinary disk). A single file is synced by itself.
         """
-        self.ensure()
+        self.pin()
+        from workbench.store.chunks import chunked_min
+
+        limit = chunked_min()
+        large = [s for s in sources if _size_or_zero(s) >= limit]
+        if large:  # each large one chunked by itself; the rest together, as below
+            done = {id(s): self.store_file(s) for s in large}
+            small = iter(self.put_files([s for s in sources if id(s) not in done]))
+            return [
+                (done[id(s)].digest, done[id(s)].size) if id(s) in done else next(small)
+                for s in sources
+            ]
+        if not sources:
+            return []
         staged: list[tuple[str, str, int]] = []  # (temp path, digest, size)
         try:
             for source in sources:
@@ -304,9 +554,9 @@ class ObjectStore:
 
     def put_bytes(self, data: bytes) -> str:
         digest = hash_bytes(data)
+        self.pin()
         if self.has(digest):
             return digest
-        self.ensure()
         tmp = f"{self.tmp}/b.{os.getpid()}.{digest}"
         try:
             fd = self._create(tmp)
@@ -347,7 +597,10 @@ class ObjectStore:
 
     def read(self, digest: str) -> bytes:
         try:
-            return self.path(digest).read_bytes()
+            whole = self.root / digest[:2] / digest[2:]
+            if not os.path.isfile(whole) and self._is_chunked(digest):
+                return self._read_chunked(digest)
+            return whole.read_bytes()
         except OSError as e:
             raise StoreError(
                 f"object {digest} is missing from {self.root}",
@@ -358,7 +611,27 @@ class ObjectStore:
         """Move a damaged object out of its address (to ``tmp/damaged.<digest>``), so that
         storing its bytes again writes them instead of finding the address taken."""
         with contextlib.suppress(FileNotFoundError):
-            os.replace(self.path(digest), self.tmp / f"damaged.{digest}")
+            os.replace(self.root / digest[:2] / digest[2:], self.tmp / f"damaged.{digest}")
+        if os.path.isdir(self.store_root):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(
+                    self._chunk_store().manifest_path(digest), self.tmp / f"damaged.m.{digest}"
+                )
+            asm = self._assembled.pop(digest, None)
+            if asm:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(asm)
+
+    def _read_chunked(self, digest: str) -> bytes:
+        self.pin()
+        tmp = f"{self.tmp}/rd.{os.getpid()}.{id(self)}.{next(self._serial)}"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.unlink(tmp)
+            size = self._chunk_store().restore(digest, fd)
+            return os.pread(fd, size, 0)
+        finally:
+            os.close(fd)
 
     def read_json(self, digest: str) -> Any:
         """An object holding JSON (model metadata), parsed."""
@@ -367,9 +640,20 @@ class ObjectStore:
     def copy_to(self, digest: str, target: Path, mode: int = 0o644) -> None:
         """Restore an object's bytes to ``target`` atomically (temp, fsync, rename)."""
         tmp = target.with_name(f".{target.name}.wbtmp.{os.getpid()}")
+        whole = self.root / digest[:2] / digest[2:]
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-            with open(self.path(digest), "rb") as src, open(fd, "wb") as out:
+            if not os.path.isfile(whole) and self._is_chunked(digest):
+                self.pin()
+                try:
+                    self._chunk_store().restore(digest, fd)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, target)
+                fsync_path(target.parent)
+                return
+            with open(whole, "rb") as src, open(fd, "wb") as out:
                 total = os.fstat(src.fileno()).st_size
                 copied = 0
                 while copied < total:
@@ -406,6 +690,13 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # the staging path reports it
 
 
 def _stat(path: Path) -> os.stat_result:

@@ -8,8 +8,11 @@ without it, the rows of files added or changed since the reference snapshot.
 The reference is read once per version and cached as a Parquet object in the store (feature
 columns as they were, the target, and the version's own predictions on them); the row in
 ``drift_references`` points at it. A second drift run against the same version reads that
-Parquet instead of re-parsing the training CSVs and re-scoring them. Results are stored per
-(current snapshot, version): asking again returns the stored result; ``force`` recomputes.
+Parquet instead of re-parsing the training CSVs and re-scoring them. A reference built in this
+run is written to the store on a thread while the statistics run (the record is stored only
+once that write finished); while a snapshot is taken, LightGBM is imported on a thread.
+Results are stored per (current snapshot, version): asking again returns the stored result;
+``force`` recomputes.
 
 Per-feature methods and thresholds, PSI, and the dataset rule are in ``drift_stats``
 (Evidently's defaults; every number checked against scipy). Overrides come from
@@ -20,9 +23,12 @@ target drift compares labels when the current rows have them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +77,10 @@ def run_drift(
     ``also(session, result)`` runs inside the transaction that stores a computed result (and
     only then): a cycle writes its own events there instead of opening another session.
     """
+    warm = None if taken is not None else _warm_model_imports()
     snap = taken or snapshot.take(settings, store)
+    if warm is not None:
+        warm.join()
     seen = context
     if version is None and seen is not None and seen.champion_snapshot is not None:
         # the champion and its records as the snapshot's own session read them
@@ -90,11 +99,15 @@ def run_drift(
         return DriftOutcome(stored, False)
     started = time.perf_counter()
     model = load_version(store.objects, ref_version)
-    ref_frame, new_ref = _reference(settings, store, ref_version, reference_snap, model, cached)
-    cached = new_ref or cached
-    assert cached is not None
-    cur_frame = _current(settings, store, current, reference_snap, cached)
-    compared = _compare(settings, model, ref_frame, cur_frame)
+    ref_frame, max_time, store_it = _reference(
+        settings, store, ref_version, reference_snap, model, cached
+    )
+    # a reference built just now is written to the store on a thread while the statistics run
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        written = writer.submit(store_it) if store_it is not None else None
+        cur_frame = _current(settings, store, current, reference_snap, max_time)
+        compared = _compare(settings, model, ref_frame, cur_frame)
+        new_ref = written.result() if written is not None else None
     result = DriftResult.from_json(
         compared
         | {
@@ -141,9 +154,10 @@ def prepare_reference(settings: Settings, store: Store, version: VersionRecord) 
             return False
         snap = s.snapshot(version.snapshot_id)
     model = load_version(store.objects, _checked(version))
-    _, record = _reference(settings, store, version, snap, model, None)
-    if record is None:
+    _, _, store_it = _reference(settings, store, version, snap, model, None)
+    if store_it is None:
         return False
+    record = store_it()
     with store.write("drift reference") as s:
         s.put_drift_reference(record, ts=now_iso())
     return True
@@ -170,8 +184,10 @@ def _reference(
     snap: SnapshotRecord,
     model: LoadedModel,
     cached: DriftReference | None,
-) -> tuple[pl.DataFrame, DriftReference | None]:
-    """The reference frame, and its record when it was built now (the caller stores it)."""
+) -> tuple[pl.DataFrame, str | None, Callable[[], DriftReference] | None]:
+    """The reference frame, its last time (``max_time``) and, when it was built now, the call
+    that writes it to the object store and returns its record (the caller stores the record).
+    """
     import polars as pl
 
     if cached is not None and store.objects.has(cached.object_hash):
@@ -185,7 +201,7 @@ def _reference(
             else:
                 _REFERENCES.put(cached.object_hash, hit)
         if hit is not None:
-            return hit, None
+            return hit, cached.max_time, None
     frame = load_frame(store, snap)
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))
@@ -193,15 +209,33 @@ def _reference(
     max_time = None
     if time_col and time_col in frame.columns and frame.height:
         max_time = repr(float(time_values(frame, time_col).max()))
-    tmp = store.objects.tmp / f"drift-ref.{os.getpid()}.parquet"
-    store.objects.ensure()
-    try:
-        ref.write_parquet(tmp)
-        digest, _ = store.objects.put_file(tmp)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _REFERENCES.put(digest, ref)
-    return ref, DriftReference(version.number, snap.id, digest, ref.height, max_time)
+    del frame
+
+    def store_it() -> DriftReference:
+        tmp = store.objects.tmp / f"drift-ref.{os.getpid()}.{threading.get_ident()}.parquet"
+        store.objects.ensure()
+        try:
+            ref.write_parquet(tmp)
+            digest, _ = store.objects.put_file(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _REFERENCES.put(digest, ref)
+        return DriftReference(version.number, snap.id, digest, ref.height, max_time)
+
+    return ref, max_time, store_it
+
+
+def _warm_model_imports() -> threading.Thread:
+    """Import LightGBM on a thread while the snapshot runs (~1 s of imports: it pulls in
+    scikit-learn): the snapshot spends its time in polars, which releases the GIL."""
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the real import reports any failure
+            import lightgbm  # noqa: F401
+
+    thread = threading.Thread(target=run, name="drift-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _columns(frame: pl.DataFrame, model: LoadedModel, settings: Settings) -> list[str]:
@@ -227,14 +261,14 @@ def _current(
     store: Store,
     current: SnapshotRecord,
     reference: SnapshotRecord,
-    cached: DriftReference,
+    max_time: str | None,
 ) -> pl.DataFrame:
     import polars as pl
 
     from workbench.data.profile import read_frames
 
     time_col = settings.data.time_column
-    if time_col and cached.max_time is not None:
+    if time_col and max_time is not None:
         files = current.data_files
     else:
         old = {(f.path, f.hash) for f in reference.data_files}
@@ -246,8 +280,8 @@ def _current(
         {f.path: f.hash for f in files},
         settings.data.null_values,
     ).collect()
-    if time_col and cached.max_time is not None and time_col in rows.columns:
-        newer = time_values(rows, time_col) > bound_value(cached.max_time)
+    if time_col and max_time is not None and time_col in rows.columns:
+        newer = time_values(rows, time_col) > bound_value(max_time)
         rows = rows.filter(pl.Series(newer))
     return rows
 
@@ -287,8 +321,6 @@ def compare_frames(
     ~100x faster than numpy's sort of Python strings, and code order = sorted level order,
     so every statistic is unchanged.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     overrides = overrides or {}
 
     def one(name: str) -> dict[str, Any]:

@@ -33,3 +33,24 @@ def read_through(path: Path) -> None:
     with open(path, "rb", buffering=0) as f:
         while f.read(32 << 20):
             pass
+
+
+def med(values: list[float]) -> float | None:
+    """Median, or None for no values."""
+    import statistics
+
+    return float(statistics.median(values)) if values else None
+
+
+def verdict(ok: bool | None) -> str:
+    return "SKIP" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def du_bytes(path: Path) -> int:
+    """``du -sb PATH``: apparent bytes of a tree (0 when it does not exist)."""
+    import subprocess
+
+    if not path.exists():
+        return 0
+    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])

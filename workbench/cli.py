@@ -719,7 +719,7 @@ def gc(obj: Ctx, dry_run: bool, as_json: bool) -> None:
     if as_json:
         _emit_json(result.to_json())
     else:
-        click.echo(("would remove " if dry_run else "removed ") + gc_mod.summary(result))
+        click.echo(gc_mod.summary(result))
 
 
 @main.group()

@@ -80,24 +80,27 @@ def _record(store: Store, result: GcResult) -> None:
     with store.write("gc") as s:
         s.add_event(
             "gc",
-            f"gc removed {summary(result)}",
+            f"gc: {summary(result)}",
             ts=now_iso(),
             data={**counts, "bytes_freed": result.bytes_freed, "bytes_kept": result.bytes_kept},
         )
 
 
 def summary(result: GcResult) -> str:
-    """``12 objects, 3 chunks: 1.2 GB freed; 4.1 GB kept`` (the CLI's line and the event's)."""
+    """``removed 12 objects, 3 chunks: 1.2 GB freed; 4.1 GB kept`` (a dry run: ``would remove
+    …: 1.2 GB to free``; nothing: ``nothing to remove; 4.1 GB kept``): the CLI's line and the
+    event's message."""
+    kept = f"{human_bytes(result.bytes_kept)} kept"
     parts = [
-        _count(result.objects, "object"),
+        *([_count(result.objects, "object")] if result.objects else []),
         *([_count(result.chunked_files, "chunked file")] if result.chunked_files else []),
         *([_count(result.chunks, "chunk")] if result.chunks else []),
         *([_count(result.temp, "temp file")] if result.temp else []),
     ]
-    return (
-        f"{', '.join(parts)}: {human_bytes(result.bytes_freed)} freed;"
-        f" {human_bytes(result.bytes_kept)} kept"
-    )
+    if not parts:
+        return f"nothing to remove; {kept}"
+    verb, freed = ("would remove", "to free") if result.dry_run else ("removed", "freed")
+    return f"{verb} {', '.join(parts)}: {human_bytes(result.bytes_freed)} {freed}; {kept}"
 
 
 def _count(n: int, noun: str) -> str:

@@ -57,17 +57,19 @@ if TYPE_CHECKING:
     from workbench.store import Store
     from workbench.store.session import Session
 
-# every place in workbench/ that puts bytes into the object store, as (module, function): the
-# kinds above. A new call site fails ``test_every_store_call_site_is_known`` until it is
-# added here and its references are added to ``referenced``.
+# every place in workbench/ that puts bytes into the object store, as (module, innermost
+# function): the kinds above. A new call site fails ``test_every_store_call_site_is_known``
+# until it is added here and what it stores is named by ``referenced``.
 CALL_SITES: frozenset[tuple[str, str]] = frozenset(
     {
         ("workbench/data/snapshot.py", "_hash_inputs"),  # snapshot files, in batches
         ("workbench/data/snapshot.py", "_ensure_stored"),  # a lost snapshot file, again
         ("workbench/data/snapshot.py", "_store"),  # one snapshot file
+        ("workbench/data/snapshot.py", "_store_file"),  # one snapshot file, streamed
         ("workbench/pipeline/train.py", "run_train"),  # model text and meta
         ("workbench/pipeline/train.py", "_keep_holdout_scores"),  # holdout scores
         ("workbench/monitor/drift.py", "_reference"),  # drift reference
+        ("workbench/monitor/drift.py", "store_it"),  # drift reference, on a thread
         ("workbench/store/predictions.py", "write_batch"),  # prediction log (serve)
         ("workbench/store/predictions.py", "log_scored_file"),  # prediction log (predict)
         ("workbench/pipeline/monitor_step.py", "reference_of"),  # monitoring reference

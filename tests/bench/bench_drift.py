@@ -731,6 +731,222 @@ def link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def ensure_batch(data: Path, rows: int) -> Path:
+    """``batch_<rows - 1>.parquet``: the first ``rows - 1`` rows of ``cur_<rows>.parquet``, the
+    new batch of the issue's scenario (a size unequal to the reference's)."""
+    _, cur = ensure_data(data, rows)
+    batch = data / f"batch_{rows - 1}.parquet"
+    stamp = data / f"batch_stamp_{rows - 1}.json"
+    spec = {"rows": rows - 1, "from": cur.name, "size": cur.stat().st_size}
+    if not (batch.exists() and stamp.exists() and json.loads(stamp.read_text()) == spec):
+        tmp = batch.with_suffix(".tmp")
+        pl.read_parquet(cur).head(rows - 1).write_parquet(tmp, compression="zstd")
+        tmp.rename(batch)
+        stamp.write_text(json.dumps(spec))
+    return batch
+
+
+def bench_issue_drift(
+    work: Path,
+    ref: Path,
+    batch: Path,
+    repeats: int,
+    ev_py: Path | None,
+    scripts: Path,
+    ev_repeats: int = 1,
+) -> dict[str, Any]:
+    """The issue's scenario, whole processes side by side: the champion trained on ``ref``,
+    then ``batch`` lands in the data folder; ``workbench drift --json`` (``first``: snapshot
+    of the batch + reference cache + statistics) vs Evidently's DataDriftPreset on the same
+    two files. Also ``workbench snapshot --json`` alone on the same store state (how much of
+    ``first`` is the snapshot) and ``drift --json --force`` right after (``cached``).
+
+    Every repeat restores the store as it was after training; Evidently runs are interleaved
+    with workbench's (``ev_repeats`` of them, each minutes long at 1M rows).
+    """
+    project = work / "project-issue"
+    shutil.rmtree(project, ignore_errors=True)
+    (project / "data").mkdir(parents=True)
+    link(ref, project / "data" / "ref.parquet")
+    (project / "workbench.toml").write_text(WORKBENCH_TOML)
+    wb = [*WB, "--project", project]
+    log("  (c) workbench train (untimed, 5 rounds)")
+    run([*wb, "train", "--json"], cwd=project)
+    store, backup = project / ".workbench", work / "store-after-train-issue"
+    shutil.rmtree(backup, ignore_errors=True)
+    shutil.copytree(store, backup)
+    link(batch, project / "data" / "batch.parquet")
+    for path in (ref, batch):
+        read_through(path)
+    rows: dict[str, list[dict[str, Any]]] = {"snapshot": [], "first": [], "cached": [], "ev": []}
+
+    def restore() -> None:
+        shutil.rmtree(store)
+        shutil.copytree(backup, store)
+
+    for rep in range(max(repeats, ev_repeats if ev_py else 0)):
+        if ev_py is not None and rep < ev_repeats:
+            r = run(evidently_cmd(ev_py, scripts, ref, batch).cmd)
+            rows["ev"].append(
+                {"wall": r.wall, "cpu": r.cpu, "rss_mb": r.rss_mb, **last_json(r.stdout)}
+            )
+            log(f"  (c) Evidently run {rep + 1}: {r.wall:.1f}s, {r.rss_mb:,.0f} MiB")
+        if rep >= repeats:
+            continue
+        restore()
+        r = run([*wb, "snapshot", "--json"], cwd=project)
+        rows["snapshot"].append({"wall": r.wall, "cpu": r.cpu, "rss_mb": r.rss_mb})
+        restore()
+        for label, extra in (("first", []), ("cached", ["--force"])):
+            r = run([*wb, "drift", "--json", *extra], cwd=project)
+            out = last_json(r.stdout)
+            rows[label].append(
+                {
+                    "wall": r.wall,
+                    "cpu": r.cpu,
+                    "rss_mb": r.rss_mb,
+                    "seconds": out["seconds"],
+                    "result": out,
+                }
+            )
+        log(
+            "  (c) run {}: snapshot {:.2f}s, drift {:.2f}s / {:,.0f} MiB, --force {:.2f}s".format(
+                rep + 1,
+                rows["snapshot"][-1]["wall"],
+                rows["first"][-1]["wall"],
+                rows["first"][-1]["rss_mb"],
+                rows["cached"][-1]["wall"],
+            )
+        )
+    shutil.rmtree(backup, ignore_errors=True)
+
+    def summary(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if not runs:
+            return None
+        keys = ("wall", "cpu", "rss_mb", "seconds", "run", "read")
+        out: dict[str, Any] = {k: med([r[k] for r in runs]) for k in keys if k in runs[0]}
+        out["walls"] = [r["wall"] for r in runs]
+        out["n_runs"] = len(runs)
+        return out
+
+    first = rows["first"][-1]["result"]
+    return {
+        "reference_rows": first["reference_rows"],
+        "current_rows": first["current_rows"],
+        "snapshot": summary(rows["snapshot"]),
+        "first": summary(rows["first"]),
+        "cached": summary(rows["cached"]),
+        "evidently": summary(rows["ev"]),
+        "features": first["features"],
+        "evidently_features": rows["ev"][-1]["features"] if rows["ev"] else None,
+    }
+
+
+def issue_rows(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows of ``bench_issue_drift``: walls, peaks, ratios and the two verdicts."""
+    rows: list[dict[str, Any]] = []
+
+    def row(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        rows.append({"measure": label, "value": value, "target": target, "ok": ok})
+
+    first, snap, cached, ev = c["first"], c["snapshot"], c["cached"], c["evidently"]
+    label = f"{rows_label(c['reference_rows'])} ref + {c['current_rows']:,} new rows"
+    row(f"[issue: workbench drift --json right after a batch lands, {label}]", "")
+    row(
+        "  drift --json: wall / own timer / peak RSS",
+        f"{fmt_s(first['wall'])} / {fmt_s(first['seconds'])} / {fmt_mb(first['rss_mb'])}"
+        f"  (n={first['n_runs']})",
+    )
+    row(
+        "  snapshot alone: wall / peak RSS (share of drift's wall)",
+        f"{fmt_s(snap['wall'])} / {fmt_mb(snap['rss_mb'])} ({snap['wall'] / first['wall']:.0%})",
+    )
+    row(
+        "  drift --json --force: wall / own timer / peak RSS",
+        f"{fmt_s(cached['wall'])} / {fmt_s(cached['seconds'])} / {fmt_mb(cached['rss_mb'])}",
+    )
+    if ev is None:
+        return rows
+    row(
+        "  Evidently whole process: wall / run / peak RSS",
+        f"{fmt_s(ev['wall'])} / {fmt_s(ev['run'])} / {fmt_mb(ev['rss_mb'])}  (n={ev['n_runs']})",
+    )
+    speed = ratio(ev["wall"], first["wall"])
+    row(
+        "  speed-up: Evidently wall / drift wall",
+        fmt_x(speed, 1),
+        f">= {SPEED_TARGET:.0f}x",
+        speed is not None and speed >= SPEED_TARGET,
+    )
+    row(
+        "  speed-up without the snapshot: Evidently / (drift - snapshot)",
+        fmt_x(ratio(ev["wall"], first["wall"] - snap["wall"]), 1),
+    )
+    row(
+        "  speed-up --force: Evidently wall / drift --force wall",
+        fmt_x(ratio(ev["wall"], cached["wall"]), 1),
+    )
+    mem = ratio(first["rss_mb"], ev["rss_mb"])
+    row(
+        "  peak RSS / Evidently's",
+        f"{fmt_mb(first['rss_mb'])} / {fmt_mb(ev['rss_mb'])} = {mem:.2f}" if mem else "-",
+        "<= 0.33",
+        mem is not None and mem <= MEMORY_TARGET,
+    )
+    row(
+        "  peak RSS of the snapshot alone / Evidently's",
+        f"{ratio(snap['rss_mb'], ev['rss_mb']):.2f}",
+    )
+    return rows
+
+
+def bench_scaling(work: Path, sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
+    """``workbench drift --json`` right after a batch lands, at several sizes (reference
+    ``n`` rows, batch ``n - 1``): wall, peak RSS and the Parquet bytes of the two files."""
+    out = []
+    for n in sizes:
+        ref, _ = ensure_data(work / "data", n)
+        batch = ensure_batch(work / "data", n)
+        got = bench_issue_drift(work, ref, batch, repeats, None, work / "scripts")
+        out.append(
+            {
+                "rows": n,
+                "parquet_mb": (ref.stat().st_size + batch.stat().st_size) / 2**20,
+                "first": got["first"],
+                "snapshot": got["snapshot"],
+                "cached": got["cached"],
+            }
+        )
+    return out
+
+
+def scaling_rows(scaling: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "measure": "[scaling: drift right after a batch, per size]",
+            "value": "",
+            "target": "",
+            "ok": None,
+        }
+    ]
+    base = scaling[0]
+    for s in scaling:
+        f, c = s["first"], s["cached"]
+        grow = s["rows"] / base["rows"]
+        rows.append(
+            {
+                "measure": f"  {rows_label(s['rows'])} rows ({s['parquet_mb']:,.0f} MiB Parquet)",
+                "value": f"{fmt_s(f['wall'])} ({f['wall'] / base['first']['wall']:.1f}x for"
+                f" {grow:.1f}x rows), {fmt_mb(f['rss_mb'])}; snapshot"
+                f" {fmt_s(s['snapshot']['wall'])}; --force {fmt_s(c['wall'])},"
+                f" {fmt_mb(c['rss_mb'])}",
+                "target": "",
+                "ok": None,
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------- profiling
 
 
@@ -982,6 +1198,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--skip-10m", action="store_true", help="no 10 x --rows run")
     ap.add_argument("--profile", action="store_true", help="cProfile (a) at --rows")
     ap.add_argument("--clean", action="store_true", help="delete data and project at the end")
+    ap.add_argument(
+        "--issue",
+        action="store_true",
+        help="only the issue's scenario: drift right after a --rows - 1 row batch vs Evidently",
+    )
+    ap.add_argument(
+        "--scale",
+        default="",
+        help="with --issue: comma-separated row counts for the scaling table, e.g."
+        " 250000,500000,1000000,2000000",
+    )
     return ap.parse_args(argv)
 
 
@@ -1028,6 +1255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "sizes": {},
     }
+    if args.issue:
+        return main_issue(args, work, scripts, rows)
     files = {n: ensure_data(work / "data", n) for n in sizes}
     ev_py = None
     if not args.skip_evidently:
@@ -1139,6 +1368,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work / name, ignore_errors=True)
     verdicts = [r["ok"] for r in table if r["ok"] is not None]
     return 0 if all(verdicts) else 1
+
+
+def main_issue(args: argparse.Namespace, work: Path, scripts: Path, rows: int) -> int:
+    """``--issue``: the whole ``workbench drift --json`` after a batch lands vs Evidently."""
+    t_start = time.perf_counter()
+    ref, _ = ensure_data(work / "data", rows)
+    batch = ensure_batch(work / "data", rows)
+    ev_py = None
+    if not args.skip_evidently:
+        ev_py, ev_version = ensure_evidently(work)
+        log(f"Evidently {ev_version} in {ev_py.parent.parent}")
+    load_start = os.getloadavg()
+    log(f"(c) the issue's scenario at {rows_label(rows)} rows")
+    got = bench_issue_drift(work, ref, batch, args.repeats, ev_py, scripts, args.evidently_repeats)
+    table = issue_rows(got)
+    results: dict[str, Any] = {"issue": got, "machine": {"loadavg_start": load_start}}
+    if args.scale:
+        sizes = [int(v) for v in args.scale.split(",") if v.strip()]
+        log(f"scaling at {sizes}")
+        results["scaling"] = bench_scaling(work, sizes, args.repeats)
+        table += scaling_rows(results["scaling"])
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    results["summary"] = table
+    print_table(table)
+    print(
+        f"\nload average start {load_start} end {results['machine']['loadavg_end']};"
+        f" {time.perf_counter() - t_start:.0f}s in all (medians; the machine may be shared)"
+    )
+    out = work / "results-issue.json"
+    out.write_text(json.dumps(results, indent=1, default=str))
+    print(f"results: {out}")
+    return 0 if all(r["ok"] for r in table if r["ok"] is not None) else 1
 
 
 if __name__ == "__main__":

@@ -215,3 +215,33 @@ def test_kill_9_mid_store_leaves_no_manifest_with_a_missing_chunk(
     assert store.usage()["tmp"] == 0
     assert store.store_file(src).digest == digest
     assert store.read(digest) == src.read_bytes()
+
+
+READER = """
+import sys
+from pathlib import Path
+from workbench.store.objects import ObjectStore
+path = ObjectStore(Path(sys.argv[1])).path(sys.argv[2])
+print(path, path.read_bytes() == Path(sys.argv[3]).read_bytes(), flush=True)
+"""
+
+
+def test_path_hands_out_the_pack_or_an_assembled_file_gone_at_exit(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / ".workbench")
+    src = tmp_path / "big.csv"
+    src.write_bytes(csv_bytes(20_000, 9))
+    first = store.store_file(src)
+    assert store.path(first.digest).parent == store._chunk_store().packs  # no copy at all
+    with open(src, "ab") as f:
+        f.write(csv_bytes(200, 10))
+    second = store.store_file(src, previous=first.digest)
+    stale = store.tmp / f"asm.{2**22 + 7}.{second.digest}"  # a dead process's leftover
+    stale.write_bytes(b"stale")
+    out = subprocess.run(
+        [sys.executable, "-c", READER, str(store.store_root), second.digest, str(src)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[1] == "True" and Path(out[0]).parent == store.tmp
+    assert not Path(out[0]).exists() and not stale.exists()  # unlinked at exit; swept

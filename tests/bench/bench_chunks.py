@@ -6,7 +6,8 @@ Run: ``python tests/bench/bench_chunks.py BIG.csv WORKDIR`` (BIG.csv e.g. 1.09 G
 * ``first``: ``store_file`` of the new file in a fresh subprocess (``/usr/bin/time``: seconds
   and peak RSS), chunked and — for comparison — whole (``WORKBENCH_CHUNKED_MIN_BYTES`` huge);
 * ``append i``: ``store_file(previous=...)`` after appending 1% more rows (the last 1% of lines
-  copied), the store's growth in bytes and % of the file;
+  copied; with ``APPEND=new``, new random rows like gen.py's, which no chunk dedup helps), the
+  store's growth in bytes and % of the file;
 * ``after 10 appends``: store bytes / final file bytes;
 * ``read``: polars ``read_csv`` of ``path(digest)`` for the chunked (assembled) file vs the
   plain file, and the time ``path()`` takes to assemble it.
@@ -60,6 +61,23 @@ def run(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[str, 
     return proc.stdout.strip(), proc.stderr.strip().splitlines()[-1]
 
 
+def new_rows(n: int, seed: int) -> bytes:
+    import io
+
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(1000 + seed)
+    cols: dict[str, object] = {f"f{i}": rng.normal(size=n) * 100 for i in range(20)}
+    cols |= {f"i{i}": rng.integers(0, 100000, n) for i in range(5)}
+    names = ["alpha", "beta", "gamma", "delta", "eps"]
+    cols |= {f"s{i}": rng.choice(names, n) for i in range(5)}
+    cols["target"] = rng.integers(0, 2, n)
+    buf = io.BytesIO()
+    pl.DataFrame(cols).write_csv(buf, include_header=False)
+    return buf.getvalue()
+
+
 def main() -> None:
     big, work = Path(sys.argv[1]), Path(sys.argv[2])
     work.mkdir(parents=True, exist_ok=True)
@@ -77,9 +95,12 @@ def main() -> None:
     shutil.rmtree(store, ignore_errors=True)
     digest = json.loads(run(STORE_ONE, str(store), str(data), "")[0])["digest"]
     lines = data.read_bytes().splitlines(keepends=True)
-    tail = b"".join(lines[-(len(lines) // 100) :])
+    count = len(lines) // 100
+    tail = b"".join(lines[-count:])
     del lines
     for i in range(1, 11):
+        if os.environ.get("APPEND") == "new":  # rows never seen before: no dedup to help
+            tail = new_rows(count, i)
         before = json.loads(run(STORE_ONE, str(store), str(data), digest)[0])["usage"]
         with open(data, "ab") as f:
             f.write(tail)

@@ -44,7 +44,7 @@ Layout::
 the file is exactly one raw pack in order (a first snapshot: no copy at all), else assembled once
 per process into ``tmp/asm.<pid>.<digest>`` (kernel-side ``copy_file_range`` from raw packs; a
 temp name renamed when complete). The process unlinks its assembled files at exit and keeps at
-most ``ASSEMBLED_KEEP`` of them (least recently asked for are unlinked first); files of dead
+most ``assembled.KEEP`` of them (least recently asked for are unlinked first); files of dead
 processes are swept by the next process that assembles one, and by gc. ``read`` and
 ``copy_to`` restore chunked bytes directly, without an assembled file.
 
@@ -62,7 +62,6 @@ import json
 import os
 import stat
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -76,13 +75,13 @@ from workbench.store import pins
 from workbench.store.locking import WaitCallback
 
 if TYPE_CHECKING:
+    from workbench.store.assembled import Assembled
     from workbench.store.chunks import ChunkStore
 
 CHUNK = 32 << 20
 SMALL = 1 << 20  # files up to this size are copied with one buffer and no early writeback
 SYNCFS_FOLDERS = 8  # more unsynced folders than this: one syncfs instead of an fsync each
 _SYNC_FILE_RANGE_WRITE = 2
-ASSEMBLED_KEEP = 8  # assembled chunked files a process keeps for ``path()``
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class ObjectStore:
         self._chunks: ChunkStore | None = None
         self._pin_fd: int | None = None
         self._pin_lock = threading.RLock()
-        self._assembled: OrderedDict[str, str] = OrderedDict()  # digest -> assembled path
+        self._assembled: Assembled | None = None  # chunked files assembled for path()
 
     # ------------------------------------------------------------ the gc pin
 
@@ -303,7 +302,13 @@ class ObjectStore:
             return whole
         self.pin()
         itself = self._chunk_store().pack_itself(digest)
-        return itself if itself is not None else Path(self._assemble(digest))
+        if itself is not None:
+            return itself
+        if self._assembled is None:
+            from workbench.store.assembled import Assembled
+
+            self._assembled = Assembled(self.tmp, self._chunk_store())
+        return self._assembled.get(digest)
 
     def has(self, digest: str) -> bool:
         if os.path.isdir(self.store_root):
@@ -313,56 +318,6 @@ class ObjectStore:
             self._unsynced.add(folder)  # its writer may not have synced the folder yet
             return True
         return os.path.isdir(self.store_root) and self._chunk_store().has(digest)
-
-    def _assemble(self, digest: str) -> str:
-        with self._pin_lock:
-            done = self._assembled.get(digest)
-            if done is not None and os.path.isfile(done):
-                self._assembled.move_to_end(digest)
-                return done
-            self.pin()
-            if not self._assembled:
-                import atexit
-
-                atexit.register(self._drop_assembled)
-                self._sweep_assembled()
-            target = f"{self.tmp}/asm.{os.getpid()}.{digest}"
-            tmp = f"{target}.part"
-            try:
-                out = self._create(tmp)
-                try:
-                    self._chunk_store().restore(digest, out)
-                finally:
-                    os.close(out)
-                os.replace(tmp, target)
-            except OSError as e:
-                raise StoreError(
-                    f"could not assemble object {digest} in {self.tmp}: {e.strerror or e}",
-                    "check free disk space and permissions of .workbench/",
-                ) from e
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            self._assembled[digest] = target
-            while len(self._assembled) > ASSEMBLED_KEEP:
-                _, old = self._assembled.popitem(last=False)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(old)
-            return target
-
-    def _drop_assembled(self) -> None:
-        for path in self._assembled.values():
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        self._assembled.clear()
-
-    def _sweep_assembled(self) -> None:
-        """Assembled files of processes that died without unlinking theirs."""
-        from workbench.store.collect import dead_temps
-
-        for path in dead_temps(self.tmp, kinds=("asm",)):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
 
     def sync(self) -> None:
         """Make every rename done (or relied on) since the last ``sync`` durable.
@@ -617,10 +572,8 @@ class ObjectStore:
                 os.replace(
                     self._chunk_store().manifest_path(digest), self.tmp / f"damaged.m.{digest}"
                 )
-            asm = self._assembled.pop(digest, None)
-            if asm:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(asm)
+            if self._assembled is not None:
+                self._assembled.drop(digest)
 
     def _read_chunked(self, digest: str) -> bytes:
         self.pin()

@@ -1,0 +1,99 @@
+"""Chunked files assembled for ``ObjectStore.path``: ``tmp/asm.<pid>.<digest>``.
+
+Readers such as polars' ``scan_csv`` and the Dask engine want a path to a file with the
+object's bytes. When a chunked file is not one raw pack in order (``ChunkStore.pack_itself``),
+it is assembled here once per process: ``ChunkStore.restore`` into ``asm.<pid>.<digest>.part``
+(``copy_file_range`` from raw packs: in the kernel, no Python bytes, no RSS), renamed when
+whole. No fsync: it is a cache that a crash only leaves behind.
+
+A process keeps its ``KEEP`` most recently asked-for files (older ones are unlinked: a reader
+that still has one open keeps reading it) and unlinks them all at exit; files of processes that
+died without doing so are swept by the next process that assembles one, and by gc. Two threads
+of one process (training beside drift) share one assembly: it is made under a lock.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.errors import StoreError
+
+if TYPE_CHECKING:
+    from workbench.store.chunks import ChunkStore
+
+KEEP = 8
+
+
+class Assembled:
+    def __init__(self, tmp: Path, chunks: ChunkStore) -> None:
+        self.tmp = tmp
+        self.chunks = chunks
+        self.files: OrderedDict[str, Path] = OrderedDict()  # digest -> assembled file
+        self.lock = threading.Lock()
+        self.swept = False
+
+    def get(self, digest: str) -> Path:
+        """The assembled file of ``digest`` (made now unless this process has it)."""
+        with self.lock:
+            done = self.files.get(digest)
+            if done is not None and done.is_file():
+                self.files.move_to_end(digest)
+                return done
+            if not self.swept:
+                self.swept = True
+                sweep(self.tmp)
+                atexit.register(self.drop_all)
+            target = self.tmp / f"asm.{os.getpid()}.{digest}"
+            self._make(digest, target)
+            self.files[digest] = target
+            while len(self.files) > KEEP:
+                _, old = self.files.popitem(last=False)
+                with contextlib.suppress(FileNotFoundError):
+                    old.unlink()
+            return target
+
+    def _make(self, digest: str, target: Path) -> None:
+        part = target.with_name(target.name + ".part")
+        try:
+            out = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                self.chunks.restore(digest, out)
+            finally:
+                os.close(out)
+            os.replace(part, target)
+        except OSError as e:
+            raise StoreError(
+                f"could not assemble object {digest} in {self.tmp}: {e.strerror or e}",
+                "check free disk space and permissions of .workbench/",
+            ) from e
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+
+    def drop(self, digest: str) -> None:
+        with self.lock:
+            path = self.files.pop(digest, None)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def drop_all(self) -> None:
+        for path in list(self.files.values()):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self.files.clear()
+
+
+def sweep(tmp: Path) -> None:
+    """Remove the assembled files of processes that are gone."""
+    from workbench.store.collect import dead_temps
+
+    for path in dead_temps(tmp, kinds=("asm",)):
+        with contextlib.suppress(OSError):
+            path.unlink()

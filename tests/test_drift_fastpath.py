@@ -169,3 +169,36 @@ def test_drift_json_of_a_batch_of_another_size_keeps_its_shape(trained: Path, cl
     assert not result["dataset_drift"]
     assert all(isinstance(f["score"], float) for f in result["features"])
     assert result["prediction_drift"]["method"] in drift_stats.METHODS
+
+
+@pytest.mark.parametrize(
+    ("target", "task", "metric"),
+    [("churned", "binary", "auc"), ("contract", "multiclass", "accuracy")],
+)
+def test_batched_scores_equal_one_whole_prediction(
+    project: Path, monkeypatch: pytest.MonkeyPatch, target: str, task: str, metric: str
+) -> None:
+    """Prediction drift scores the frame in batches: the same scores (or labels) as scoring it
+    whole, for a batch size that does not divide the rows."""
+    from tests.helpers import store_of
+    from workbench import config
+    from workbench.model.loading import load_version
+
+    cut_sample(project, 1500)
+    configure(project, target=target, task=task, metric=metric, rounds=10)
+    train(project)
+    store = store_of(project)
+    with store.read() as s:
+        model = load_version(store.objects, s.champion())
+    frame = pl.read_csv(project / "data" / "batch_000.csv")
+    assert config.load(project).model.task == task
+    whole = model.predict(frame)
+    monkeypatch.setattr(drift_mod, "PREDICT_ROWS", 400)
+    got = drift_mod._prediction_series(model, frame)
+    assert got.len() == frame.height
+    if task == "multiclass":
+        want = [str(model.spec.classes[i]) for i in whole.reshape(frame.height, -1).argmax(axis=1)]
+        assert got.to_list() == want
+        assert len(set(want)) > 1
+    else:
+        assert np.array_equal(got.to_numpy(), whole.reshape(-1))

@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -111,7 +112,7 @@ ENV.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled bytecode, as after `pip ins
 TOML = bd.WORKBENCH_TOML  # [data] path = "data", target = "target"; [model] 5 rounds
 PARTS = {
     1: "new 1 GB CSV: snapshot vs dvc add vs floor",
-    2: "10,000 small CSVs: first snapshot vs dvc add; no-change",
+    2: "many small CSVs: first snapshot vs dvc add; no-change",
     3: "drift after a batch vs Evidently",
     4: "appends: store growth, re-snapshot vs dvc add, chunked vs whole",
     5: "gc",
@@ -225,7 +226,9 @@ def parquet_file(work: Path, rows: int, side: str) -> Path:
 
 def append_bytes(rows: int, index: int) -> bytes:
     """``rows`` new rows (seeded by ``index``) as CSV lines without a header."""
-    return bs.csv_bytes(bd.make_chunk("ref", 10_000 + index, rows), header=False)
+    buf = io.BytesIO()
+    bd.make_chunk("ref", 10_000 + index, rows).write_csv(buf, include_header=False)
+    return buf.getvalue()
 
 
 def project(root: Path, files: dict[str, Path], *, copy: bool = False) -> Path:
@@ -269,6 +272,16 @@ def saved_metadata(root: Path) -> Any:
         yield restore
     finally:
         shutil.rmtree(keep, ignore_errors=True)
+
+
+def fresh_metadata(restore: Callable[[], None], run: Callable[[], bd.Run]) -> Callable[[], bd.Run]:
+    """``run`` after putting the metadata back (untimed): every repeat does the same work."""
+
+    def go() -> bd.Run:
+        restore()
+        return run()
+
+    return go
 
 
 def ensure_dvc(work: Path) -> tuple[Path, str]:
@@ -580,8 +593,13 @@ def chunked_vs_whole(base: Path, root: Path, plan: Plan) -> dict[str, Any]:
         env, cwd = envs[name]
         return lambda: timed([*WB, *args], cwd, env)
 
-    log("4. workbench train --json: chunked vs whole")
-    train = interleave({n: cmd(["train", "--json"], n) for n in envs}, plan.repeats)
+    log("4. workbench train --json: chunked vs whole (metadata restored before each run)")
+    with saved_metadata(root) as restore_a, saved_metadata(whole) as restore_b:
+        restores = {"chunked": restore_a, "whole": restore_b}
+        train = interleave(
+            {n: fresh_metadata(restores[n], cmd(["train", "--json"], n)) for n in envs},
+            plan.repeats,
+        )
     data = append_bytes(plan.big_rows // 100, 999)
     with open(big, "ab") as out:
         out.write(data)
@@ -591,17 +609,10 @@ def chunked_vs_whole(base: Path, root: Path, plan: Plan) -> dict[str, Any]:
     log("4. workbench drift --json: chunked vs whole (metadata restored before each run)")
     with saved_metadata(root) as restore_a, saved_metadata(whole) as restore_b:
         restores = {"chunked": restore_a, "whole": restore_b}
-
-        def drift(name: str) -> Callable[[], bd.Run]:
-            run = cmd(["drift", "--json"], name)
-
-            def go() -> bd.Run:
-                restores[name]()
-                return run()
-
-            return go
-
-        drifts = interleave({n: drift(n) for n in envs}, plan.repeats)
+        drifts = interleave(
+            {n: fresh_metadata(restores[n], cmd(["drift", "--json"], n)) for n in envs},
+            plan.repeats,
+        )
     return {"train": train, "drift": drifts}
 
 

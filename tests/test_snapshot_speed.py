@@ -274,3 +274,125 @@ def test_a_large_new_file_is_profiled_while_stored(
     _assert_rank_bound(values, x["quantiles"], x["rank_error"])
     digest = next(f.hash for f in record.files if f.path == "data/big.csv")
     assert store.objects.path(digest).read_bytes() == path.read_bytes()
+
+
+def _rows_of(path: Path, rows: int, seed: int) -> bytes:
+    """``rows`` more rows in ``_big_csv``'s shape, without the header line."""
+    extra = tmp = path.with_suffix(".more")
+    _big_csv(tmp, rows, seed)
+    data = extra.read_bytes()
+    tmp.unlink()
+    return data[data.index(b"\n") + 1 :]
+
+
+@pytest.fixture
+def streamed_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose one data file takes the large-file paths (thresholds lowered)."""
+    monkeypatch.setattr(snapshot, "PROFILE_BESIDE_BYTES", 1 << 10)
+    monkeypatch.setattr(profile_mod, "STREAM_PROFILE_BYTES", 1 << 10)
+    monkeypatch.setattr(sketch, "BATCH_ROWS", 3_000)
+    monkeypatch.setattr(sketch, "POINTS_PER_BATCH", 64)
+    root = _project(tmp_path / "proj")
+    _big_csv(root / "data" / "big.csv")
+    return root
+
+
+def _snapshot_profile(root: Path) -> dict[str, Any]:
+    from workbench.caches import clear_process_caches
+
+    clear_process_caches()  # as a new command: what is known comes from the store
+    settings = config.load(root)
+    store = Store(settings.store_dir)
+    result = snapshot.take(settings, store)
+    assert result.created
+    with store.read() as s:
+        return s.snapshot(result.id).profile
+
+
+def _assert_profiles_agree(got: dict[str, Any], fresh: dict[str, Any], path: Path) -> None:
+    """``got`` is ``fresh`` (a stream of the whole file) exactly for counts, nulls, min/max and
+    categories, to float rounding for mean/std, within the stated bound for quantiles."""
+    assert got["rows"] == fresh["rows"]
+    raw = pl.read_csv(path)
+    for name, col in _columns(fresh).items():
+        mine = _columns(got)[name]
+        for stat in ("dtype", "kind", "nulls", "min", "max", "top", "other_count"):
+            assert mine.get(stat) == col.get(stat), (name, stat)
+        if col["kind"] == "numeric":
+            assert mine["mean"] == pytest.approx(col["mean"], rel=1e-12)
+            assert mine["std"] == pytest.approx(col["std"], rel=1e-9)
+            values = raw[name].drop_nulls().cast(pl.Float64).to_numpy()
+            _assert_rank_bound(values, mine["quantiles"], mine["rank_error"])
+            assert sum(mine["histogram"]["counts"]) == len(values)
+
+
+def _spy_resumed(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each streamed profile, whether it continued a stored state."""
+    resumed: list[bool] = []
+    real = sketch.stream_profile
+
+    def recording(*args: Any, **kw: Any) -> dict[str, Any]:
+        resumed.append(kw.get("after") is not None)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(sketch, "stream_profile", recording)
+    return resumed
+
+
+def test_an_append_profiles_only_the_new_rows_and_equals_a_fresh_profile(
+    streamed_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = streamed_project / "data" / "big.csv"
+    _snapshot_profile(streamed_project)
+    with open(path, "ab") as f:
+        f.write(_rows_of(path, 500, seed=11))
+    resumed = _spy_resumed(monkeypatch)
+    got = _snapshot_profile(streamed_project)
+    assert resumed == [True]
+    assert got["rows"] == ROWS + 500 and "sketch" not in got
+    _assert_profiles_agree(got, profile_mod.profile_source("big.csv", path), path)
+
+
+def test_an_edit_before_the_end_is_not_taken_for_an_append(
+    streamed_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = streamed_project / "data" / "big.csv"
+    _snapshot_profile(streamed_project)
+    data = path.read_bytes()
+    first_row = data.index(b"\n") + 1
+    edited = data[:first_row] + b"-99999" + data[first_row:]  # the first x, changed
+    path.write_bytes(edited + _rows_of(path, 300, seed=12))
+    resumed = _spy_resumed(monkeypatch)
+    got = _snapshot_profile(streamed_project)
+    assert True not in resumed[-1:]  # the whole file was read again
+    assert _columns(got)["x"]["min"] <= -99999
+    _assert_profiles_agree(got, profile_mod.profile_source("big.csv", path), path)
+
+
+def test_a_new_header_with_more_rows_is_profiled_whole(
+    streamed_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = streamed_project / "data" / "big.csv"
+    _snapshot_profile(streamed_project)
+    data = path.read_bytes()
+    header_end = data.index(b"\n")
+    path.write_bytes(
+        data[:header_end].replace(b"x,", b"x2,") + data[header_end:] + b"1,2,3,a,2024-01-02,1\n"
+    )
+    got = _snapshot_profile(streamed_project)
+    assert "x2" in _columns(got) and "x" not in _columns(got)
+    _assert_profiles_agree(got, profile_mod.profile_source("big.csv", path), path)
+
+
+def test_rows_appended_to_a_file_without_a_final_newline_are_profiled_whole(
+    streamed_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = streamed_project / "data" / "big.csv"
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    _snapshot_profile(streamed_project)
+    with open(path, "ab") as f:  # the old last row gets more digits, then new rows follow
+        f.write(b"7\n" + _rows_of(path, 200, seed=13))
+    resumed = _spy_resumed(monkeypatch)
+    got = _snapshot_profile(streamed_project)
+    assert resumed == [False]
+    _assert_profiles_agree(got, profile_mod.profile_source("big.csv", path), path)

@@ -398,11 +398,14 @@ class StatCache:
         key = f"{size}:{mtime_ns}:{inode}:"
         return entry[len(key) :] if entry.startswith(key) else None
 
-    def previous(self, f: InputFile) -> str | None:
-        """The hash remembered for ``f``'s path whatever its stat now (the object a file that
-        grew may extend), or None."""
+    def previous(self, f: InputFile) -> tuple[str, int] | None:
+        """The (hash, size) remembered for ``f``'s path whatever its stat now (the object a
+        file that grew may extend), or None."""
         entry = self.entries.get(f.rel)
-        return None if entry is None else entry.rsplit(":", 1)[-1]
+        if entry is None:
+            return None
+        size, _, _, digest = entry.split(":", 3)
+        return digest, int(size)
 
     def same_size(self, f: InputFile) -> bool:
         """True when the cache knows this path with this size (its mtime or inode moved)."""

@@ -625,15 +625,48 @@ def profile_source(
         raise _wrap(e, path, label) from e
 
 
+def profile_appended(
+    label: str, path: Path, old: dict[str, Any], old_size: int, nulls: Sequence[str] = NULL_VALUES
+) -> dict[str, Any] | None:
+    """The profile of a CSV that grew by appended rows, from the stored profile of its first
+    ``old_size`` bytes (``old``, with its ``sketch`` state) and a read of the rows appended
+    since (the header line, then the bytes from ``old_size`` on); None when that cannot be
+    done (no state, the old bytes did not end a line, the types or header differ): the caller
+    profiles the whole file. The caller vouches that the first bytes are the old ones (the
+    store found the file appended to that object)."""
+    import polars as pl
+
+    from workbench.data import sketch
+
+    state = old.get("sketch")
+    if not isinstance(state, dict) or file_format(label) == "parquet":
+        return None
+    with open(path, "rb") as f:
+        header = f.readline()
+        if old_size <= len(header):
+            return None
+        f.seek(old_size - 1)
+        if f.read(1) != b"\n":
+            return None  # the old last line continues: its row changed
+        tail = f.read()
+    try:
+        return sketch.stream_profile(path, label, nulls, source=header + tail, after=state)
+    except ShortRowError as e:
+        raise _wrap(e, path, label) from e
+    except (sketch.StreamFallback, pl.exceptions.PolarsError):
+        return None  # the whole file's read decides (and names what is wrong)
+
+
 def remember_profile(key: str, profile: dict[str, Any]) -> None:
     """Keep a per-file profile computed elsewhere (``profile_source``) for ``profile_files``."""
     _PROFILES.put(key, profile)
 
 
 def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """A per-file profile as a snapshot's own: a copy, without its mergeable state."""
     import json  # the profile is JSON: a round trip copies it ~3x faster than deepcopy
 
-    return json.loads(json.dumps(profile))
+    return json.loads(json.dumps({k: v for k, v in profile.items() if k != "sketch"}))
 
 
 def _profile_together(files: Sequence[tuple[str, Path]], nulls: Sequence[str]) -> dict[str, Any]:

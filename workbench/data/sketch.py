@@ -63,7 +63,7 @@ class _Numeric:
     lo: float = math.inf
     hi: float = -math.inf
     points: list[np.ndarray] = field(default_factory=list)
-    weights: list[int] = field(default_factory=list)  # one weight per points array
+    weights: list[Any] = field(default_factory=list)  # per points array: a weight, or one each
     error: int = 0  # the rank error bound of the points, in values
     hashes: np.ndarray | None = None  # the smallest distinct value hashes (sorted)
     extra: int = 0  # distinct non-finite values seen (nan, inf, -inf), as a bit set
@@ -125,16 +125,42 @@ class _Column:
     hi: Any = None
 
 
-def stream_profile(path: Path, label: str, nulls: Sequence[str]) -> dict[str, Any]:
+def stream_profile(
+    path: Path,
+    label: str,
+    nulls: Sequence[str],
+    *,
+    source: bytes | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The profile of one file read in batches (see the module docstring); raises
-    ``StreamFallback`` when the exact read must decide a type, polars errors as they come."""
+    ``StreamFallback`` when the exact read must decide a type, polars errors as they come.
+
+    The profile carries its mergeable state under ``"sketch"``. With ``after`` (the state of
+    the file's first bytes, from their stored profile) and ``source`` (the header line and the
+    bytes appended since), only the appended rows are read and the profile is that of the
+    whole file: the same as a fresh stream of it but for the order partials are combined in
+    (float sums) and the quantile points (within the bound the state carries)."""
+    import polars as pl
+
     from workbench.data.columns import column_kind
     from workbench.data.profile import PARQUET_SUFFIXES, _check_short_rows, separator
 
-    lf = _lazy(path, label, nulls)
+    lf = _lazy(path if source is None else source, path, label, nulls)
     schema = lf.collect_schema()
-    columns = {name: _Column(dtype, column_kind(dtype)) for name, dtype in schema.items()}
-    rows = 0
+    if after is None:
+        columns = {name: _Column(dtype, column_kind(dtype)) for name, dtype in schema.items()}
+        rows = 0
+    else:
+        rows, columns = _load(after)
+        if list(columns) != list(schema):
+            raise StreamFallback(label)  # the header changed
+        try:
+            lf = lf.with_columns(
+                pl.col(n).cast(c.dtype) for n, c in columns.items() if schema[n] != c.dtype
+            )
+        except pl.exceptions.PolarsError as e:
+            raise StreamFallback(label) from e
     for batch in lf.collect_batches(chunk_size=BATCH_ROWS, maintain_order=False):
         rows += batch.height
         if not batch.height:
@@ -152,10 +178,133 @@ def stream_profile(path: Path, label: str, nulls: Sequence[str]) -> dict[str, An
     suffix = Path(label).suffix.lower()
     if columns and suffix not in PARQUET_SUFFIXES and list(columns.values())[-1].nulls:
         _check_short_rows(path, separator(suffix), len(columns))  # a short row shows as nulls
-    return _finish(rows, columns)
+    profile = _finish(rows, columns)
+    profile["sketch"] = _state(rows, columns)
+    return profile
 
 
-def _lazy(path: Path, label: str, nulls: Sequence[str]) -> pl.LazyFrame:
+STATE_FORMAT = 1
+STATE_POINTS = 4096  # quantile points a stored state keeps per column
+
+
+def _hash_tag() -> str:
+    import polars as pl
+
+    return f"polars {pl.__version__} seed {_SEED}"  # the hashes are those of this version
+
+
+def _state(rows: int, columns: dict[str, _Column]) -> dict[str, Any]:
+    """The partials as JSON: what an append needs to continue the profile (``_load``)."""
+    import base64
+
+    from workbench.data.profile import _as_string
+
+    out: dict[str, Any] = {"v": STATE_FORMAT, "rows": rows, "hash": _hash_tag(), "columns": []}
+    for name, col in columns.items():
+        entry: dict[str, Any] = {"name": name, "dtype": str(col.dtype), "nulls": col.nulls}
+        num = col.numeric
+        if num is not None:
+            values, weights, error = _compressed(num)
+            hashes: Any = num.hashes if num.hashes is not None else []
+            entry["numeric"] = {
+                "n": num.n,
+                "mean": num.mean,
+                "m2": num.m2,
+                "lo": num.lo if num.n else None,
+                "hi": num.hi if num.n else None,
+                "values": [float(v) for v in values],
+                "weights": [int(w) for w in weights],
+                "error": error,
+                "hashes": base64.b64encode(_u64(hashes).tobytes()).decode(),
+                "extra": num.extra,
+            }
+        if col.kind in ("categorical", "boolean"):
+            entry["counts"] = dict(col.counts)
+        if col.kind in ("datetime", "boolean") and col.lo is not None:
+            entry["lo"], entry["hi"] = _as_string(col.lo, col.dtype), _as_string(col.hi, col.dtype)
+        out["columns"].append(entry)
+    return out
+
+
+def _u64(values: Any) -> np.ndarray:
+    import numpy as np
+
+    return np.ascontiguousarray(np.asarray(values, dtype="<u8"))
+
+
+def _compressed(num: _Numeric) -> tuple[np.ndarray, np.ndarray, int]:
+    """The points merged into at most ``STATE_POINTS`` (sorted values, weights, rank error):
+    consecutive points are grouped and each group kept as its last value; a value falls
+    inside one group at most, so the error grows by less than the largest group's weight."""
+    import numpy as np
+
+    values, weights = _sorted_points(num)
+    if len(values) <= STATE_POINTS:
+        return values, weights, num.error
+    ends = np.cumsum(weights)
+    cuts = np.linspace(0, num.n, STATE_POINTS + 1)[1:]
+    last = np.unique(np.minimum(np.searchsorted(ends, cuts, side="left"), len(ends) - 1))
+    grouped = np.diff(np.concatenate(([0], ends[last])))
+    return values[last], grouped, num.error + int(grouped.max()) - 1
+
+
+def _sorted_points(num: _Numeric) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    if not num.points:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    values = np.concatenate(num.points)
+    weights = np.concatenate(
+        [
+            np.full(len(p), w, dtype=np.int64) if isinstance(w, int) else w
+            for p, w in zip(num.points, num.weights, strict=True)
+        ]
+    )
+    order = np.argsort(values, kind="stable")
+    return values[order], weights[order]
+
+
+def _load(state: dict[str, Any]) -> tuple[int, dict[str, _Column]]:
+    """The partials of a stored state; ``StreamFallback`` if this version cannot continue it."""
+    import base64
+
+    import numpy as np
+    import polars as pl
+
+    from workbench.data.columns import _dtype_named, column_kind
+
+    if state.get("v") != STATE_FORMAT or state.get("hash") != _hash_tag():
+        raise StreamFallback("state")
+    columns: dict[str, _Column] = {}
+    for entry in state["columns"]:
+        dtype = _dtype_named(entry["dtype"])
+        if str(dtype) != entry["dtype"]:  # parametrised (Datetime with a zone...): start over
+            raise StreamFallback(entry["name"])
+        col = _Column(dtype, column_kind(dtype), int(entry["nulls"]))
+        raw = entry.get("numeric")
+        if raw is not None:
+            num = col.numeric = _Numeric(
+                n=raw["n"], mean=raw["mean"], m2=raw["m2"], error=raw["error"], extra=raw["extra"]
+            )
+            if raw["n"]:
+                num.lo, num.hi = raw["lo"], raw["hi"]
+                num.points = [np.asarray(raw["values"], dtype=np.float64)]
+                num.weights = [np.asarray(raw["weights"], dtype=np.int64)]
+            hashes = np.frombuffer(base64.b64decode(raw["hashes"]), dtype="<u8")
+            num.hashes = hashes.astype(np.uint64) if len(hashes) else None
+        col.counts.update(entry.get("counts") or {})
+        if "lo" in entry:
+            if col.kind == "boolean":
+                col.lo, col.hi = entry["lo"] == "true", entry["hi"] == "true"
+            elif dtype == pl.Date:
+                col.lo, col.hi = pl.Series([entry["lo"], entry["hi"]]).str.to_date().to_list()
+            else:  # (a parametrised dtype was refused above)
+                raise StreamFallback(entry["name"])
+        columns[entry["name"]] = col
+    return int(state["rows"]), columns
+
+
+def _lazy(source: Path | bytes, path: Path, label: str, nulls: Sequence[str]) -> pl.LazyFrame:
     import polars as pl
 
     from workbench.data.columns import numeric_text
@@ -170,9 +319,11 @@ def _lazy(path: Path, label: str, nulls: Sequence[str]) -> pl.LazyFrame:
 
     suffix = Path(label).suffix.lower()
     if suffix in PARQUET_SUFFIXES:
-        return pl.scan_parquet(path)
+        if not isinstance(source, Path):
+            raise StreamFallback(label)  # a Parquet file is not extended by appending
+        return pl.scan_parquet(source)
     sep = separator(suffix)
-    lf = pl.scan_csv(path, separator=sep, infer_schema_length=SAMPLE_ROWS)
+    lf = pl.scan_csv(source, separator=sep, infer_schema_length=SAMPLE_ROWS)
     schema = lf.collect_schema()
     _check_last_line(path, sep, len(schema))
     tokens = list(nulls)
@@ -295,12 +446,7 @@ def _numeric(entry: dict[str, Any], num: _Numeric) -> None:
     entry["min"], entry["max"] = _num(num.lo), _num(num.hi)
     entry["mean"] = _num(num.mean)
     entry["std"] = _num(math.sqrt(num.m2 / (num.n - 1))) if num.n > 1 else None
-    values = np.concatenate(num.points)
-    weights = np.concatenate(
-        [np.full(len(p), w, dtype=np.int64) for p, w in zip(num.points, num.weights, strict=True)]
-    )
-    order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
+    values, weights = _sorted_points(num)
     ends = np.cumsum(weights)  # the rank (1-based) of each point's last value
     entry["quantiles"] = {
         str(q): _num(v) for q, v in zip(QUANTILES, quantiles(values, ends, num.n), strict=True)

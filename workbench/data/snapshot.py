@@ -211,24 +211,59 @@ def _store_and_profile(
     from workbench.data import profile as profile_mod
 
     nulls = settings.data.null_values
-    profiles: dict[str, dict[str, Any]] = {}
+    olds = _old_profiles(files, cache, store, nulls)
+    profiles: dict[str, dict[str, Any] | None] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        stored = [pool.submit(_store, f, cache, store) for f in files]
+        stored = [
+            pool.submit(_store, f, cache, store)
+            if cache.same_size(f)
+            else pool.submit(_store_file, f, cache, store)
+            for f in files
+        ]
         try:
             for f in files:
-                profiles[f.rel] = profile_mod.profile_source(
-                    f.rel, f.path, nulls, settings.data.max_columns
-                )
+                old = olds.get(f.rel)
+                if old is not None:  # grew: profile the appended rows only, if it was appended
+                    profiles[f.rel] = profile_mod.profile_appended(f.rel, f.path, *old, nulls)
+                else:
+                    profiles[f.rel] = profile_mod.profile_source(
+                        f.rel, f.path, nulls, settings.data.max_columns
+                    )
         finally:
             for future in stored:
                 future.exception()  # every store ends before this returns or raises
     hashes: dict[str, str] = {}
     for f, future in zip(files, stored, strict=True):
-        digest = future.result()
+        result = future.result()
+        digest, appended = (result, None) if isinstance(result, str) else result
+        profile = profiles[f.rel]
+        previous = cache.previous(f)
+        if f.rel in olds and (profile is None or previous is None or appended != previous[0]):
+            # not an append after all (the old bytes were edited): the whole file's profile
+            profile = profile_mod.profile_source(f.rel, f.path, nulls, settings.data.max_columns)
         cache.remember(f, digest)
         hashes[f.rel] = digest
-        profile_mod.remember_profile(profile_mod.profile_key(f.rel, digest, nulls), profiles[f.rel])
+        if profile is not None:
+            profile_mod.remember_profile(profile_mod.profile_key(f.rel, digest, nulls), profile)
     return hashes
+
+
+def _old_profiles(
+    files: list[InputFile], cache: StatCache, store: Store, nulls: Any
+) -> dict[str, tuple[dict[str, Any], int]]:
+    """rel -> (the stored profile of the object a grown file may extend, its size)."""
+    from workbench.data import profile as profile_mod
+
+    grown = {}
+    for f in files:
+        previous = cache.previous(f)
+        if previous is not None and previous[1] < f.sig.size:
+            grown[f.rel] = (profile_mod.profile_key(f.rel, previous[0], nulls), previous[1])
+    if not grown or not store.db_path.exists():
+        return {}
+    with store.read() as s:
+        found = s.file_profiles([key for key, _ in grown.values()])
+    return {rel: (found[key], size) for rel, (key, size) in grown.items() if key in found}
 
 
 def _ensure_stored(inputs: list[InputFile], hashes: dict[str, str], store: Store) -> None:
@@ -251,10 +286,19 @@ def _store(f: InputFile, cache: StatCache, store: Store) -> str:
         digest = store.objects.hash_file(f.path)
         if store.objects.has(digest) and FileSig.of(os.stat(f.abspath)) == f.sig:
             return digest
+    return _store_file(f, cache, store)[0]
+
+
+def _store_file(f: InputFile, cache: StatCache, store: Store) -> tuple[str, str | None]:
+    """Store ``f``: its digest, and the object it extends when it is that object's bytes
+    followed by appended ones (the store then keeps only the tail)."""
     objects: Any = store.objects
-    if hasattr(objects, "store_file"):  # streams, and extends the object the file grew from
-        return str(objects.store_file(f.path, previous=cache.previous(f)).digest)
-    return store.objects.put_file(f.path)[0]
+    if not hasattr(objects, "store_file"):
+        return store.objects.put_file(f.path)[0], None
+    previous = cache.previous(f)
+    stored = objects.store_file(f.path, previous=previous[0] if previous else None)
+    appended = stored.appended_to if previous and stored.prefix_size == previous[1] else None
+    return str(stored.digest), appended
 
 
 def _build(

@@ -312,6 +312,33 @@ def test_human_output_is_one_line(proj: Path, cli) -> None:
     assert again.stdout.startswith("nothing to remove; ") and again.returncode == 0
 
 
+@needs_collect
+def test_gc_waits_for_bytes_in_flight_then_takes_them_once_their_writer_died(
+    proj: Path, cli
+) -> None:
+    """A process that stored bytes and has not recorded them yet holds gc off (a clear busy
+    error past the wait limit, exit 6); killed before recording, its bytes are garbage."""
+    code = (
+        "import sys, time; from pathlib import Path; from workbench.store import Store;"
+        "print(Store(Path(sys.argv[1])).objects.put_bytes(b'in flight'), flush=True);"
+        "time.sleep(60)"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, str(proj / ".workbench")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None
+        digest = writer.stdout.readline().strip()
+        busy = cli("gc", "--json", cwd=proj, env={"WORKBENCH_LOCK_TIMEOUT": "1"})
+        assert busy.returncode == 6 and busy.stdout == ""
+        assert f"pid {writer.pid}" in busy.stderr and "WORKBENCH_LOCK_TIMEOUT" in busy.stderr
+        assert digest in _stored(proj)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert _gc(cli, proj)["digests"] == [digest]
+
+
 _SNAPSHOT_LOOP = """
 import sys, time
 from pathlib import Path

@@ -245,3 +245,25 @@ def test_path_hands_out_the_pack_or_an_assembled_file_gone_at_exit(tmp_path: Pat
     ).stdout.split()
     assert out[1] == "True" and Path(out[0]).parent == store.tmp
     assert not Path(out[0]).exists() and not stale.exists()  # unlinked at exit; swept
+
+
+def test_a_large_file_growing_while_it_is_chunked_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from workbench.errors import FileChangedError
+    from workbench.store import chunks
+
+    src = tmp_path / "big.csv"
+    src.write_bytes(csv_bytes(20_000, 11))
+    real = chunks.HashingReader.readinto
+
+    def append_once(self: chunks.HashingReader, buf: memoryview) -> int:
+        if self.pos == 0:  # a writer appends while we are in the middle of reading
+            with open(src, "ab") as f:
+                f.write(b"1,2,3\n")
+        return real(self, buf)
+
+    monkeypatch.setattr(chunks.HashingReader, "readinto", append_once)
+    store = ObjectStore(tmp_path / ".workbench")
+    with pytest.raises(FileChangedError, match="changed while it was being read"):
+        store.store_file(src)
+    assert store.digests() == set() and store.usage()["packs"] == 0
+    assert store.usage()["tmp"] == 0  # no temp pack left

@@ -309,7 +309,7 @@ class ChunkStore:
         manifest, locs = self.locate(digest)
         with contextlib.ExitStack() as stack:
             fds: dict[str, int] = {}
-            for loc in locs:
+            for loc in _runs(locs):
                 src = fds.get(loc.pack)
                 if src is None:
                     src = os.open(packs.pack_path(self.packs, loc.pack), os.O_RDONLY | os.O_CLOEXEC)
@@ -420,6 +420,25 @@ class ChunkStore:
             pass
         self.write_durable(folder / digest[2:], manifest.to_bytes())
         self._unsynced.add(str(folder))
+
+
+def _runs(locs: list[packs.Loc]) -> list[packs.Loc]:
+    """Raw chunks that follow each other in one pack, merged: one copy_file_range each."""
+    out: list[packs.Loc] = []
+    for loc in locs:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and loc.codec == last.codec == packs.RAW
+            and loc.pack == last.pack
+            and loc.offset == last.offset + last.stored
+        ):
+            out[-1] = packs.Loc(
+                last.pack, last.offset, last.stored + loc.stored, last.raw + loc.raw, 0
+            )
+        else:
+            out.append(loc)
+    return out
 
 
 def _decompress(data: bytes, loc: packs.Loc) -> bytes:

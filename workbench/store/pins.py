@@ -17,6 +17,14 @@ The protocol (decided; ``workbench gc`` and the snapshot code rely on it):
   ``WORKBENCH_LOCK_TIMEOUT`` seconds with ``StoreBusyError``.
 
 The kernel drops a ``flock`` when its holder dies, so a killed writer never blocks gc.
+
+What callers must know: the pin belongs to the ``ObjectStore`` (one per ``Store``), not to a
+call, so *any* ``Store.write`` of that store releases it — also an unrelated one (an audit
+event) between storing objects and the write that references them. Such code stores (or calls
+``has()``, which pins again) after that other write, or wraps the whole in ``pinned()`` and
+writes through another ``Store``. A long-lived process that pins (a ``has()``) and never writes
+keeps gc waiting — gc gives up after ``WORKBENCH_LOCK_TIMEOUT`` naming that pid — until it
+writes or calls ``release()`` (a TUI's refresh that only reads should end with it).
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ The reference is read once per version and cached as a Parquet object in the sto
 columns as they were, the target, and the version's own predictions on them); the row in
 ``drift_references`` points at it. A second drift run against the same version reads that
 Parquet instead of re-parsing the training CSVs and re-scoring them. A reference built in this
-run is written to the store on a thread while the statistics run (the record is stored only
-once that write finished); while a snapshot is taken, LightGBM is imported on a thread.
-Results are stored per (current snapshot, version): asking again returns the stored result;
-``force`` recomputes.
+run is written to the store on a thread while the statistics run (its record is stored only
+once that write finished); while the snapshot is taken and the frames are read, LightGBM is
+imported on a thread. Results are stored per (current snapshot, version): asking again returns
+the stored result; ``force`` recomputes.
 
 Per-feature methods and thresholds, PSI, and the dataset rule are in ``drift_stats``
 (Evidently's defaults; every number checked against scipy). Overrides come from
@@ -78,10 +78,8 @@ def run_drift(
     ``also(session, result)`` runs inside the transaction that stores a computed result (and
     only then): a cycle writes its own events there instead of opening another session.
     """
-    warm = None if taken is not None else _warm_model_imports()
+    warm = _warm_model_imports()
     snap = taken or snapshot.take(settings, store)
-    if warm is not None:
-        warm.join()
     seen = context
     if version is None and seen is not None and seen.champion_snapshot is not None:
         # the champion and its records as the snapshot's own session read them
@@ -99,14 +97,20 @@ def run_drift(
     if stored is not None:
         return DriftOutcome(stored, False)
     started = time.perf_counter()
-    model = load_version(store.objects, ref_version)
+
+    def model_of() -> LoadedModel:  # the reads below run while LightGBM is still importing
+        if warm is not None:
+            warm.join()
+        return load_version(store.objects, ref_version)
+
     ref_frame, max_time, store_it = _reference(
-        settings, store, ref_version, reference_snap, model, cached
+        settings, store, ref_version, reference_snap, model_of, cached
     )
     # a reference built just now is written to the store on a thread while the statistics run
     with ThreadPoolExecutor(max_workers=1) as writer:
         written = writer.submit(store_it) if store_it is not None else None
         cur_frame = _current(settings, store, current, reference_snap, max_time)
+        model = model_of()
         compared = _compare(settings, model, ref_frame, cur_frame)
         new_ref = written.result() if written is not None else None
     result = DriftResult.from_json(
@@ -155,7 +159,7 @@ def prepare_reference(settings: Settings, store: Store, version: VersionRecord) 
             return False
         snap = s.snapshot(version.snapshot_id)
     model = load_version(store.objects, _checked(version))
-    _, _, store_it = _reference(settings, store, version, snap, model, None)
+    _, _, store_it = _reference(settings, store, version, snap, lambda: model, None)
     if store_it is None:
         return False
     record = store_it()
@@ -183,11 +187,12 @@ def _reference(
     store: Store,
     version: VersionRecord,
     snap: SnapshotRecord,
-    model: LoadedModel,
+    model_of: Callable[[], LoadedModel],
     cached: DriftReference | None,
 ) -> tuple[pl.DataFrame, str | None, Callable[[], DriftReference] | None]:
     """The reference frame, its last time (``max_time``) and, when it was built now, the call
     that writes it to the object store and returns its record (the caller stores the record).
+    ``model_of`` is only called to build one: a cached reference needs no model.
     """
     import polars as pl
 
@@ -204,6 +209,7 @@ def _reference(
         if hit is not None:
             return hit, cached.max_time, None
     frame = load_frame(store, snap)
+    model = model_of()
     keep = _columns(frame, model, settings)
     ref = frame.select(keep).with_columns(_prediction_series(model, frame))
     time_col = settings.data.time_column
@@ -226,9 +232,15 @@ def _reference(
     return ref, max_time, store_it
 
 
-def _warm_model_imports() -> threading.Thread:
-    """Import LightGBM on a thread while the snapshot runs (~1 s of imports: it pulls in
-    scikit-learn): the snapshot spends its time in polars, which releases the GIL."""
+def _warm_model_imports() -> threading.Thread | None:
+    """Import LightGBM on a thread while the snapshot runs and the frames are read (~1 s of
+    imports: it pulls in scikit-learn); both spend their time in polars, which releases the
+    GIL. The model is loaded only after the thread finished (no two threads importing the
+    same modules). None when it is imported already (a watcher's later cycles)."""
+    import sys
+
+    if "lightgbm" in sys.modules:
+        return None
 
     def run() -> None:
         with contextlib.suppress(Exception):  # the real import reports any failure

@@ -183,3 +183,15 @@ def test_store_write_releases_the_pin(tmp_path: Path) -> None:
         pass
     with gc.gc_lock():
         assert gc.collect({digest}, dry_run=True).removed == ()
+
+
+def test_reading_and_storing_while_holding_the_gc_lock_does_not_wait_for_itself(
+    tmp_path: Path,
+) -> None:
+    store = ObjectStore(tmp_path / ".workbench")
+    (tmp_path / "a.csv").write_bytes(rows(30_000, 6))
+    digest = store.store_file(tmp_path / "a.csv").digest
+    with store.gc_lock():
+        assert store.has(digest) and store.path(digest).read_bytes() == rows(30_000, 6)
+        kept = store.put_bytes(b"written by gc")
+        assert store.collect({digest, kept}, dry_run=False).removed == ()

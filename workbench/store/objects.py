@@ -214,6 +214,7 @@ class ObjectStore:
         self._serial = itertools.count()  # temp file names
         self._chunks: ChunkStore | None = None
         self._pin_fd: int | None = None
+        self._gc_held = False  # this ObjectStore holds gc.lock exclusive (gc_lock)
         self._pin_lock = threading.RLock()
         self._assembled: Assembled | None = None  # chunked files assembled for path()
 
@@ -221,8 +222,8 @@ class ObjectStore:
 
     def pin(self) -> None:
         """Hold ``gc.lock`` shared (once; kept until ``release``): gc waits for us."""
-        if self._pin_fd is not None:
-            return
+        if self._pin_fd is not None or self._gc_held:
+            return  # (holding gc.lock exclusive covers us: a pin would wait for ourselves)
         with self._pin_lock:
             if self._pin_fd is None:
                 self.ensure()
@@ -257,7 +258,11 @@ class ObjectStore:
         self.ensure()
         with pins.exclusive(self.store_root / pins.GC_LOCK, purpose="gc", on_wait=on_wait):
             self._chunk_store().index.forget()
-            yield
+            self._gc_held = True
+            try:
+                yield
+            finally:
+                self._gc_held = False
 
     def collect(self, referenced: set[str], *, dry_run: bool) -> CollectReport:
         """Remove what ``referenced`` does not name (call it holding ``gc_lock``)."""

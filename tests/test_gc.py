@@ -301,18 +301,6 @@ def _malformed(path: Path) -> None:
 
 
 @needs_collect
-def test_human_output_is_one_line(proj: Path, cli) -> None:
-    _put_loose(proj, b"x" * 2048)
-    dry = cli("gc", "--dry-run", cwd=proj)
-    assert dry.returncode == 0 and dry.stdout.startswith("would remove 1 object: 2.0 kB to free")
-    done = cli("gc", cwd=proj)
-    assert done.stdout.startswith("removed 1 object: 2.0 kB freed; ")
-    assert done.stdout.strip().endswith(" kept") and len(done.stdout.splitlines()) == 1
-    again = cli("gc", cwd=proj)
-    assert again.stdout.startswith("nothing to remove; ") and again.returncode == 0
-
-
-@needs_collect
 def test_gc_waits_for_bytes_in_flight_then_takes_them_once_their_writer_died(
     proj: Path, cli
 ) -> None:
@@ -336,7 +324,14 @@ def test_gc_waits_for_bytes_in_flight_then_takes_them_once_their_writer_died(
     finally:
         writer.kill()
         writer.wait()
-    assert _gc(cli, proj)["digests"] == [digest]
+    dry = cli("gc", "--dry-run", cwd=proj)  # the human line
+    assert dry.stdout.startswith("would remove 1 object: 9 B to free; ") and dry.returncode == 0
+    done = cli("gc", cwd=proj)
+    assert done.stdout.startswith("removed 1 object: 9 B freed; ")
+    assert done.stdout.strip().endswith(" kept") and len(done.stdout.splitlines()) == 1
+    assert digest not in _stored(proj)
+    again = _gc(cli, proj)
+    assert again["digests"] == [] and again["removed"]["objects"] == 0
 
 
 _SNAPSHOT_LOOP = """
@@ -446,3 +441,16 @@ def test_chunked_files_survive_and_a_refused_versions_own_chunks_go(tmp_path: Pa
         assert cli("checkout", snap["id"], "--force", cwd=root, env=env).returncode == 0
         assert xxhash.xxh3_128_hexdigest(big.read_bytes()) == snap["files"][0]["hash"]
     assert _gc(cli, root, env=env)["digests"] == []
+
+
+def test_sizes_read_in_decimal_units() -> None:
+    from workbench.pipeline.gc import human_bytes
+
+    assert [human_bytes(n) for n in (0, 999, 1500, 2_048_000, 1_234_567_890, 4_100 * 10**9)] == [
+        "0 B",
+        "999 B",
+        "1.5 kB",
+        "2.0 MB",
+        "1.2 GB",
+        "4100.0 GB",
+    ]

@@ -39,11 +39,17 @@ the JSON text columns (``events.data``, ``model_versions`` metrics / gate / timi
 record names is not recoverable. A JSON object that is named but missing or unreadable stops
 gc (``StoreError``): what it names cannot be known, so nothing may be collected.
 
-Caches are deliberately not references: ``cache/stat.json`` and ``cache/last.json`` name
-digests, but the snapshot code stores any object it is about to reference again when it is
-missing (``data.snapshot._ensure_stored``: every input of a new snapshot is checked with
-``has()`` and re-stored from the file), and the last snapshot they name is recorded, so its
-objects are referenced anyway.
+Caches are deliberately not references: ``cache/stat.json`` (a file's digest, and the digest
+a grown file extends) and ``cache/last.json`` name digests, but the snapshot code stores any
+object it is about to reference again when it is missing (``data.snapshot._ensure_stored``:
+every input of a new snapshot is checked with ``has()`` and re-stored from the file), and the
+last snapshot they name is recorded, so its objects are referenced anyway (``tests/test_gc``
+takes a refused snapshot's objects, then snapshots and checks out the same files exactly).
+
+The JSON objects read here (meta, monitoring references) are ``put_bytes`` objects, always
+stored whole: reading them does not pin the process, which matters because gc reads them
+while it holds ``gc.lock`` exclusively (a chunked read would wait for gc's own lock). A new
+JSON kind stored chunked would need a read that does not pin.
 """
 
 from __future__ import annotations

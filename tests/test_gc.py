@@ -2,9 +2,8 @@
 unreferenced bytes (a refused snapshot's, bytes put directly, stale temp files) go; a dry run
 lists the same and removes nothing; snapshots running beside gc lose nothing; chunked files.
 
-Real LightGBM, real DuckDB, the real CLI in subprocesses. The tests that run gc need the chunk
-store's ``ObjectStore.collect`` / ``gc_lock``; until it is in the tree they are skipped (the
-reference tests run regardless).
+Real LightGBM, real DuckDB, the real CLI in subprocesses; chunked files with small chunks
+(``WORKBENCH_CHUNKED_MIN_BYTES``, ``WORKBENCH_CHUNK_AVG_BYTES``).
 """
 
 from __future__ import annotations
@@ -25,13 +24,9 @@ import xxhash
 from tests.conftest import SAMPLE, copy_sample
 from tests.helpers import configure, store_of, train
 from workbench import config
-from workbench.store.objects import ObjectStore
 from workbench.store.references import CALL_SITES, referenced
 
 REPO = Path(__file__).resolve().parents[1]
-needs_collect = pytest.mark.skipif(
-    not hasattr(ObjectStore, "collect"), reason="ObjectStore.collect (chunk store) not landed"
-)
 STORE_CALLS = {"put_bytes", "put_file", "put_files", "store_file"}
 OBJECT_STORE = {  # the object store itself: its verbs call one another
     "workbench/store/objects.py",
@@ -202,7 +197,6 @@ def test_every_store_call_site_is_known() -> None:
 # ------------------------------------------------------------------ gc itself
 
 
-@needs_collect
 def test_gc_keeps_everything_referenced_and_every_command_works(proj: Path, cli) -> None:
     store = store_of(proj)
     live = referenced(store)
@@ -243,7 +237,6 @@ def _every_command_works(root: Path, cli, snaps: list) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-@needs_collect
 def test_unreferenced_bytes_go_and_a_dry_run_only_lists_them(proj: Path, cli) -> None:
     store = store_of(proj)
     before = _stored(proj)
@@ -300,7 +293,6 @@ def _malformed(path: Path) -> None:
     path.write_text("\n".join([*head, "a,b"]) + "\n")
 
 
-@needs_collect
 def test_gc_waits_for_bytes_in_flight_then_takes_them_once_their_writer_died(
     proj: Path, cli
 ) -> None:
@@ -356,7 +348,6 @@ print("IDS", " ".join(ids), flush=True)
 """
 
 
-@needs_collect
 def test_snapshots_beside_gc_lose_nothing(proj: Path) -> None:
     """One process snapshots changing data in a loop while another runs gc again and again:
     every digest a record names exists at the end and hashes to itself."""
@@ -401,7 +392,6 @@ def _file_digests(store) -> set[str]:
         return {r[0] for r in s.con.execute("SELECT hash FROM snapshot_files").fetchall()}
 
 
-@needs_collect
 def test_chunked_files_survive_and_a_refused_versions_own_chunks_go(tmp_path: Path, cli) -> None:
     """A large file changed in its middle: the snapshot that would name the changed version
     is refused, so that version's own chunks go; the kept version reads back exact."""

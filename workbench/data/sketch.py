@@ -15,10 +15,9 @@ partials whatever the file's size:
     ``n / k`` points, ``k = ceil(n / POINTS_PER_BATCH)``). For any value ``v`` the kept points'
     weight at or below ``v`` differs from the true count by less than ``k`` per batch (``v``
     falls inside one block of a batch at most), so over all batches the rank error is below
-    what the
-    column's ``rank_error`` states that bound (``sum(k_b - 1)``, at most the file's rows /
-    ``POINTS_PER_BATCH``) as a fraction of its values, and a quantile is
-    the value at the target rank of the weighted points (linear between neighbours, as numpy).
+    ``sum(k_b - 1)`` values (at most the file's rows / ``POINTS_PER_BATCH``). The column's
+    ``rank_error`` states that bound as a fraction of its values, and a quantile is the value
+    at the target rank of the weighted points (linear between neighbours, as numpy).
     A batch with no more than ``POINTS_PER_BATCH`` values is kept whole (``k = 1``: exact);
   - ``histogram``: the counts of the equal-width bins (exact min/max edges) from the same
     points: each edge's count is within the same rank error;
@@ -30,6 +29,14 @@ Types are those of the sample (``SAMPLE_ROWS``): a later value that contradicts 
 type makes the batch read fail, and the caller falls back to the exact in-memory read, which
 widens the column. So does a text column that is numbers once null tokens are gone (its type
 needs every value). A file whose last column has a null is checked for short rows as before.
+
+Appends: the profile carries its partials as JSON under ``"sketch"`` (``_state``; the
+snapshot stores it with the per-file profile, never in the snapshot's own). A file that grew
+by appended rows continues that state with a read of the new rows only (``after=``). The
+stored points are merged down to ``STATE_POINTS`` per column; that adds the largest merged
+group's weight to the rank error the state carries, so the bound stays stated and true. A
+state is continued only by the same state format and polars version (its hashes are that
+version's): otherwise the whole file is read again.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ if TYPE_CHECKING:
 POINTS_PER_BATCH = 4096  # quantile points kept per batch and column
 BATCH_ROWS = 250_000  # rows per batch read
 DISTINCT_K = 4096  # smallest hashes kept for the distinct-value estimate
-_SEED = 0x5EED  # polars' hash of the values (never stored: only the count is)
+_SEED = 0x5EED  # polars' hash of the values (a stored state names it: _hash_tag)
 
 
 class StreamFallback(Exception):

@@ -195,3 +195,19 @@ def test_reading_and_storing_while_holding_the_gc_lock_does_not_wait_for_itself(
         assert store.has(digest) and store.path(digest).read_bytes() == rows(30_000, 6)
         kept = store.put_bytes(b"written by gc")
         assert store.collect({digest, kept}, dry_run=False).removed == ()
+
+
+def test_a_reader_that_only_checks_a_referenced_object_does_not_hold_gc_off(
+    tmp_path: Path,
+) -> None:
+    store = ObjectStore(tmp_path / ".workbench")
+    digest = store.put_bytes(b"a champion's model")
+    store.release()
+    reader = ObjectStore(tmp_path / ".workbench")  # a server that loaded its champion
+    assert reader.exists(digest) and not reader.exists("0" * 32)
+    with store.gc_lock():  # not pinned by exists(): gc goes ahead at once
+        assert store.collect({digest}, dry_run=True).removed == ()
+    assert reader.has(digest)  # about to reference it: pinned until its next write
+    with pytest.raises(StoreBusyError), store.gc_lock():
+        pass
+    reader.release()

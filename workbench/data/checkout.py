@@ -116,7 +116,7 @@ def _plan(
                 "the store is damaged; do not check out this snapshot",
             )
         _check_inside(settings.root, record.path, "write")
-        if not store.objects.has(record.hash):
+        if not store.objects.exists(record.hash):
             raise StoreError(
                 f"the bytes of {record.path} in snapshot {snap.id} are missing from the store",
                 "the object store is damaged; restore .workbench/objects from a backup",

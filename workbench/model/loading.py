@@ -59,7 +59,7 @@ def load_version(objects: ObjectStore, version: VersionRecord) -> LoadedModel:
         )
     key = f"{version.model_hash}:{version.meta_hash}"
     loaded = _LOADED.get(key)
-    if loaded is None or not objects.has(version.model_hash):
+    if loaded is None or not objects.exists(version.model_hash):
         text = objects.read(version.model_hash).decode("utf-8")
         meta = objects.read_json(version.meta_hash)
         loaded = LoadedModel.from_text(text, meta)

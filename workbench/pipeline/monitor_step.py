@@ -72,7 +72,7 @@ def reference_of(
     if (
         isinstance(found, ReferenceRecord)
         and found is not None
-        and store.objects.has(found.object_hash)
+        and store.objects.exists(found.object_hash)
     ):
         return outcomes.Reference.from_json(store.objects.read_json(found.object_hash))
     model = load_version(store.objects, version)

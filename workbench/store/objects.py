@@ -315,6 +315,17 @@ class ObjectStore:
             self._assembled = Assembled(self.tmp, self._chunk_store())
         return self._assembled.get(digest)
 
+    def exists(self, digest: str) -> bool:
+        """Whether ``digest`` is stored, asked by a reader of an object a record names.
+
+        No pin: gc never removes what a record names, so a long-lived process that only reads
+        (``serve`` loading its champion, the TUI) does not hold gc off until its next write.
+        A caller about to *reference* the object asks ``has`` instead.
+        """
+        if os.path.isfile(self.root / digest[:2] / digest[2:]):
+            return True
+        return os.path.isdir(self.store_root) and self._chunk_store().has(digest)
+
     def has(self, digest: str) -> bool:
         if os.path.isdir(self.store_root):
             self.pin()  # before looking: gc cannot remove it between our look and our commit

@@ -13,6 +13,7 @@ Thresholds are lowered with monkeypatch so small files take the large-file paths
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,20 @@ def test_rows_appended_to_a_file_without_a_final_newline_are_profiled_whole(
     got = _snapshot_profile(streamed_project)
     assert resumed == [False]
     _assert_profiles_agree(got, profile_mod.profile_source("big.csv", path), path)
+
+
+def test_a_large_file_only_touched_is_not_profiled_again(
+    streamed_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.caches import clear_process_caches
+
+    path = streamed_project / "data" / "big.csv"
+    first = _snapshot_profile(streamed_project)
+    path.write_bytes(path.read_bytes())  # the same bytes, a new mtime
+    os.utime(path, ns=(1, 1))
+    resumed = _spy_resumed(monkeypatch)
+    clear_process_caches()
+    settings = config.load(streamed_project)
+    again = snapshot.take(settings, Store(settings.store_dir))
+    assert not again.created and again.summary["rows"] == first["rows"]
+    assert resumed == []  # hashed, found stored: not read for a profile

@@ -180,9 +180,9 @@ def _hash_inputs(
             if f.sig.size <= BATCH_FILE_BYTES and not cache.same_size(f):
                 batch.append(f)
                 continue
-            if f.kind == "data" and f.sig.size >= PROFILE_BESIDE_BYTES:
-                beside.append(f)
-                continue
+            if f.kind == "data" and f.sig.size >= PROFILE_BESIDE_BYTES and not cache.same_size(f):
+                beside.append(f)  # (a file of the same size was most likely only touched:
+                continue  # hashed first, its profile is then found by its hash)
             digest = _store(f, cache, store)
             cache.remember(f, digest)
         hashes[f.rel] = digest
@@ -214,12 +214,7 @@ def _store_and_profile(
     olds = _old_profiles(files, cache, store, nulls)
     profiles: dict[str, dict[str, Any] | None] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        stored = [
-            pool.submit(_store, f, cache, store)
-            if cache.same_size(f)
-            else pool.submit(_store_file, f, cache, store)
-            for f in files
-        ]
+        stored = [pool.submit(_store_file, f, cache, store) for f in files]
         try:
             for f in files:
                 old = olds.get(f.rel)
@@ -234,8 +229,7 @@ def _store_and_profile(
                 future.exception()  # every store ends before this returns or raises
     hashes: dict[str, str] = {}
     for f, future in zip(files, stored, strict=True):
-        result = future.result()
-        digest, appended = (result, None) if isinstance(result, str) else result
+        digest, appended = future.result()
         profile = profiles[f.rel]
         previous = cache.previous(f)
         if f.rel in olds and (profile is None or previous is None or appended != previous[0]):

@@ -161,6 +161,9 @@ class PackWriter:
         """Make the pack and its index durable under ``packs/`` (nothing new: no pack)."""
         if not self.new:
             self.abort()
+            # every chunk is in another writer's pack: its index rename must be durable
+            # before our manifest names those chunks (that writer may not have synced yet)
+            _fsync_dir(self.store.packs)
             return
         os.fdatasync(self.fd)
         os.close(self.fd)

@@ -310,7 +310,8 @@ def _wasserstein_sorted(ref_s: np.ndarray, cur_s: np.ndarray) -> float:
         near = np.abs(x - small[j0])
         far = np.abs(x - small[j1])
         near -= far  # len0*near + (m-len0)*far = len0*(near-far) + m*far
-        total += float(np.dot(len0.astype(np.float64), near)) + m * float(far.sum())
+        near *= len0  # no np.dot: OpenBLAS threads made 1M-row columns ~20x slower (drift)
+        total += float(near.sum()) + m * float(far.sum())
     return total / (float(n) * float(m))
 
 

@@ -48,7 +48,9 @@ What each figure means
    drift --json``, each repeat on the store as it was after training: snapshot of the new
    file + reference cache + drift) runs before and after Evidently's whole process
    (``bench_drift.EVIDENTLY_SCRIPT``: pandas reads both files, DataDriftPreset, scores) on the
-   same two Parquet files. Targets: Evidently wall / wb wall >= 50, wb peak RSS <= 1/3 of
+   same two Parquet files: 2 workbench runs, Evidently (3 runs, or 1 if it takes over 30 s),
+   1 more workbench run; workbench's figure is the median wall and the larger peak RSS.
+   Targets: Evidently wall / wb wall >= 50, wb peak RSS <= 1/3 of
    Evidently's. ``cached`` is ``drift --json --force`` right after (informational).
 4. Appends: a project and a DVC repo each with its own copy of the 1 GB CSV, both stored once
    (untimed); then N times: append 1% more rows (new seeded rows, same bytes to both files),
@@ -72,7 +74,8 @@ What each figure means
    linear (max / min of time-per-GB <= 1.3) and memory flat (RSS at the largest size <= 1.3x
    the smallest).
 7. No regressions: ``workbench --help`` <= 0.3 s and ``workbench status`` <= 0.6 s (5 runs; on
-   part 1's project, or part 4's/6's), the no-change snapshot of part 2 (<= 0.25 s), settle ->
+   part 1's project, or part 4's), the no-change snapshot of part 2 (<= 0.25 s; SKIP unless
+   part 2 ran in the same run), settle ->
    training start <= 200 ms (``bench_watch.latency_and_idle``: a real ``workbench watch``, 5
    batches), and ``bench_train.py --quick --skip-csv`` as a subprocess (100k rows, its own
    interleaved medians of 3): ``workbench predict`` / plain ``Booster.predict`` script <= 1.5x

@@ -48,6 +48,17 @@ Reuse (the watch loop re-reads and re-profiles the same files every cycle otherw
   the statistics a profile of all rows gives: counts, min/max, mean/std, linear-interpolated
   quantiles, histogram, distinct values, top categories. Sketches are kept in memory by hash;
   files whose columns differ in type between files fall back to profiling the combined rows.
+- **many small CSVs** (``grouped``): files that share a header are read as one CSV and merged
+  as one sketch; each gets a *partial* per-file profile (rows and nulls per column), which is
+  never used as a snapshot's own profile.
+- **large files** (``STREAM_PROFILE_BYTES`` and up, ``profile_source``): one streaming pass
+  with bounded memory (``sketch``). Counts, nulls, min/max, mean/std and categories are exact;
+  quantiles, histogram and numeric distinct counts are approximate, and each such column says
+  so (``"approximate"``: the statistics, ``"rank_error"``: the bound, a fraction of its
+  values). The per-file profile keeps the mergeable state (``"sketch"``) so a file that grew
+  by appended rows is profiled from its new rows only (``profile_appended``). A snapshot of a
+  large file together with other files still merges exact in-memory sketches (its memory then
+  grows with the file).
 """
 
 from __future__ import annotations

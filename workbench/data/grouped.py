@@ -24,6 +24,7 @@ checked for short rows on its own, as a per-file read does.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ def candidates(files: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:
     for label, path in files:
         if file_format(label) == "parquet":
             continue
-        size = path.stat().st_size
+        size = os.path.getsize(path)
         if 0 < size <= SMALL_CSV_BYTES:
             out.append((label, path))
     return out if len(out) >= GROUP_MIN_FILES else []
@@ -104,7 +105,7 @@ def _read_group(
 
     from workbench.data.profile import _parse_dates, _read_csv, separator
 
-    counts = [sum(1 for line in body.split(b"\n") if line.strip(b"\r")) for _, body in members]
+    counts = [_rows(body) for _, body in members]
     buffer = header + b"".join(body for _, body in members)
     try:
         eager = _read_csv(io.BytesIO(buffer), separator(f".{fmt}"), tuple(nulls), short_rows=False)
@@ -127,6 +128,13 @@ def _read_group(
         rows[i] = int(row.pop("\x00rows"))
         null_counts[i] = {c: int(row[c]) for c in names}
     return Group(tuple(label for label, _ in members), eager, tuple(rows), tuple(null_counts))
+
+
+def _rows(body: bytes) -> int:
+    """The rows polars reads from ``body`` (lines ending in a newline): its non-empty lines."""
+    if b"\n\n" in body or b"\n\r\n" in body or body.startswith((b"\n", b"\r\n")):
+        return sum(1 for line in body.split(b"\n") if line.strip(b"\r"))
+    return body.count(b"\n")  # no empty line: one row per newline
 
 
 def _check_short_rows(group: Group, paths: dict[str, Path]) -> None:

@@ -414,3 +414,17 @@ def test_a_large_file_only_touched_is_not_profiled_again(
     again = snapshot.take(settings, Store(settings.store_dir))
     assert not again.created and again.summary["rows"] == first["rows"]
     assert resumed == []  # hashed, found stored: not read for a profile
+
+
+def test_empty_lines_and_crlf_in_small_files_keep_each_files_rows(tmp_path: Path) -> None:
+    files = _small_files(tmp_path / "data", 10)
+    files[2][1].write_bytes(b"a,b,s,churned\r\n1.5,2,x,1\r\n\r\n2.5,3,y,0\r\n")
+    files[3][1].write_bytes(b"a,b,s,churned\n\n3.5,4,z,1\n\n")
+    hashes = {label: f"h{i}" for i, (label, _) in enumerate(files)}
+    grouped = profile_mod.profile_files(files, hashes=hashes)
+    alone = {
+        label: profile_mod.profile_files([(label, path)], hashes=hashes)["rows"]
+        for label, path in files
+    }
+    assert grouped["file_rows"] == alone
+    assert grouped["rows"] == sum(alone.values())

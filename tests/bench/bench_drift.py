@@ -17,6 +17,16 @@ run of (a) at ``--rows``; also done automatically when (a)'s speed target fails)
 (delete the generated data and the project at the end; the Evidently venv and results.json
 stay).
 
+``--issue`` runs only the issue's scenario (workbench issue 14): a project whose champion
+trained on ``ref_<rows>.parquet``, then a new batch of ``rows - 1`` rows (``batch_<rows-1>``:
+the head of ``cur_<rows>``, so the sizes are unequal) lands in its data folder; then, whole
+processes side by side, ``workbench snapshot --json`` alone (the snapshot's share), ``workbench
+drift --json`` right after the batch landed (``first``), ``drift --json --force`` right after
+(``cached``), and Evidently's DataDriftPreset on the same two files (``--evidently-repeats``).
+Verdicts: Evidently wall / drift wall >= 50, drift peak RSS <= 1/3 of Evidently's. ``--scale
+250000,500000,1000000,2000000`` adds the same run (no Evidently) per size, printing wall and
+peak RSS against the Parquet bytes. Results go to ``<workdir>/results-issue.json``.
+
 The machine is small (2 cores, 24 GB) and shared, so: cheap figures are medians, contenders
 are interleaved (their order rotates from repeat to repeat), verdicts use ratios measured in the
 same run, ``os.sync()`` runs (untimed) before every timed subprocess, the inputs are read into

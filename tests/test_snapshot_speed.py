@@ -428,3 +428,43 @@ def test_empty_lines_and_crlf_in_small_files_keep_each_files_rows(tmp_path: Path
     }
     assert grouped["file_rows"] == alone
     assert grouped["rows"] == sum(alone.values())
+
+
+def test_a_second_large_file_is_merged_from_stored_states_without_reading_the_first(
+    streamed_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = streamed_project
+    settings = config.load(root)
+    store = Store(settings.store_dir)
+    snapshot.take(settings, store)
+    profile_mod.clear_caches()  # a new process: the first file's profile is in the store only
+    second = _big_csv(root / "data" / "batch.csv", rows=15_000, seed=7)
+    read: list[str] = []
+    original = sketch.stream_profile
+
+    def counting(path: Path, label: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        read.append(label)
+        return original(path, label, *args, **kwargs)
+
+    monkeypatch.setattr(sketch, "stream_profile", counting)
+    monkeypatch.setattr(
+        profile_mod, "sketch_of", lambda *a: pytest.fail("a streamed file was read again")
+    )
+    result = snapshot.take(settings, store)
+    assert read == ["data/batch.csv"]  # only the new file was read
+    assert result.summary["rows"] == ROWS + 15_000
+    with store.read() as s:
+        merged = _columns(s.snapshot(result.id).profile)
+    both = pl.concat([pl.read_csv(root / "data" / "big.csv"), pl.read_csv(second)])
+    x = merged["x"]
+    values = both["x"].drop_nulls().to_numpy()
+    assert x["nulls"] == both["x"].null_count()
+    assert (x["min"], x["max"]) == (values.min(), values.max())
+    assert x["mean"] == pytest.approx(values.mean(), rel=1e-12)
+    assert x["std"] == pytest.approx(values.std(ddof=1), rel=1e-9)
+    assert 0 < x["rank_error"] <= (ROWS + 15_000) / 64 / len(values)
+    _assert_rank_bound(values, x["quantiles"], x["rank_error"])
+    counts = both["cat"].value_counts()
+    top = {t["value"]: t["count"] for t in merged["cat"]["top"]}
+    assert top == dict(zip(counts["cat"], counts["count"], strict=True))
+    assert merged["n"]["unique"] == both["n"].n_unique()  # below DISTINCT_K: exact

@@ -63,6 +63,7 @@ Reuse (the watch loop re-reads and re-profiles the same files every cycle otherw
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import heapq
 import math
@@ -401,9 +402,11 @@ def read_as(label: str, null_values: Sequence[str] = NULL_VALUES) -> str:
     return f"{fmt}~{digest}"
 
 
-def any_profile_in_memory(keys: Sequence[str]) -> bool:
-    """True when this process knows the per-file profile of some key (it is a warm process)."""
-    return any(_PROFILES.get(key) is not None for key in keys)
+def all_profiles_in_memory(keys: Sequence[str]) -> bool:
+    """True when this process knows the per-file profile of every key (a warm process: a
+    watcher, or a command that just profiled its only new file); otherwise the store is asked
+    for the profiles it holds, so that no file is profiled twice."""
+    return all(_PROFILES.get(key) is not None for key in keys)
 
 
 def frame(
@@ -755,6 +758,12 @@ def _merged(
             if dtypes.setdefault(name, dtype) != dtype:
                 # a column whose type differs between files is widened by the combined read
                 return _profile_lazy(read_frames(files, hashes, nulls), files, nulls)
+    states = [per_file[label].get("sketch") for label, _ in files]
+    if all(isinstance(state, dict) for state in states):  # every file was streamed
+        from workbench.data import sketch
+
+        with contextlib.suppress(sketch.StreamFallback):
+            return sketch.merge_states([s for s in states if s is not None])
     if sum(path.stat().st_size for _, path in files) > IN_MEMORY_BYTES:
         return _profile_lazy(read_frames(files, hashes, nulls), files, nulls)
     sketches = []

@@ -484,3 +484,58 @@ def quantiles(values: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
     b = values[np.searchsorted(ends, hi + 1, side="left")]
     diff = b - a
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+def merge_states(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The profile of several streamed files' rows together, from their stored states alone
+    (no file is read again): the same partials a single stream of all their rows would hold,
+    but for the order float sums are combined in. The rank errors add (a value's rank in the
+    union is the sum of its ranks in the parts), so the stated bound stays true. Raises
+    ``StreamFallback`` when the files' columns or types differ, or a state is of another
+    format: the caller then reads the files."""
+    rows = 0
+    merged: dict[str, _Column] | None = None
+    for state in states:
+        part_rows, columns = _load(state)
+        rows += part_rows
+        if merged is None:
+            merged = columns
+            continue
+        if [(n, str(c.dtype)) for n, c in columns.items()] != [
+            (n, str(c.dtype)) for n, c in merged.items()
+        ]:
+            raise StreamFallback("columns")
+        for name, col in columns.items():
+            _combine(merged[name], col)
+    if merged is None:
+        raise StreamFallback("no files")
+    return _finish(rows, merged)
+
+
+def _combine(into: _Column, col: _Column) -> None:
+    """Add one file's column partials to another's (``merge_states``)."""
+    into.nulls += col.nulls
+    into.counts.update(col.counts)
+    if col.lo is not None:
+        into.lo = col.lo if into.lo is None else min(into.lo, col.lo)
+        into.hi = col.hi if into.hi is None else max(into.hi, col.hi)
+    a, b = into.numeric, col.numeric
+    if b is None:
+        return
+    if a is None:
+        into.numeric = b
+        return
+    a.extra |= b.extra
+    if b.hashes is not None:
+        a.hashes = _kmv(a.hashes, b.hashes)
+    if not b.n:
+        return
+    total = a.n + b.n
+    delta = b.mean - a.mean
+    a.mean += delta * b.n / total
+    a.m2 += b.m2 + delta * delta * a.n * b.n / total
+    a.n = total
+    a.lo, a.hi = min(a.lo, b.lo), max(a.hi, b.hi)
+    a.points.extend(b.points)
+    a.weights.extend(b.weights)
+    a.error += b.error

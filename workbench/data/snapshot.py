@@ -134,7 +134,7 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
         profile_mod.profile_key(f.rel, hashes[f.rel], nulls) for f in inputs if f.kind == "data"
     ]
     known: dict[str, dict[str, Any]] = {}
-    if not profile_mod.any_profile_in_memory(keys):  # a cold process: ask the store first
+    if not profile_mod.all_profiles_in_memory(keys):  # not all known here: ask the store
         with store.read() as s:
             existing = s.snapshot(sid) if s.has_snapshot(sid) else None
             known = s.file_profiles(keys)

@@ -402,6 +402,11 @@ def read_as(label: str, null_values: Sequence[str] = NULL_VALUES) -> str:
     return f"{fmt}~{digest}"
 
 
+def any_profile_in_memory(keys: Sequence[str]) -> bool:
+    """True when this process knows the per-file profile of some key (it is a warm process)."""
+    return any(_PROFILES.get(key) is not None for key in keys)
+
+
 def all_profiles_in_memory(keys: Sequence[str]) -> bool:
     """True when this process knows the per-file profile of every key (a warm process: a
     watcher, or a command that just profiled its only new file); otherwise the store is asked

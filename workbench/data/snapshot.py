@@ -122,7 +122,8 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
     if last is not None and last.listing == listing:  # no input moved: nothing else to read
         return SnapshotResult(last.id, False, last.summary)
     cache = StatCache(store)
-    hashes = _hash_inputs(inputs, cache, store, settings)
+    profiled_beside: set[str] = set()
+    hashes = _hash_inputs(inputs, cache, store, settings, profiled_beside)
     if cache.dirty:
         cache.save({f.rel for f in inputs})
     sid = snapshot_id([(f.kind, f.rel, hashes[f.rel]) for f in inputs])
@@ -134,7 +135,17 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
         profile_mod.profile_key(f.rel, hashes[f.rel], nulls) for f in inputs if f.kind == "data"
     ]
     known: dict[str, dict[str, Any]] = {}
-    if not profile_mod.all_profiles_in_memory(keys):  # not all known here: ask the store
+    beside = {
+        profile_mod.profile_key(f.rel, hashes[f.rel], nulls)
+        for f in inputs
+        if f.kind == "data" and f.rel in profiled_beside
+    }
+    # a cold process asks the store first; so does one that knows only the large files it
+    # just profiled (the others' profiles are in the store: never profile them again); a warm
+    # one (a watcher) checks for the snapshot in its write session instead
+    if not profile_mod.all_profiles_in_memory(keys) and (
+        beside or not profile_mod.any_profile_in_memory(keys)
+    ):
         with store.read() as s:
             existing = s.snapshot(sid) if s.has_snapshot(sid) else None
             known = s.file_profiles(keys)
@@ -169,8 +180,14 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
 
 
 def _hash_inputs(
-    inputs: list[InputFile], cache: StatCache, store: Store, settings: Settings
+    inputs: list[InputFile],
+    cache: StatCache,
+    store: Store,
+    settings: Settings,
+    profiled_beside: set[str],
 ) -> dict[str, str]:
+    """Every input's digest (stored as needed); the new large data files profiled while they
+    were stored are added to ``profiled_beside`` (their paths)."""
     hashes: dict[str, str] = {}
     batch: list[InputFile] = []  # new small files: stored together, one filesystem sync
     beside: list[InputFile] = []  # new large data files: stored while profiled
@@ -188,6 +205,7 @@ def _hash_inputs(
         hashes[f.rel] = digest
     if beside:
         hashes |= _store_and_profile(beside, cache, store, settings)
+        profiled_beside.update(f.rel for f in beside)
     for start in range(0, len(batch), BATCH_FILES):  # (a batch of one syncs that one file)
         part = batch[start : start + BATCH_FILES]
         for f, (digest, _) in zip(

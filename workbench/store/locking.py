@@ -46,34 +46,57 @@ def hold(
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + limit
-        tell_at = time.monotonic() + TELL_AFTER_S
-        told = False
-        delay = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"the store {path.parent} stayed busy for {limit:.0f} s ({_holder(path)})",
-                        "wait for that command to finish and run this one again, or raise "
-                        "WORKBENCH_LOCK_TIMEOUT (seconds)",
-                    ) from None
-                if not told and on_wait is not None and time.monotonic() >= tell_at:
-                    holder = _holder(path)
-                    if not holder.startswith(f"held by pid {os.getpid()}:"):
-                        on_wait(f"waiting for the store: {holder}")
-                    told = True  # (a thread of this process, e.g. drift beside training: quiet)
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        wait_for(
+            fd,
+            mode,
+            limit=limit,
+            what=f"the store {path.parent}",
+            holder=lambda: _holder(path),
+            on_wait=on_wait,
+        )
         if exclusive:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}: {purpose}".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def wait_for(
+    fd: int,
+    mode: int,
+    *,
+    limit: float,
+    what: str,
+    holder: Callable[[], str],
+    on_wait: WaitCallback | None,
+) -> None:
+    """``flock(fd, mode)``, waiting at most ``limit`` seconds (the one bounded wait of the
+    store's locks: ``hold`` here, the gc lock in ``pins``). ``on_wait`` hears once, after
+    ``TELL_AFTER_S``, who holds it (``holder()``) unless it is this process itself (a thread,
+    e.g. drift beside training: quiet); past ``limit``, ``StoreBusyError`` names the holder."""
+    deadline = time.monotonic() + limit
+    tell_at = time.monotonic() + TELL_AFTER_S
+    told = False
+    delay = 0.002
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"{what} stayed busy for {limit:.0f} s ({holder()})",
+                    "wait for that command to finish and run this one again, or raise "
+                    "WORKBENCH_LOCK_TIMEOUT (seconds)",
+                ) from None
+            if not told and on_wait is not None and time.monotonic() >= tell_at:
+                held_by = holder()
+                if not held_by.startswith(f"held by pid {os.getpid()}:"):
+                    on_wait(f"waiting for the store: {held_by}")
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 def _holder(path: Path) -> str:

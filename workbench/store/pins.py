@@ -32,12 +32,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench.errors import StoreBusyError
-from workbench.store.locking import TELL_AFTER_S, WaitCallback, _default_timeout
+from workbench.store import locking
+from workbench.store.locking import WaitCallback, _default_timeout
 
 GC_LOCK = "gc.lock"
 
@@ -50,26 +49,14 @@ def acquire(
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        start = time.monotonic()
-        told = False
-        delay = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                waited = time.monotonic() - start
-                if waited >= limit:
-                    raise StoreBusyError(
-                        f"{path} stayed locked for {limit:.0f} s ({holders(path, exclusive)})",
-                        "wait for that command to finish and run this one again, or raise "
-                        "WORKBENCH_LOCK_TIMEOUT (seconds)",
-                    ) from None
-                if not told and on_wait is not None and waited >= TELL_AFTER_S:
-                    on_wait(f"waiting for the store: {holders(path, exclusive)}")
-                    told = True
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        locking.wait_for(
+            fd,
+            mode,
+            limit=limit,
+            what=str(path),
+            holder=lambda: holders(path, exclusive),
+            on_wait=on_wait,
+        )
         if exclusive:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}: {purpose}".encode(), 0)

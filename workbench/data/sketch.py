@@ -84,14 +84,13 @@ class _Numeric:
         self.extra |= sum(1 << i for i, flag in enumerate(flags) if flag)
         if not n:
             return
-        mean, m2 = float(row[f"{name}\x00mean"]), float(row[f"{name}\x00var"]) * n
-        total = self.n + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.n * n / total
-        self.n = total
-        self.lo = min(self.lo, float(row[f"{name}\x00min"]))
-        self.hi = max(self.hi, float(row[f"{name}\x00max"]))
+        self.fold(
+            n,
+            float(row[f"{name}\x00mean"]),
+            float(row[f"{name}\x00var"]) * n,
+            float(row[f"{name}\x00min"]),
+            float(row[f"{name}\x00max"]),
+        )
         points = row[f"{name}\x00points"].to_numpy()
         self.points.append(points)
         self.weights.append(k)
@@ -101,6 +100,17 @@ class _Numeric:
             self.weights.append(tail)
         # a value v falls inside at most one block of the batch: off by less than its weight
         self.error += k - 1
+
+    def fold(self, n: int, mean: float, m2: float, lo: float, hi: float) -> None:
+        """Take in ``n`` more finite values by their count, mean, sum of squared deviations
+        and range (Chan et al.'s pairwise combination): a batch's, or another file's."""
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.n = total
+        self.lo = min(self.lo, lo)
+        self.hi = max(self.hi, hi)
 
     def distinct(self) -> int:
         nonfinite = bin(self.extra).count("1")
@@ -530,12 +540,7 @@ def _combine(into: _Column, col: _Column) -> None:
         a.hashes = _kmv(a.hashes, b.hashes)
     if not b.n:
         return
-    total = a.n + b.n
-    delta = b.mean - a.mean
-    a.mean += delta * b.n / total
-    a.m2 += b.m2 + delta * delta * a.n * b.n / total
-    a.n = total
-    a.lo, a.hi = min(a.lo, b.lo), max(a.hi, b.hi)
+    a.fold(b.n, b.mean, b.m2, b.lo, b.hi)
     a.points.extend(b.points)
     a.weights.extend(b.weights)
     a.error += b.error

@@ -97,9 +97,7 @@ def take(
             record_failure(store, "snapshot_failed", e)
         raise
     finally:
-        release = getattr(store.objects, "release", None)
-        if release is not None:  # a snapshot that wrote nothing still holds its gc pin
-            release()
+        store.objects.release()  # a snapshot that wrote nothing still holds its gc pin
 
 
 def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
@@ -135,16 +133,11 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
         profile_mod.profile_key(f.rel, hashes[f.rel], nulls) for f in inputs if f.kind == "data"
     ]
     known: dict[str, dict[str, Any]] = {}
-    beside = {
-        profile_mod.profile_key(f.rel, hashes[f.rel], nulls)
-        for f in inputs
-        if f.kind == "data" and f.rel in profiled_beside
-    }
     # a cold process asks the store first; so does one that knows only the large files it
     # just profiled (the others' profiles are in the store: never profile them again); a warm
     # one (a watcher) checks for the snapshot in its write session instead
     if not profile_mod.all_profiles_in_memory(keys) and (
-        beside or not profile_mod.any_profile_in_memory(keys)
+        profiled_beside or not profile_mod.any_profile_in_memory(keys)
     ):
         with store.read() as s:
             existing = s.snapshot(sid) if s.has_snapshot(sid) else None

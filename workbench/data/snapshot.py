@@ -297,13 +297,10 @@ def _store(f: InputFile, cache: StatCache, store: Store) -> str:
 def _store_file(f: InputFile, cache: StatCache, store: Store) -> tuple[str, str | None]:
     """Store ``f``: its digest, and the object it extends when it is that object's bytes
     followed by appended ones (the store then keeps only the tail)."""
-    objects: Any = store.objects
-    if not hasattr(objects, "store_file"):
-        return store.objects.put_file(f.path)[0], None
     previous = cache.previous(f)
-    stored = objects.store_file(f.path, previous=previous[0] if previous else None)
+    stored = store.objects.store_file(f.path, previous=previous[0] if previous else None)
     appended = stored.appended_to if previous and stored.prefix_size == previous[1] else None
-    return str(stored.digest), appended
+    return stored.digest, appended
 
 
 def _build(

@@ -55,6 +55,15 @@ class Ctx:
         return Store(settings.store_dir, on_wait=_say_waiting)
 
 
+def _scores_only(settings: Any) -> None:
+    """A command that scores (and at most trains locally): LightGBM without scikit-learn and
+    pandas, ~0.9 s sooner (``model.lean``). Not with the Dask engine, which needs both."""
+    if settings.train.engine != "dask":
+        from workbench.model.lean import lean_lightgbm
+
+        lean_lightgbm()
+
+
 def _say_waiting(message: str) -> None:
     click.echo(f"{message} …", err=True)
 
@@ -420,6 +429,7 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     from workbench.model.predict import predict_file
 
     settings = obj.settings()
+    _scores_only(settings)
     store = obj.store(settings)
     result = predict_file(store, source, output, ref=version, settings=settings)
     click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
@@ -516,6 +526,7 @@ def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
     from workbench.render import drift_text
 
     settings = obj.settings()
+    _scores_only(settings)
     store = obj.store(settings)
     outcome = run_drift(settings, store, version=version, force=force)
     if as_json:
@@ -538,6 +549,7 @@ def monitor(obj: Ctx, version: str | None, as_json: bool) -> None:
     from workbench.render import monitor_text
 
     settings = obj.settings()
+    _scores_only(settings)
     store = obj.store(settings)
     v, outcome = monitor_step.refresh(settings, store, version)
     if as_json:
@@ -678,6 +690,7 @@ def compare(obj: Ctx, a: str, b: str, on: str | None, as_json: bool) -> None:
     from workbench.render import compare_text
 
     settings = obj.settings()
+    _scores_only(settings)
     result = run_compare(obj.store(settings), a, b, on).to_json()
     click.echo(json.dumps(result, indent=2) if as_json else compare_text(result))
 

@@ -568,6 +568,14 @@ def _fit_on_cluster(
     """The ``DaskLGBMRegressor`` fit, watched: a worker or the scheduler lost during it ends
     it with an error naming what was lost (never a hang)."""
     import lightgbm as lgb
+
+    from workbench.model.lean import imported_lean
+
+    if imported_lean():  # a scoring command's process (model.lean) that came to train
+        raise TrainingError(
+            "this process imported LightGBM without scikit-learn, which lightgbm.dask needs",
+            'run `workbench train` (or the watcher) to train with engine = "dask"',
+        )
     from lightgbm.dask import DaskLGBMRegressor
 
     kwargs = {k: v for k, v in params.items() if k not in ("num_threads", "objective")}

@@ -300,7 +300,11 @@ def create(settings: Settings, *, token: str | None) -> Callable[..., Awaitable[
 
 def from_environment() -> Callable[..., Awaitable[None]]:
     """The app of one worker in ``--workers N`` mode (uvicorn imports it by name in each
-    worker process): the project and the token come from the environment."""
+    worker process): the project and the token come from the environment. A worker only
+    scores: LightGBM comes without scikit-learn and pandas (``model.lean``)."""
+    from workbench.model.lean import lean_lightgbm
+
+    lean_lightgbm()
     return create(load(_root()), token=os.environ.get(TOKEN_ENV))
 
 

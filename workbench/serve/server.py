@@ -26,6 +26,10 @@ from workbench.serve.app import ROOT_ENV, TOKEN_ENV, create
 def serve(settings: Settings, *, host: str, port: int, workers: int, token: str | None) -> None:
     import uvicorn
 
+    from workbench.model.lean import lean_lightgbm
+
+    lean_lightgbm()  # a server only scores: LightGBM without scikit-learn and pandas
+
     if workers < 1:
         raise UsageError(f"--workers {workers} must be at least 1", "use --workers 1 or more")
     if not _loopback(host) and not token:

@@ -112,7 +112,7 @@ def test_a_scoring_command_imports_lightgbm_lean() -> None:
         class S:
             class train:
                 engine = "local"
-        cli._scores_only(S)
+        cli._lean_lightgbm(S)
         import lightgbm
         out["lean"] = imported_lean()
         """
@@ -126,7 +126,7 @@ def test_a_scoring_command_imports_lightgbm_lean() -> None:
         class D:
             class train:
                 engine = "dask"
-        cli._scores_only(D)
+        cli._lean_lightgbm(D)
         import lightgbm
         out["lean"] = imported_lean()
         """

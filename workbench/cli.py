@@ -55,9 +55,10 @@ class Ctx:
         return Store(settings.store_dir, on_wait=_say_waiting)
 
 
-def _scores_only(settings: Any) -> None:
-    """A command that scores (and at most trains locally): LightGBM without scikit-learn and
-    pandas, ~0.9 s sooner (``model.lean``). Not with the Dask engine, which needs both."""
+def _lean_lightgbm(settings: Any) -> None:
+    """A one-shot command that scores or trains with the local engine: LightGBM without
+    scikit-learn and pandas, ~0.8 s sooner (``model.lean``). Not with the Dask engine, which
+    needs both; never in the long-lived watcher or TUI (their config may switch engines)."""
     if settings.train.engine != "dask":
         from workbench.model.lean import lean_lightgbm
 
@@ -288,6 +289,7 @@ def train(
             "add --no-promote: workbench train --no-promote --report FILE.md",
         )
     settings = obj.settings()
+    _lean_lightgbm(settings)
     show = not as_json and sys.stderr.isatty()
     progress = Progress() if show else None
     if no_promote:
@@ -429,7 +431,7 @@ def predict(obj: Ctx, source: Path, output: Path, version: str | None) -> None:
     from workbench.model.predict import predict_file
 
     settings = obj.settings()
-    _scores_only(settings)
+    _lean_lightgbm(settings)
     store = obj.store(settings)
     result = predict_file(store, source, output, ref=version, settings=settings)
     click.echo(f"{result.rows} rows scored with {result.version} -> {result.output}", err=True)
@@ -526,7 +528,7 @@ def drift(obj: Ctx, version: str | None, force: bool, as_json: bool) -> None:
     from workbench.render import drift_text
 
     settings = obj.settings()
-    _scores_only(settings)
+    _lean_lightgbm(settings)
     store = obj.store(settings)
     outcome = run_drift(settings, store, version=version, force=force)
     if as_json:
@@ -549,7 +551,7 @@ def monitor(obj: Ctx, version: str | None, as_json: bool) -> None:
     from workbench.render import monitor_text
 
     settings = obj.settings()
-    _scores_only(settings)
+    _lean_lightgbm(settings)
     store = obj.store(settings)
     v, outcome = monitor_step.refresh(settings, store, version)
     if as_json:
@@ -690,7 +692,7 @@ def compare(obj: Ctx, a: str, b: str, on: str | None, as_json: bool) -> None:
     from workbench.render import compare_text
 
     settings = obj.settings()
-    _scores_only(settings)
+    _lean_lightgbm(settings)
     result = run_compare(obj.store(settings), a, b, on).to_json()
     click.echo(json.dumps(result, indent=2) if as_json else compare_text(result))
 

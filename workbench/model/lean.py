@@ -16,10 +16,11 @@ and after; one imported already is LightGBM's to use too (nothing is refused fro
 ``sys.modules``). It does nothing once LightGBM is imported.
 
 The cost of the choice: in such a process LightGBM's scikit-learn estimators and
-``lightgbm.dask`` are unavailable, and the Dask engine needs both. So only commands that never
-train with the Dask engine call it (``predict``, ``serve``, ``monitor``, ``compare``, and
-``drift`` unless ``retrain_on_drift`` may train with ``engine = "dask"``), and the Dask engine
-checks ``imported_lean()`` to say what happened instead of LightGBM's generic
+``lightgbm.dask`` are unavailable, and the Dask engine needs both. So only one-shot commands
+call it — ``train``, ``predict``, ``drift``, ``monitor``, ``compare`` (when the project's
+``engine`` is not ``"dask"``: ``drift`` and ``monitor`` may retrain) and ``serve`` (it never
+trains) — never the watcher or the TUI, whose config may switch engines while they run; and
+the Dask engine checks ``imported_lean()`` to say what happened instead of LightGBM's generic
 "dask, pandas and scikit-learn are required".
 """
 

@@ -327,7 +327,7 @@ class ObjectStore:
         return os.path.isdir(self.store_root) and self._chunk_store().has(digest)
 
     def has(self, digest: str) -> bool:
-        if os.path.isdir(self.store_root):
+        if self._pin_fd is None and os.path.isdir(self.store_root):
             self.pin()  # before looking: gc cannot remove it between our look and our commit
         folder = f"{self._root}/{digest[:2]}"
         if os.path.isfile(f"{folder}/{digest[2:]}"):
@@ -560,11 +560,14 @@ class ObjectStore:
         if os.path.isfile(target):
             return  # never rewritten; the temp copy is dropped by the caller
         try:
-            os.mkdir(folder, 0o700)
-            self._unsynced.add(self._root)  # the new folder's own entry
-        except FileExistsError:
-            pass
-        os.replace(tmp, target)
+            os.replace(tmp, target)
+        except FileNotFoundError:  # the first object of its ``ab/`` folder (or tmp is gone)
+            try:
+                os.mkdir(folder, 0o700)
+                self._unsynced.add(self._root)  # the new folder's own entry
+            except FileExistsError:
+                pass
+            os.replace(tmp, target)
 
     def read(self, digest: str) -> bytes:
         try:

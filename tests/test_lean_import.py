@@ -132,3 +132,24 @@ def test_a_scoring_command_imports_lightgbm_lean() -> None:
         """
     )
     assert dask == {"lean": False}  # the Dask engine needs scikit-learn: imported whole
+
+
+def test_the_dask_engine_says_why_in_a_lean_process() -> None:
+    """A lean process that came to train with the Dask engine gets workbench's own error
+    (what happened, what to run), before anything reaches a cluster."""
+    out = run(
+        """
+        from workbench.errors import TrainingError
+        from workbench.model.lean import lean_lightgbm
+        lean_lightgbm()
+        import lightgbm
+        from workbench.model import dask_engine
+        try:
+            dask_engine._fit_on_cluster(None, None, {}, None, None, None)
+        except TrainingError as e:
+            out["error"] = e.message
+            out["hint"] = e.hint
+        """
+    )
+    assert "without scikit-learn" in str(out["error"])
+    assert "workbench train" in str(out["hint"])

@@ -75,8 +75,19 @@ def categorical(ref: np.ndarray, cur: np.ndarray, levels: Sequence[str]) -> dict
     if ref.size == 0 or cur.size == 0:
         return None
     n = len(levels)
-    r = np.bincount(ref, minlength=n) / ref.size
-    c = np.bincount(cur, minlength=n) / cur.size
+    return categorical_counts(np.bincount(ref, minlength=n), np.bincount(cur, minlength=n), levels)
+
+
+def categorical_counts(
+    ref_counts: np.ndarray, cur_counts: np.ndarray, levels: Sequence[str]
+) -> dict[str, Any] | None:
+    """``categorical`` of values given as their counts per level (aligned with ``levels``)."""
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    if n_ref == 0 or n_cur == 0:
+        return None
+    n = len(levels)
+    r = ref_counts / n_ref
+    c = cur_counts / n_cur
     order = sorted(range(n), key=lambda i: (-(r[i] + c[i]), str(levels[i])))
     top, rest = order[:TOP], order[TOP:]
     labels = [str(levels[i]) for i in top]

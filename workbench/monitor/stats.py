@@ -347,20 +347,57 @@ def feature_drift(
     if method is not None:
         _check_method(method, kind)
     ref, cur = np.asarray(ref), np.asarray(cur)
-    if kind == NUMERICAL and not is_sorted:
+    if kind == CATEGORICAL:
+        _, ref_counts, cur_counts = union_counts(ref, cur)
+        return categorical_drift(name, ref_counts, cur_counts, method=method, threshold=threshold)
+    if not is_sorted:
         ref, cur = sorted_numbers(ref), sorted_numbers(cur)
     if ref.size == 0 or cur.size == 0:
-        return _no_values(name, kind, ref, cur, method, threshold)
-    if kind == NUMERICAL:
-        n_unique_ref = _n_unique_sorted(ref)
-        method = method or choose_method(kind, ref.size, n_unique_ref)[0]
-        psi_value = _psi_from_counts(*_decile_counts(ref, cur))
-        score = psi_value if method == "psi" else _numerical_score(method, ref, cur, n_unique_ref)
-    else:
-        _, ref_counts, cur_counts = union_counts(ref, cur)
-        method = method or choose_method(kind, ref.size, int(np.count_nonzero(ref_counts)))[0]
-        psi_value = _psi_from_counts(ref_counts, cur_counts)
-        score = _categorical_score(method, ref_counts, cur_counts, psi_value)
+        n_unique = _n_unique_sorted(ref)
+        return _no_values(name, kind, ref.size, cur.size, n_unique, method, threshold)
+    n_unique_ref = _n_unique_sorted(ref)
+    method = method or choose_method(kind, ref.size, n_unique_ref)[0]
+    psi_value = _psi_from_counts(*_decile_counts(ref, cur))
+    score = psi_value if method == "psi" else _numerical_score(method, ref, cur, n_unique_ref)
+    return _drift(name, kind, method, score, threshold, psi_value, ref.size, cur.size)
+
+
+def categorical_drift(
+    name: str,
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """``feature_drift`` of a categorical column given by its counts: how often each level of
+    the sorted union of both sides' values occurs in ref and in cur (``union_counts``; every
+    level occurs on at least one side). A caller that counted the levels itself (drift counts
+    strings in polars) thus gets the same numbers without an array of every value."""
+    if method is not None:
+        _check_method(method, CATEGORICAL)
+    ref_counts = np.asarray(ref_counts, dtype=np.int64)
+    cur_counts = np.asarray(cur_counts, dtype=np.int64)
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    n_unique_ref = int(np.count_nonzero(ref_counts))
+    if n_ref == 0 or n_cur == 0:
+        return _no_values(name, CATEGORICAL, n_ref, n_cur, n_unique_ref, method, threshold)
+    method = method or choose_method(CATEGORICAL, n_ref, n_unique_ref)[0]
+    psi_value = _psi_from_counts(ref_counts, cur_counts)
+    score = _categorical_score(method, ref_counts, cur_counts, psi_value)
+    return _drift(name, CATEGORICAL, method, score, threshold, psi_value, n_ref, n_cur)
+
+
+def _drift(
+    name: str,
+    kind: str,
+    method: str,
+    score: float,
+    threshold: float | None,
+    psi_value: float,
+    n_ref: int,
+    n_cur: int,
+) -> dict[str, Any]:
     limit = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
     return {
         "name": name,
@@ -370,8 +407,8 @@ def feature_drift(
         "threshold": limit,
         "drifted": is_drift(method, score, limit),
         "psi": psi_value,
-        "n_ref": int(ref.size),
-        "n_cur": int(cur.size),
+        "n_ref": int(n_ref),
+        "n_cur": int(n_cur),
     }
 
 
@@ -432,14 +469,14 @@ def sorted_numbers(values: np.ndarray) -> np.ndarray:
 def _no_values(
     name: str,
     kind: str,
-    ref: np.ndarray,
-    cur: np.ndarray,
+    n_ref: int,
+    n_cur: int,
+    n_unique_ref: int,
     method: str | None,
     threshold: float | None,
 ) -> dict[str, Any]:
-    if method is None and ref.size:
-        n_unique = _n_unique_sorted(ref) if kind == NUMERICAL else _n_unique(ref)
-        method = choose_method(kind, ref.size, n_unique)[0]
+    if method is None and n_ref:
+        method = choose_method(kind, n_ref, n_unique_ref)[0]
     if threshold is None and method is not None:
         threshold = DEFAULT_THRESHOLDS[method]
     return {
@@ -450,8 +487,8 @@ def _no_values(
         "threshold": threshold,
         "drifted": False,
         "psi": None,
-        "n_ref": int(ref.size),
-        "n_cur": int(cur.size),
+        "n_ref": int(n_ref),
+        "n_cur": int(n_cur),
         "note": NO_VALUES_NOTE,
     }
 

@@ -257,3 +257,36 @@ def test_statistics_cost_follows_the_columns(tmp_path: Path) -> None:
 
     small_cost, wide_cost = seconds(250), seconds(2000)
     assert wide_cost < 12 * small_cost + 0.5, (small_cost, wide_cost)  # quadratic: 64x
+
+
+def test_many_files_are_checked_on_threads_and_reported_in_their_order(small: Path) -> None:
+    """From PARALLEL_FILES files on, the reads run on a thread pool: what each file reports,
+    and its order, is what reading them one by one reports."""
+    frame = pl.read_csv(small / "data" / "batch_000.csv").head(600)
+    (small / "data" / "batch_000.csv").unlink()
+    for i in range(12):
+        part = frame.slice(i * 50, 50)
+        if i == 4:
+            part = part.drop("churned")
+        part.write_csv(small / "data" / f"part_{i:02d}.csv")
+    (small / "data" / "part_07.csv").write_text("a,b\n1,2,3,4\n")  # a row too long: unreadable
+    settings = config.load(small)
+    files = sorted(
+        ((p.relative_to(small).as_posix(), p) for p in (small / "data").glob("*.csv")),
+        key=lambda item: item[0],
+    )
+    assert len(files) >= v.PARALLEL_FILES
+    together = v.validate(settings, files)
+    clear_process_caches()
+    alone = [c for label_path in files for c in v.validate(settings, [label_path]).checks]
+    by_file = [(c.name, c.status, c.file) for c in together.checks if c.file is not None]
+    assert ("read", "fail", "data/part_07.csv") in by_file
+    assert ("columns", "fail", "data/part_04.csv") in by_file
+    # what a file's own read reports is what it reports read alone, in the files' order
+    reads = [c for c in together.checks if c.name == "read" and c.file]
+    assert [(c.status, c.file, c.message) for c in reads] == [
+        (c.status, c.file, c.message) for c in alone if c.name == "read" and c.file
+    ]
+    for name in ("read", "columns"):
+        named = [f for n, _, f in by_file if n == name]
+        assert named == sorted(named)

@@ -452,9 +452,13 @@ def lazy_frames(
 ) -> list[pl.LazyFrame]:
     """One lazy frame per file: cached/eager for store objects that fit in memory, else a scan."""
     hashes = hashes or {}
-    if sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES:  # one parse each
+    if _fits_in_memory(files):  # one parse each
         return [frame(label, path, hashes.get(label), null_values).lazy() for label, path in files]
     return [scan(path, label, null_values=null_values) for label, path in files]
+
+
+def _fits_in_memory(files: Sequence[tuple[str, Path]]) -> bool:
+    return sum(path.stat().st_size for _, path in files) <= IN_MEMORY_BYTES
 
 
 def read_frames(
@@ -465,19 +469,31 @@ def read_frames(
     """All files combined into one lazy frame (columns union, types widened).
 
     ``hashes`` (label -> content hash, for files of the object store) lets the read come from,
-    and go into, this process's frame cache.
+    and go into, this process's frame cache. Files read into memory are concatenated as
+    frames, not as lazy frames: planning a lazy concat of 10,000 small files' frames took 5.4 s,
+    concatenating the frames themselves 0.09 s (the same frame).
     """
+    if len(files) > 1 and _fits_in_memory(files):
+        hashes = hashes or {}
+        eager = [frame(label, path, hashes.get(label), null_values) for label, path in files]
+        return _concat(eager).lazy()
     return combine(lazy_frames(files, hashes, null_values))
 
 
 def combine(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
     """Frames of several files as one: columns united, types widened (``diagonal_relaxed``)."""
-    import polars as pl
-
     if not frames:
         raise DataError("no data files to read", "add CSV or Parquet files to the data folder")
     if len(frames) == 1:
         return frames[0]
+    return _concat(frames)
+
+
+def _concat(frames: Sequence[Any]) -> Any:
+    """``pl.concat(frames, how="diagonal_relaxed")`` of frames or of lazy frames, a failure
+    as the ``DataError`` that says what to do."""
+    import polars as pl
+
     try:
         return pl.concat(frames, how="diagonal_relaxed")
     except Exception as e:

@@ -255,3 +255,18 @@ def test_a_failed_current_read_is_raised_where_the_rows_are_taken() -> None:
         later.take()
     frame = pl.DataFrame({"x": [1]})
     assert drift_mod._Later(lambda: frame, "test").take() is frame
+
+
+@pytest.mark.parametrize("dtype", [pl.Int64, pl.Int32, pl.UInt64, pl.UInt8])
+def test_integers_sorted_as_integers_are_the_floats_sorted(dtype: pl.DataType) -> None:
+    rng = np.random.default_rng(8)
+    values: list[int | None] = rng.integers(0, 200, 5000).tolist()
+    values[::7] = [None] * len(values[::7])
+    col = pl.Series("i", values, dtype=dtype)
+    want = drift_stats.sorted_numbers(col.cast(pl.Float64).to_numpy())
+    got = drift_mod._sorted_floats(col)
+    assert got.dtype == np.float64 and np.array_equal(got, want)
+    assert want.size == col.drop_nulls().len()
+    big = pl.Series("i", [2**62 + 1, -5, 2**53 + 1, 2**53, None], dtype=pl.Int64)
+    want = drift_stats.sorted_numbers(big.cast(pl.Float64).to_numpy())
+    assert np.array_equal(drift_mod._sorted_floats(big), want)

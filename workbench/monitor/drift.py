@@ -20,17 +20,20 @@ in ``drift_references`` points at it. What the object holds depends on the snaps
 
 A reference built in this run is written to the store on a thread while the statistics run
 (its record is stored only once that write finished); while the snapshot is taken and the
-frames are read, LightGBM is imported on a thread. The current rows are read on a thread as
+frames are read, LightGBM is imported on a thread. The current rows are read on a thread:
+from the start without a time column (their files do not depend on the reference), else as
 soon as the reference's last time is known, while a new reference is scored. Results are
 stored per (current snapshot, version): asking again returns the stored result; ``force``
 recomputes.
 
 Memory: the current rows' Parquet files are read directly (not through the process's frame
-cache; CSV files are, parsing them is dear), so the statistics drop each current column when
-done with it; each numerical column is converted to float64 and sorted once, for all of its
-statistics and its histogram, and categorical columns are counted per level in polars (value
-counts: no array of every value, no sort). The columns run on a thread pool (numpy and polars
-release the GIL); the reference frame stays in ``_REFERENCES`` for a watcher's next cycle.
+cache; CSV files are, parsing them is dear), so that once the rows are scored the statistics
+drop each current column when done with it (scoring beside the statistics made no run faster
+and held every column ~30 MB longer). Each numerical column is converted to float64 and
+sorted once (integers sorted as integers first), for all of its statistics and its histogram;
+categorical columns are counted per level in polars (value counts: no array of every value,
+no sort). The columns run on a thread pool (numpy and polars release the GIL); the reference
+frame stays in ``_REFERENCES`` for a watcher's next cycle.
 
 Per-feature methods and thresholds, PSI, and the dataset rule are in ``drift_stats``
 (Evidently's defaults; every number checked against scipy). Overrides come from
@@ -130,8 +133,11 @@ def run_drift(
         def read() -> pl.DataFrame:
             return _current(settings, store, spec, current, reference_snap, max_time)
 
-        reading.append(_Later(read, "drift-current"))
+        if not reading:
+            reading.append(_Later(read, "drift-current"))
 
+    if not settings.data.time_column:  # the current rows do not depend on the reference's
+        read_current(None)  # last time: read them while the reference is read too
     ref_frame, max_time, store_it = _reference(
         settings, store, ref_version, reference_snap, model_of, cached, read_current
     )
@@ -553,8 +559,7 @@ def _drift(
     """One column's statistics (and its pane histogram): numbers as float64 sorted once (nulls
     and NaN dropped), categorical values as counts per level of the sorted union."""
     if kind == drift_stats.NUMERICAL:
-        r = drift_stats.sorted_numbers(_floats(ref))
-        c = drift_stats.sorted_numbers(_floats(cur))
+        r, c = _sorted_floats(ref), _sorted_floats(cur)
         result = drift_stats.feature_drift(
             name, kind, r, c, method=method, threshold=threshold, is_sorted=True
         )
@@ -616,6 +621,17 @@ def _value_counts(col: pl.Series) -> tuple[pl.Series, np.ndarray]:
     counts = col.alias("value").drop_nulls().value_counts(name="n")
     values = counts.get_column("value").cast(pl.String)
     return values, counts.get_column("n").to_numpy().astype(np.int64)
+
+
+def _sorted_floats(col: pl.Series) -> np.ndarray:
+    """``drift_stats.sorted_numbers`` of the column's non-null values as float64. Integers are
+    sorted as integers and converted after (the same array: the conversion keeps the order,
+    and numpy sorts int64 ~2x faster than it casts and sorts the floats)."""
+    import numpy as np
+
+    if col.dtype.is_integer():
+        return np.sort(col.drop_nulls().to_numpy()).astype(np.float64)
+    return drift_stats.sorted_numbers(_floats(col))
 
 
 def _floats(col: pl.Series) -> np.ndarray:

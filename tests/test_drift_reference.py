@@ -179,6 +179,13 @@ def test_only_the_wanted_columns_are_read_and_every_file_adds_its_rows(tmp_path:
     assert got.columns == ["x", "y"]
     assert_frame_equal(got, full.select("x", "y"))
     assert got.height == 2 + 3 + 2
+    d = tmp_path / "d.csv"
+    d.write_text("x,y\n5,s\n")
+    csv_only = [files[2], _stored(store, d)]  # CSV alone: read as profile.read_frames reads it
+    labelled = [(f.path, store.objects.path(f.hash)) for f in csv_only]
+    want = read_frames(labelled, {f.path: f.hash for f in csv_only}).collect().select("x", "y")
+    assert_frame_equal(drift_mod._read_rows(store, csv_only, ["x", "y", "missing"], ("",)), want)
+    assert want.height == 3
 
 
 def test_the_statistics_drop_each_current_column_when_done(parquet_trained: Path) -> None:

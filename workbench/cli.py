@@ -280,7 +280,7 @@ def train(
     as_json: bool,
 ) -> None:
     """Snapshot if changed, train, evaluate, gate, promote."""
-    from workbench.pipeline.train import run_train
+    from workbench.pipeline.train import prepare_drift, run_train
     from workbench.render import Progress, train_text
 
     if (report is not None or fail_on_reject) and not no_promote:
@@ -304,6 +304,8 @@ def train(
         _emit_json(outcome.to_json())
     else:
         click.echo(train_text(outcome))
+    sys.stdout.flush()  # the outcome is out; then the new champion's drift reference
+    prepare_drift(settings, obj.store(settings), outcome)
 
 
 @main.command()

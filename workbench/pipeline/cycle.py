@@ -73,7 +73,7 @@ from workbench.model import serving
 from workbench.model.train import TrainEvents
 from workbench.pipeline import events
 from workbench.pipeline.events import CycleEvent
-from workbench.pipeline.train import TrainOutcome, run_train, take_snapshot
+from workbench.pipeline.train import TrainOutcome, prepare_drift, run_train, take_snapshot
 from workbench.store import Store, now_iso
 
 if TYPE_CHECKING:
@@ -275,13 +275,8 @@ class _Cycle:
                 snap=context.record,
                 trained_on=context.champion_snapshot,
             )
-        if promoted and outcome.trained:
-            # after the cycle: the next one's drift step finds the new champion's reference
-            # ready instead of building it. A failure here is the next drift step's to report.
-            from workbench.monitor.drift import prepare_reference
-
-            with contextlib.suppress(WorkbenchError):
-                prepare_reference(self.settings, self.store, v)
+        # after the cycle: the next one's drift step finds the new champion's reference ready
+        prepare_drift(self.settings, self.store, outcome)
 
     def cancelled(self) -> CycleEvent:
         return events.finished(

@@ -23,6 +23,10 @@ read before training; the session checks it is still the champion, else decides 
 Governance, decided in that same write session (``_governed``): a candidate that wins the gate
 is ``held`` while the champion is pinned by a rollback, ``pending`` under
 ``gate.approval = "manual"`` (then the ``on_pending`` hooks run), else promoted.
+
+After a promotion the new champion's drift reference is built (``prepare_drift``: the CLI
+after printing the outcome, a cycle after its last event), so the first drift run against it
+does not re-read and score the training rows.
 """
 
 from __future__ import annotations
@@ -98,6 +102,22 @@ def take_snapshot(
     found: list[SnapshotContext] = []
     snap = snapshot.take(settings, store, also=also, read=lambda s, r: found.append(s.context(r)))
     return snap, (found[-1] if found else None)
+
+
+def prepare_drift(settings: Settings, store: Store, outcome: TrainOutcome) -> bool:
+    """After a promotion: the new champion's drift reference, built now — its rows are in this
+    process's frame cache and its model is loaded — so the next ``workbench drift`` (or a
+    cycle's drift step) does not read and score the training rows again. True if built; a
+    failure is left to the next drift run to report (it builds the reference itself)."""
+    v = outcome.version
+    if v is None or not outcome.trained or v.status != "champion":
+        return False
+    from workbench.monitor.drift import prepare_reference
+
+    try:
+        return prepare_reference(settings, store, v)
+    except WorkbenchError:
+        return False
 
 
 def run_train(

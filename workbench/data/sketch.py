@@ -23,7 +23,16 @@ partials whatever the file's size:
     points: each edge's count is within the same rank error;
   - ``unique`` (numeric and datetime): a K-minimum-values estimate over polars' 64-bit hash
     of each value (``DISTINCT_K`` smallest distinct hashes kept; exact below ``DISTINCT_K``
-    distinct values but for hash collisions, else ~1/sqrt(K) = 1.6% relative error).
+    distinct values but for hash collisions, else ~1/sqrt(K) = 1.6% relative error). The
+    kept hashes are exactly the K smallest distinct ones of all values read (a selection,
+    ``np.partition``, not a sort; once K are kept only hashes at or below the K-th pass).
+
+Cost: a batch's numeric and datetime columns are each sorted once, by numpy (a SIMD sort
+several times faster than polars' on one column, that releases the GIL), in a thread pool of
+the CPUs: count, range, mean, squared deviations, non-finite flags, quantile points and
+distinct values are then read off the sorted array; polars computes only the categories'
+counts and the datetime/boolean ranges. A Python loop over columns does only dispatch (the
+numpy and polars calls release the GIL), so the thread that stores the file runs beside it.
 
 Types are those of the sample (``SAMPLE_ROWS``): a later value that contradicts a column's
 type makes the batch read fail, and the caller falls back to the exact in-memory read, which
@@ -44,6 +53,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,28 +85,20 @@ class _Numeric:
     hashes: np.ndarray | None = None  # the smallest distinct value hashes (sorted)
     extra: int = 0  # distinct non-finite values seen (nan, inf, -inf), as a bit set
 
-    def add(self, row: dict[str, Any], k: int, name: str) -> None:
-        """One batch's partials (``_batch_exprs``), its points taken every ``k`` values."""
+    def add(self, part: _Part, k: int) -> None:
+        """One batch's partials (``_numeric_part``), its points taken every ``k`` values."""
         import numpy as np
 
-        n = int(row[f"{name}\x00n"])
-        flags = (row[f"{name}\x00{f}"] for f in ("nan", "inf", "-inf"))
-        self.extra |= sum(1 << i for i, flag in enumerate(flags) if flag)
-        if not n:
+        self.extra |= part.extra
+        self.hashes = part.hashes
+        if not part.n:
             return
-        self.fold(
-            n,
-            float(row[f"{name}\x00mean"]),
-            float(row[f"{name}\x00var"]) * n,
-            float(row[f"{name}\x00min"]),
-            float(row[f"{name}\x00max"]),
-        )
-        points = row[f"{name}\x00points"].to_numpy()
-        self.points.append(points)
+        self.fold(part.n, part.mean, part.m2, part.lo, part.hi)
+        self.points.append(part.points)
         self.weights.append(k)
-        tail = n - k * len(points)
+        tail = part.n - k * len(part.points)
         if tail:  # the last, short block: its last value with its own weight
-            self.points.append(np.array([float(row[f"{name}\x00max"])]))
+            self.points.append(np.array([part.hi]))
             self.weights.append(tail)
         # a value v falls inside at most one block of the batch: off by less than its weight
         self.error += k - 1
@@ -129,6 +131,91 @@ def _kmv(kept: np.ndarray | None, hashes: np.ndarray) -> np.ndarray:
     if kept is not None:
         hashes = np.unique(np.concatenate([kept, hashes]))
     return hashes[:DISTINCT_K]
+
+
+@dataclass
+class _Part:
+    """One batch's partials of a numeric (or datetime: ``hashes`` only) column."""
+
+    hashes: np.ndarray  # the smallest distinct value hashes of the column so far (_kmv)
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    lo: float = math.inf
+    hi: float = -math.inf
+    points: Any = None  # every k-th sorted finite value
+    extra: int = 0
+
+
+def _numeric_part(series: pl.Series, kind: str, k: int, kept: np.ndarray | None) -> _Part:
+    """A batch's partials of one column from a numpy sort of its values (numpy sorts with
+    SIMD and releases the GIL): the finite values are a slice of the sorted array (nulls and
+    nan sort last, infinities at the ends), so count, range, mean, squared deviations, points
+    and distinct values all come from it. ``kept``: the column's smallest hashes so far."""
+    import numpy as np
+    import polars as pl
+
+    below = None if kept is None or len(kept) < DISTINCT_K else int(kept[DISTINCT_K - 1])
+
+    if kind == "datetime":  # the hashes of the physical values only
+        values = np.sort(series.to_physical().drop_nulls().to_numpy())
+        return _Part(_kmv(kept, _smallest_hashes(_distinct(values), below)))
+    values = np.sort(series.cast(pl.Float64).to_numpy())
+    start = int(np.searchsorted(values, -math.inf, side="right"))
+    end = int(np.searchsorted(values, math.inf, side="left"))
+    past_inf = int(np.searchsorted(values, math.inf, side="right"))
+    nan = len(values) - past_inf > series.null_count()  # nulls are nan in the array too
+    extra = int(nan) | int(past_inf > end) << 1 | int(start > 0) << 2  # nan, inf, -inf
+    finite = values[start:end]
+    n = len(finite)
+    if not n:
+        return _Part(kept if kept is not None else np.zeros(0, dtype=np.uint64), extra=extra)
+    mean = float(finite.mean())
+    deviations = finite - mean
+    m2 = float(np.einsum("i,i->", deviations, deviations))  # one pass, no squares array
+    # once K hashes are kept few values pass ``below``: hash them all rather than find the
+    # distinct ones first (``_smallest_hashes`` takes repeated values)
+    hashed = finite if below is not None else _distinct(finite)
+    return _Part(
+        _kmv(kept, _smallest_hashes(hashed, below)),  # (polars hashes -0.0 as 0.0)
+        n=n,
+        mean=mean,
+        m2=m2,
+        lo=float(finite[0]),
+        hi=float(finite[-1]),
+        points=finite[k - 1 :: k].copy(),  # (a copy: not a view holding the batch's values)
+        extra=extra,
+    )
+
+
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    import numpy as np
+
+    first = np.empty(len(ordered), dtype=bool)
+    if len(ordered):
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
+def _smallest_hashes(values: np.ndarray, below: int | None) -> np.ndarray:
+    """The ``DISTINCT_K`` smallest distinct polars hashes (seed ``_SEED``) of ``values`` (a
+    value may repeat), only those at or below ``below`` (the K-th smallest kept so far) when
+    given. A selection (``np.partition``), not a sort of them all."""
+    import numpy as np
+    import polars as pl
+
+    hashes = pl.Series(values).hash(seed=_SEED).to_numpy()
+    if below is not None:
+        hashes = hashes[hashes <= below]
+    if len(hashes) <= DISTINCT_K:
+        return np.unique(hashes)
+    kth = np.partition(hashes, DISTINCT_K - 1)[DISTINCT_K - 1]
+    smallest = np.unique(hashes[hashes <= kth])
+    if len(smallest) < DISTINCT_K:  # a hash repeats among them: take the next ones
+        smallest = np.unique(hashes)[:DISTINCT_K]
+    return smallest
 
 
 @dataclass
@@ -178,20 +265,27 @@ def stream_profile(
             )
         except pl.exceptions.PolarsError as e:
             raise StreamFallback(label) from e
-    for batch in lf.collect_batches(chunk_size=BATCH_ROWS, maintain_order=False):
-        rows += batch.height
-        if not batch.height:
-            continue
-        k = max(1, -(-batch.height // POINTS_PER_BATCH))
-        below = {
-            name: int(col.numeric.hashes[-1])
-            for name, col in columns.items()
-            if col.numeric is not None
-            and col.numeric.hashes is not None
-            and len(col.numeric.hashes) >= DISTINCT_K
-        }
-        result = batch.select(_batch_exprs(columns, k, below))
-        _add(columns, {name: result[name][0] for name in result.columns}, k)
+    exprs = _batch_exprs(columns)
+    sorted_names = [name for name, c in columns.items() if c.kind in ("numeric", "datetime")]
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        for batch in lf.collect_batches(chunk_size=BATCH_ROWS, maintain_order=False):
+            rows += batch.height
+            if not batch.height:
+                continue
+            k = max(1, -(-batch.height // POINTS_PER_BATCH))
+            parts = pool.map(
+                _numeric_part,
+                [batch[name] for name in sorted_names],
+                [columns[name].kind for name in sorted_names],
+                [k] * len(sorted_names),
+                [_kept(columns[name]) for name in sorted_names],
+            )
+            result = batch.select(exprs) if exprs else None
+            row = {name: result[name][0] for name in result.columns} if result is not None else {}
+            for name, part in zip(sorted_names, parts, strict=True):
+                num = columns[name].numeric = columns[name].numeric or _Numeric()
+                num.add(part, k)
+            _add(columns, batch, row)
     suffix = Path(label).suffix.lower()
     if columns and suffix not in PARQUET_SUFFIXES and list(columns.values())[-1].nulls:
         _check_short_rows(path, separator(suffix), len(columns))  # a short row shows as nulls
@@ -357,36 +451,14 @@ def _lazy(source: Path | bytes, path: Path, label: str, nulls: Sequence[str]) ->
     return _parse_dates(lf)
 
 
-def _batch_exprs(columns: dict[str, _Column], k: int, below: dict[str, int]) -> list[pl.Expr]:
-    """One batch's partials per column: points every ``k`` sorted finite values, and only
-    the hashes below ``below[name]`` (the K-th smallest so far) for the distinct estimate."""
+def _batch_exprs(columns: dict[str, _Column]) -> list[pl.Expr]:
+    """One batch's partials that polars computes: datetime/boolean ranges and category
+    counts (numeric and datetime columns are sorted in numpy: ``_numeric_part``)."""
     import polars as pl
 
     exprs = []
     for name, col in columns.items():
         c = pl.col(name)
-        exprs.append(c.null_count().alias(f"{name}\x00nulls"))
-        if col.kind == "numeric":
-            x = c.cast(pl.Float64)
-            f = x.filter(x.is_finite())
-            exprs += [
-                f.count().alias(f"{name}\x00n"),
-                f.mean().alias(f"{name}\x00mean"),
-                f.var(ddof=0).alias(f"{name}\x00var"),
-                f.min().alias(f"{name}\x00min"),
-                f.max().alias(f"{name}\x00max"),
-                f.sort().gather_every(k, offset=k - 1).implode().alias(f"{name}\x00points"),
-                x.is_nan().any().alias(f"{name}\x00nan"),
-                (x == math.inf).any().alias(f"{name}\x00inf"),
-                (x == -math.inf).any().alias(f"{name}\x00-inf"),
-            ]
-        if col.kind in ("numeric", "datetime"):
-            x = c.cast(pl.Float64) if col.kind == "numeric" else c.to_physical()
-            x = x.filter(x.is_finite()) if col.kind == "numeric" else x.drop_nulls()
-            h = (x + 0.0 if col.kind == "numeric" else x).hash(seed=_SEED)
-            if name in below:
-                h = h.filter(h <= below[name])
-            exprs.append(h.unique().sort().head(DISTINCT_K).implode().alias(f"{name}\x00hashes"))
         if col.kind in ("datetime", "boolean"):
             exprs += [c.min().alias(f"{name}\x00min"), c.max().alias(f"{name}\x00max")]
         if col.kind in ("categorical", "boolean"):
@@ -396,15 +468,27 @@ def _batch_exprs(columns: dict[str, _Column], k: int, below: dict[str, int]) -> 
     return exprs
 
 
-def _add(columns: dict[str, _Column], row: dict[str, Any], k: int) -> None:
+def _kept(col: _Column) -> np.ndarray | None:
+    return None if col.numeric is None else col.numeric.hashes
+
+
+def _workers() -> int:
+    import os
+
+    return max(
+        1,
+        min(
+            4,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+        ),
+    )
+
+
+def _add(columns: dict[str, _Column], batch: pl.DataFrame, row: dict[str, Any]) -> None:
     for name, col in columns.items():
-        col.nulls += int(row[f"{name}\x00nulls"])
-        if col.kind in ("numeric", "datetime"):
-            col.numeric = col.numeric or _Numeric()
-            col.numeric.hashes = _kmv(col.numeric.hashes, row[f"{name}\x00hashes"].to_numpy())
-        if col.kind == "numeric":
-            assert col.numeric is not None
-            col.numeric.add(row, k, name)
+        col.nulls += batch[name].null_count()
         if col.kind in ("datetime", "boolean"):
             lo, hi = row[f"{name}\x00min"], row[f"{name}\x00max"]
             if lo is not None:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 TRAIN_AND_PREDICT = """
 import numpy as np, lightgbm as lgb
 rng = np.random.default_rng(7)
@@ -101,37 +103,24 @@ def test_nothing_changes_once_lightgbm_is_imported() -> None:
     assert out == {"will": False, "lean": False, "sk": True}
 
 
-def test_a_scoring_command_imports_lightgbm_lean() -> None:
-    """The CLI's scoring commands: the finder is in place before the command runs."""
+@pytest.mark.parametrize(("engine", "lean"), [("local", True), ("dask", False)])
+def test_a_one_shot_command_imports_lightgbm_lean_unless_dask(engine: str, lean: bool) -> None:
+    """The CLI's choice, made before the command runs; the Dask engine needs scikit-learn, so
+    a project that trains on Dask imports LightGBM whole."""
     out = run(
-        """
-        import sys
+        f"""
         from workbench import cli
         from workbench.model.lean import imported_lean
 
-        class S:
+        class Settings:
             class train:
-                engine = "local"
-        cli._lean_lightgbm(S)
+                engine = {engine!r}
+        cli._lean_lightgbm(Settings)
         import lightgbm
         out["lean"] = imported_lean()
         """
     )
-    assert out == {"lean": True}
-    dask = run(
-        """
-        from workbench import cli
-        from workbench.model.lean import imported_lean
-
-        class D:
-            class train:
-                engine = "dask"
-        cli._lean_lightgbm(D)
-        import lightgbm
-        out["lean"] = imported_lean()
-        """
-    )
-    assert dask == {"lean": False}  # the Dask engine needs scikit-learn: imported whole
+    assert out == {"lean": lean}
 
 
 def test_the_dask_engine_says_why_in_a_lean_process() -> None:

@@ -292,11 +292,12 @@ def train(
     _lean_lightgbm(settings)
     show = not as_json and sys.stderr.isatty()
     progress = Progress() if show else None
+    store = obj.store(settings)
     if no_promote:
-        _challenger(settings, obj.store(settings), progress, report, fail_on_reject, as_json)
+        _challenger(settings, store, progress, report, fail_on_reject, as_json)
         return
     try:
-        outcome = run_train(settings, obj.store(settings), force=force, progress=progress)
+        outcome = run_train(settings, store, force=force, progress=progress)
     finally:
         if progress:
             progress.done()
@@ -305,7 +306,7 @@ def train(
     else:
         click.echo(train_text(outcome))
     sys.stdout.flush()  # the outcome is out; then the new champion's drift reference
-    prepare_drift(settings, obj.store(settings), outcome)
+    prepare_drift(settings, store, outcome)
 
 
 @main.command()

@@ -554,7 +554,7 @@ def profile_files(
         return _profile_one(label, path, hashes[label], keys[label], null_values)
 
     if len(missing) >= PARALLEL_FILES:  # many new files (a first snapshot): polars releases
-        with ThreadPoolExecutor(max_workers=_workers()) as pool:  # the GIL as it reads
+        with ThreadPoolExecutor(max_workers=workers()) as pool:  # the GIL as it reads
             profiled = list(pool.map(one, missing))
     else:
         profiled = [one(item) for item in missing]
@@ -596,8 +596,11 @@ def _groups(
     return grouped.read_groups(small, nulls, max_columns)[0]
 
 
-def _workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 4))
+def workers() -> int:
+    """Threads for work that releases the GIL (polars, numpy): the CPUs this process may
+    use, at most 4."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, 4))
 
 
 def _retain(digests: set[str]) -> None:

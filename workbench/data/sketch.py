@@ -248,7 +248,7 @@ def stream_profile(
     import polars as pl
 
     from workbench.data.columns import column_kind
-    from workbench.data.profile import PARQUET_SUFFIXES, _check_short_rows, separator
+    from workbench.data.profile import PARQUET_SUFFIXES, _check_short_rows, separator, workers
 
     lf = _lazy(path if source is None else source, path, label, nulls)
     schema = lf.collect_schema()
@@ -267,7 +267,7 @@ def stream_profile(
             raise StreamFallback(label) from e
     exprs = _batch_exprs(columns)
     sorted_names = [name for name, c in columns.items() if c.kind in ("numeric", "datetime")]
-    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
         for batch in lf.collect_batches(chunk_size=BATCH_ROWS, maintain_order=False):
             rows += batch.height
             if not batch.height:
@@ -470,20 +470,6 @@ def _batch_exprs(columns: dict[str, _Column]) -> list[pl.Expr]:
 
 def _kept(col: _Column) -> np.ndarray | None:
     return None if col.numeric is None else col.numeric.hashes
-
-
-def _workers() -> int:
-    import os
-
-    return max(
-        1,
-        min(
-            4,
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1,
-        ),
-    )
 
 
 def _add(columns: dict[str, _Column], batch: pl.DataFrame, row: dict[str, Any]) -> None:

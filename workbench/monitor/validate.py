@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +56,7 @@ from workbench.data.profile import (
     combine,
     lazy_frames,
     profile_key,
+    workers,
 )
 from workbench.errors import ConfigError, DataError
 from workbench.monitor.reference import Reference, champion_reference, reference_of
@@ -185,7 +185,7 @@ def _read(
         return _File(label, path, lf, schema, row)
 
     if len(files) >= PARALLEL_FILES:
-        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
+        with ThreadPoolExecutor(max_workers=workers()) as pool:
             done = list(pool.map(one, files))
     else:
         done = [one(item) for item in files]

@@ -332,6 +332,7 @@ def test_put_files_stores_a_batch_with_one_sync_and_publishes_after_it(
         datas.append(data)
     paths.append(paths[0])  # the same file twice in one batch
     datas.append(datas[0])
+    monkeypatch.setattr(objects, "PACK_FILES", len(paths) + 1)  # whole objects, not a pack
     store = ObjectStore(tmp_path / ".workbench")
     synced: list[int] = []
     real_sync_all = store._sync_all

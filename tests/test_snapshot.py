@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -122,7 +123,7 @@ def test_new_batch_changes_only_that_file(project: Path, monkeypatch) -> None:
     monkeypatch.setattr(
         objects.ObjectStore,
         "put_files",
-        lambda self, ps: (hashed.extend(p.name for p in ps), real(self, ps))[1],
+        lambda self, ps, **kw: (hashed.extend(p.name for p in ps), real(self, ps, **kw))[1],
     )
     second = take(project)
     assert second.created and second.id != first.id
@@ -423,9 +424,9 @@ def test_many_new_small_files_are_stored_in_one_batch(project: Path, monkeypatch
     batches: list[list[str]] = []
     real = objects.ObjectStore.put_files
 
-    def spy(self: objects.ObjectStore, paths: list[Path]) -> list[tuple[str, int]]:
+    def spy(self: objects.ObjectStore, paths: list[Path], **kw: Any) -> list[tuple[str, int]]:
         batches.append(sorted(p.name for p in paths))
-        return real(self, paths)
+        return real(self, paths, **kw)
 
     monkeypatch.setattr(objects.ObjectStore, "put_files", spy)
     result = take(project)

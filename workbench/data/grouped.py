@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,31 +47,43 @@ class Group:
     nulls: tuple[dict[str, int], ...]
 
 
-def candidates(files: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:
+def candidates(
+    files: Sequence[tuple[str, Path]], contents: Mapping[str, bytes] | None = None
+) -> list[tuple[str, Path]]:
     """The files small enough to be read in a group (CSV/TSV, not empty, <= SMALL_CSV_BYTES)."""
     from workbench.data.profile import file_format
 
+    contents = contents or {}
     out = []
     for label, path in files:
         if file_format(label) == "parquet":
             continue
-        size = os.path.getsize(path)
+        known = contents.get(label)
+        size = os.path.getsize(path) if known is None else len(known)
         if 0 < size <= SMALL_CSV_BYTES:
             out.append((label, path))
     return out if len(out) >= GROUP_MIN_FILES else []
 
 
 def read_groups(
-    files: Sequence[tuple[str, Path]], nulls: Sequence[str], max_columns: int
+    files: Sequence[tuple[str, Path]],
+    nulls: Sequence[str],
+    max_columns: int,
+    contents: Mapping[str, bytes] | None = None,
 ) -> tuple[list[Group], list[tuple[str, Path]]]:
-    """The groups read, and the files left to the per-file path (see the module docstring)."""
+    """The groups read, and the files left to the per-file path (see the module docstring).
+
+    ``contents`` (label -> bytes) are files' bytes already in memory: the snapshot passes the
+    bytes it has just hashed and stored, which are read here instead of the files."""
     from workbench.data.profile import check_width, file_format
 
     by_header: dict[tuple[str, bytes], list[tuple[str, bytes]]] = {}
     left: list[tuple[str, Path]] = []
     paths = dict(files)
+    contents = contents or {}
     for label, path in files:
-        data = path.read_bytes()
+        known = contents.get(label)
+        data = path.read_bytes() if known is None else known
         if b'"' in data:
             left.append((label, path))
             continue

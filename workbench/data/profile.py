@@ -510,8 +510,12 @@ def profile_files(
     known: Mapping[str, dict[str, Any]] | None = None,
     null_values: Sequence[str] = NULL_VALUES,
     max_columns: int = MAX_COLUMNS,
+    contents: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """Profile every file together; also return rows per file (``file_rows``).
+
+    ``contents`` (label -> bytes): small files' bytes already in memory (the snapshot's, as
+    hashed and stored), read by the grouped path instead of the files.
 
     CSV text in ``null_values`` is missing; the per-file profile keys say which values. A file
     not profiled yet with more than ``max_columns`` columns is refused before it is read.
@@ -536,7 +540,7 @@ def profile_files(
             missing.append((label, path))  # a partial profile is never a snapshot's own
         else:
             per_file[label] = found
-    groups = _groups(files, keys, null_values, max_columns)
+    groups = _groups(files, keys, null_values, max_columns, contents)
     in_group = {label for group in groups for label in group.labels}
     if groups:
         from workbench.data.grouped import partial_profiles
@@ -583,6 +587,7 @@ def _groups(
     keys: Mapping[str, str],
     nulls: Sequence[str],
     max_columns: int,
+    contents: Mapping[str, bytes] | None = None,
 ) -> list[Any]:
     """Many small CSVs of a snapshot read in groups (``grouped``), unless their sketches are in
     memory already (a warm process merges those without reading)."""
@@ -590,10 +595,10 @@ def _groups(
         return []
     from workbench.data import grouped
 
-    small = grouped.candidates(files)
+    small = grouped.candidates(files, contents)
     if not small or all(_SKETCHES.get(keys[label]) is not None for label, _ in small):
         return []
-    return grouped.read_groups(small, nulls, max_columns)[0]
+    return grouped.read_groups(small, nulls, max_columns, contents)[0]
 
 
 def workers() -> int:

@@ -56,6 +56,7 @@ ID_LENGTH = 16
 BATCH_FILE_BYTES = 1 << 20  # new files up to this size are stored in batches (put_files) ...
 BATCH_FILES = 2048  # ... of up to this many, each batch one filesystem sync
 PROFILE_BESIDE_BYTES = 64 << 20  # new data files this large are profiled while stored
+KEEP_BYTES = 64 << 20  # new small files' bytes, up to this much, go from the store to the profile
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
         return SnapshotResult(last.id, False, last.summary)
     cache = StatCache(store)
     profiled_beside: set[str] = set()
-    hashes = _hash_inputs(inputs, cache, store, settings, profiled_beside)
+    contents: dict[str, bytes] = {}
+    hashes = _hash_inputs(inputs, cache, store, settings, profiled_beside, contents)
     if cache.dirty:
         cache.save({f.rel for f in inputs})
     sid = snapshot_id([(f.kind, f.rel, hashes[f.rel]) for f in inputs])
@@ -136,8 +138,10 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
     # a cold process asks the store first; so does one that knows only the large files it
     # just profiled (the others' profiles are in the store: never profile them again); a warm
     # one (a watcher) checks for the snapshot in its write session instead
-    if not profile_mod.all_profiles_in_memory(keys) and (
-        profiled_beside or not profile_mod.any_profile_in_memory(keys)
+    if (
+        store.db_path.exists()  # (a new store has no snapshot and no profile yet)
+        and not profile_mod.all_profiles_in_memory(keys)
+        and (profiled_beside or not profile_mod.any_profile_in_memory(keys))
     ):
         with store.read() as s:
             existing = s.snapshot(sid) if s.has_snapshot(sid) else None
@@ -149,7 +153,8 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
             remember_last(store, settings, listing, sid, summary)
             return SnapshotResult(sid, False, summary)
     _ensure_stored(inputs, hashes, store)
-    record, new_profiles = _build(settings, store, inputs, hashes, sid, known)
+    record, new_profiles = _build(settings, store, inputs, hashes, sid, known, contents)
+    contents.clear()
     with store.write("snapshot") as s:
         created = not s.has_snapshot(sid)  # another process may have recorded it meanwhile
         if created:
@@ -178,9 +183,12 @@ def _hash_inputs(
     store: Store,
     settings: Settings,
     profiled_beside: set[str],
+    contents: dict[str, bytes],
 ) -> dict[str, str]:
     """Every input's digest (stored as needed); the new large data files profiled while they
-    were stored are added to ``profiled_beside`` (their paths)."""
+    were stored are added to ``profiled_beside`` (their paths), and the bytes of new small
+    data files as they were hashed, up to ``KEEP_BYTES`` in all, to ``contents`` (path ->
+    bytes: the profile reads them instead of the files)."""
     hashes: dict[str, str] = {}
     batch: list[InputFile] = []  # new small files: stored together, one filesystem sync
     beside: list[InputFile] = []  # new large data files: stored while profiled
@@ -199,13 +207,18 @@ def _hash_inputs(
     if beside:
         hashes |= _store_and_profile(beside, cache, store, settings)
         profiled_beside.update(f.rel for f in beside)
+    kept = 0
     for start in range(0, len(batch), BATCH_FILES):  # (a batch of one syncs that one file)
         part = batch[start : start + BATCH_FILES]
-        for f, (digest, _) in zip(
-            part, store.objects.put_files([f.path for f in part]), strict=True
-        ):
+        size = sum(f.sig.size for f in part)
+        keep: dict[int, bytes] | None = {} if kept + size <= KEEP_BYTES else None
+        stored = store.objects.put_files([f.path for f in part], keep=keep)
+        for i, (f, (digest, _)) in enumerate(zip(part, stored, strict=True)):
             cache.remember(f, digest)
             hashes[f.rel] = digest
+            if keep is not None and f.kind == "data" and i in keep:
+                contents[f.rel] = keep[i]
+        kept += size if keep is not None else 0
     return hashes
 
 
@@ -310,6 +323,7 @@ def _build(
     hashes: dict[str, str],
     sid: str,
     known: dict[str, dict[str, Any]],
+    contents: dict[str, bytes] | None = None,
 ) -> tuple[SnapshotRecord, dict[str, dict[str, Any]]]:
     """The snapshot record and the per-file profiles computed for it (key -> profile)."""
     from workbench.data import profile as profile_mod
@@ -324,6 +338,7 @@ def _build(
         known=known,
         null_values=settings.data.null_values,
         max_columns=settings.data.max_columns,
+        contents=contents,
     )
     file_rows: dict[str, int] = profile.pop("file_rows")
     new_profiles: dict[str, dict[str, Any]] = profile.pop("file_profiles", {})

@@ -6,10 +6,13 @@ it is assembled here once per process: ``ChunkStore.restore`` into ``asm.<pid>.<
 (``copy_file_range`` from raw packs: in the kernel, no Python bytes, no RSS), renamed when
 whole. No fsync: it is a cache that a crash only leaves behind.
 
-A process keeps its ``KEEP`` most recently asked-for files (older ones are unlinked: a reader
-that still has one open keeps reading it) and unlinks them all at exit; files of processes that
-died without doing so are swept by the next process that assembles one, and by gc. Two threads
-of one process (training beside drift) share one assembly: it is made under a lock.
+A process keeps its ``KEEP`` most recently asked-for files, and any number while they hold at
+most ``KEEP_BYTES`` together (older ones are unlinked: a reader that still has one open keeps
+reading it; the budget keeps the paths of many small packed files valid for a reader that is
+handed a list of them, such as the Dask engine's workers) and unlinks them all at exit;
+files of processes that died without doing so are swept by the next process that assembles
+one, and by gc. Two threads of one process (training beside drift) share one assembly: it is
+made under a lock.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from workbench.store.chunks import ChunkStore
 
 KEEP = 8
+KEEP_BYTES = 256 << 20
 
 
 class Assembled:
@@ -35,6 +39,8 @@ class Assembled:
         self.tmp = tmp
         self.chunks = chunks
         self.files: OrderedDict[str, Path] = OrderedDict()  # digest -> assembled file
+        self.sizes: dict[str, int] = {}
+        self.held = 0  # bytes of the files kept
         self.lock = threading.Lock()
         self.swept = False
 
@@ -50,23 +56,30 @@ class Assembled:
                 sweep(self.tmp)
                 atexit.register(self.drop_all)
             target = self.tmp / f"asm.{os.getpid()}.{digest}"
-            self._make(digest, target)
+            if done is not None:  # (unlinked by someone: made again)
+                self.files.pop(digest)
+                self.held -= self.sizes.pop(digest, 0)
+            size = self._make(digest, target)
             self.files[digest] = target
-            while len(self.files) > KEEP:
-                _, old = self.files.popitem(last=False)
+            self.sizes[digest] = size
+            self.held += size
+            while len(self.files) > KEEP and self.held > KEEP_BYTES:
+                old_digest, old = self.files.popitem(last=False)
+                self.held -= self.sizes.pop(old_digest, 0)
                 with contextlib.suppress(FileNotFoundError):
                     old.unlink()
             return target
 
-    def _make(self, digest: str, target: Path) -> None:
+    def _make(self, digest: str, target: Path) -> int:
         part = target.with_name(target.name + ".part")
         try:
             out = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
-                self.chunks.restore(digest, out)
+                size = self.chunks.restore(digest, out)
             finally:
                 os.close(out)
             os.replace(part, target)
+            return size
         except OSError as e:
             raise StoreError(
                 f"could not assemble object {digest} in {self.tmp}: {e.strerror or e}",
@@ -79,6 +92,7 @@ class Assembled:
     def drop(self, digest: str) -> None:
         with self.lock:
             path = self.files.pop(digest, None)
+            self.held -= self.sizes.pop(digest, 0)
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -88,6 +102,8 @@ class Assembled:
             with contextlib.suppress(OSError):
                 path.unlink()
         self.files.clear()
+        self.sizes.clear()
+        self.held = 0
 
 
 def sweep(tmp: Path) -> None:

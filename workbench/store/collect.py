@@ -6,8 +6,9 @@ file is mid-read. In order:
 
 1. whole objects (``objects/ab/…``) and manifests (``chunks/files/ab/…``) whose digest is not
    in ``referenced`` are removed;
-2. the chunks the remaining manifests use are *live*; a chunk stored in several packs (two
-   writers at once) is live in the first pack by name only;
+2. the chunks the remaining manifests use are *live*, and so is every referenced digest (a
+   packed small file is an entry of a pack whose index says ``whole``); a chunk stored in
+   several packs (two writers at once) is live in the first pack by name only;
 3. a pack with no live chunk is removed (index first); a pack whose live chunks are less than
    ``REWRITE_BELOW`` of its bytes is rewritten: its live chunks are copied as they are stored
    (raw or zstd) into a new pack, which is made durable with its index before the old index and
@@ -108,8 +109,10 @@ def collect(
         if not dry_run:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-    live = {d for m in live_manifests for d, _ in m.chunks}
+    live = {d for m in live_manifests for d, _ in m.chunks} | referenced
     pack_report = _collect_packs(chunks, live, dry_run=dry_run)
+    objects_removed += len(pack_report.whole_removed)
+    removed.extend(sorted(pack_report.whole_removed))
     temp_removed = pack_report.orphans
     freed += pack_report.freed
     for path in dead_temps(objects.tmp):
@@ -140,6 +143,7 @@ class _PackReport:
         self.chunks_removed = 0
         self.rewritten = 0
         self.orphans = 0
+        self.whole_removed: set[str] = set()  # packed small files no longer referenced
 
 
 def _collect_packs(chunks: ChunkStore, live: set[str], *, dry_run: bool) -> _PackReport:
@@ -156,30 +160,35 @@ def _collect_packs(chunks: ChunkStore, live: set[str], *, dry_run: bool) -> _Pac
         report.freed += _size(packs.pack_path(folder, pack))
         if not dry_run:
             packs.remove_pack(folder, pack)
-    owned: set[str] = set()
+    # a digest is owned once per kind of pack: a referenced small file must stay in a pack
+    # whose index says ``whole`` even when some manifest's chunk has the same bytes
+    owned: dict[bool, set[str]] = {True: set(), False: set()}
     for pack in indexed:
-        entries = packs.read_index(folder, pack)
+        entries, whole = packs.read_index_kind(folder, pack)
         total = _size(packs.pack_path(folder, pack)) + _size(folder / f"{pack}.idx")
         keep = []
         for digest, loc in sorted(entries.items(), key=lambda e: e[1].offset):
-            if digest in live and digest not in owned:
-                owned.add(digest)
+            if digest in live and digest not in owned[whole]:
+                owned[whole].add(digest)
                 keep.append((digest, loc))
         dead = len(entries) - len(keep)
+        gone = {d for d in entries if d not in live} if whole else set()
         live_bytes = sum(loc.stored for _, loc in keep)
         if pack not in stored or not keep:
+            report.whole_removed |= gone
             report.chunks_removed += len(entries)
             report.freed += total
             if not dry_run:
                 packs.remove_pack(folder, pack)
         elif dead and live_bytes < REWRITE_BELOW * total:
+            report.whole_removed |= gone  # (in a pack kept whole they stay until it is rewritten)
             report.chunks_removed += dead
             report.rewritten += 1
             if dry_run:
                 report.freed += total - live_bytes
                 report.kept += live_bytes
             else:
-                new_total = _rewrite(chunks, pack, keep)
+                new_total = _rewrite(chunks, pack, keep, whole=whole)
                 report.freed += total - new_total
                 report.kept += new_total
         else:
@@ -187,7 +196,9 @@ def _collect_packs(chunks: ChunkStore, live: set[str], *, dry_run: bool) -> _Pac
     return report
 
 
-def _rewrite(chunks: ChunkStore, pack: str, keep: list[tuple[str, packs.Loc]]) -> int:
+def _rewrite(
+    chunks: ChunkStore, pack: str, keep: list[tuple[str, packs.Loc]], *, whole: bool
+) -> int:
     """Copy ``keep`` into a new durable pack + index, then remove ``pack``; the new bytes."""
     folder = chunks.packs
     tmp = chunks.temp_name("pack")
@@ -209,7 +220,7 @@ def _rewrite(chunks: ChunkStore, pack: str, keep: list[tuple[str, packs.Loc]]) -
             os.close(out)
         new = packs.new_pack_id()
         os.replace(tmp, packs.pack_path(folder, new))
-        data = packs.index_bytes(entries)
+        data = packs.index_bytes(entries, whole=whole)
         chunks.write_durable(folder / f"{new}.idx", data)
         fd = os.open(folder, os.O_RDONLY)
         try:

@@ -206,6 +206,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE model_versions ADD COLUMN engine VARCHAR DEFAULT 'local';
     """,
+    # small files may be stored in packs (``objects.py``, ``chunks.store_small``): no table
+    # changes, but a workbench that knows only up to the previous version would not find
+    # them, and its gc would remove them, so it must refuse this store
+    """
+    CREATE TABLE store_formats (name VARCHAR PRIMARY KEY, workbench VARCHAR NOT NULL);
+    INSERT INTO store_formats VALUES ('small-file packs', '0.1.0');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -154,6 +154,39 @@ def numbers_but_for(frame: Any, sample_rows: int = 10_000) -> dict[str, tuple[li
     return found
 
 
+def numbers_but_for_files(
+    frame: Any, index: str, files: int
+) -> list[dict[str, tuple[list[str], int]]]:
+    """``numbers_but_for`` of each file of ``frame`` (an eager frame of several files' rows, the
+    file of each row in column ``index``, 0 .. files-1), from one ``group_by``.
+
+    A file's column counts when its values are mostly numbers (over all its rows, where the
+    per-file function looks at a sample of 10,000: the same for a file of fewer rows).
+    """
+    import polars as pl
+
+    names = [c for c, t in frame.schema.items() if t == pl.String and c != index]
+    out: list[dict[str, tuple[list[str], int]]] = [{} for _ in range(files)]
+    if not names:
+        return out
+    exprs = []
+    for name in names:
+        s = pl.col(name)
+        odd = s.filter(s.is_not_null() & s.cast(pl.Float64, strict=False).is_null())
+        exprs += [
+            s.is_not_null().sum().alias(f"{name}\x00present"),
+            odd.len().alias(f"{name}\x00odd"),
+            odd.unique().sort().head(MAX_ODD + 1).alias(f"{name}\x00values"),
+        ]
+    for row in frame.group_by(index).agg(exprs).iter_rows(named=True):
+        found = out[int(row[index])]
+        for name in names:
+            values, rows = row[f"{name}\x00values"], int(row[f"{name}\x00odd"])
+            if 0 < len(values) <= MAX_ODD and rows * 2 < int(row[f"{name}\x00present"]):
+                found[name] = (list(values), rows)
+    return out
+
+
 def _mostly_numbers(values: Any) -> bool:
     import polars as pl
 

@@ -414,6 +414,13 @@ def all_profiles_in_memory(keys: Sequence[str]) -> bool:
     return all(_PROFILES.get(key) is not None for key in keys)
 
 
+def remember_frame(
+    label: str, digest: str, eager: pl.DataFrame, null_values: Sequence[str] = NULL_VALUES
+) -> None:
+    """Put a store object's frame, read some other way (a group read), in the frame cache."""
+    _FRAMES.put(f"{read_as(label, null_values)}:{digest}", eager, int(eager.estimated_size()))
+
+
 def frame(
     label: str, path: Path, digest: str | None = None, null_values: Sequence[str] = NULL_VALUES
 ) -> pl.DataFrame:

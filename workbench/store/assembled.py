@@ -4,7 +4,11 @@ Readers such as polars' ``scan_csv`` and the Dask engine want a path to a file w
 object's bytes. When a chunked file is not one raw pack in order (``ChunkStore.pack_itself``),
 it is assembled here once per process: ``ChunkStore.restore`` into ``asm.<pid>.<digest>.part``
 (``copy_file_range`` from raw packs: in the kernel, no Python bytes, no RSS), renamed when
-whole. No fsync: it is a cache that a crash only leaves behind.
+whole. No fsync: it is a cache that a crash only leaves behind. A packed small file (one entry
+of a pack of small files) is written as it is, from the bytes the store read, into the
+process's own folder ``asm.<pid>.small/``: a folder made new for it, because creating a file
+in a folder that once held many (``tmp/`` after a snapshot of 10,000 files: ext4 folders never
+shrink) cost ~160 µs here against ~10 µs in a new one.
 
 A process keeps its ``KEEP`` most recently asked-for files, and any number while they hold at
 most ``KEEP_BYTES`` together (older ones are unlinked: a reader that still has one open keeps
@@ -51,24 +55,63 @@ class Assembled:
             if done is not None and done.is_file():
                 self.files.move_to_end(digest)
                 return done
-            if not self.swept:
-                self.swept = True
-                sweep(self.tmp)
-                atexit.register(self.drop_all)
+            self._start()
             target = self.tmp / f"asm.{os.getpid()}.{digest}"
-            if done is not None:  # (unlinked by someone: made again)
-                self.files.pop(digest)
-                self.held -= self.sizes.pop(digest, 0)
-            size = self._make(digest, target)
-            self.files[digest] = target
-            self.sizes[digest] = size
-            self.held += size
-            while len(self.files) > KEEP and self.held > KEEP_BYTES:
-                old_digest, old = self.files.popitem(last=False)
-                self.held -= self.sizes.pop(old_digest, 0)
-                with contextlib.suppress(FileNotFoundError):
-                    old.unlink()
+            self._keep(digest, target, self._make(digest, target))
             return target
+
+    def put(self, digest: str, data: bytes) -> Path:
+        """The file of a packed small object whose bytes the caller has read (``data``)."""
+        with self.lock:
+            done = self.files.get(digest)
+            if done is not None and done.is_file():
+                self.files.move_to_end(digest)
+                return done
+            self._start()
+            folder = self.tmp / f"asm.{os.getpid()}.small"
+            target = folder / digest
+            try:  # (this process's own folder, written under the lock: no temp name needed)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                try:
+                    fd = os.open(target, flags, 0o600)
+                except FileNotFoundError:
+                    folder.mkdir(mode=0o700, exist_ok=True)
+                    fd = os.open(target, flags, 0o600)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                with contextlib.suppress(FileNotFoundError):
+                    target.unlink()
+                raise StoreError(
+                    f"could not write object {digest} to {self.tmp}: {e.strerror or e}",
+                    "check free disk space and permissions of .workbench/",
+                ) from e
+            self._keep(digest, target, len(data))
+            return target
+
+    def _start(self) -> None:
+        if not self.swept:
+            self.swept = True
+            sweep(self.tmp)
+            atexit.register(self.drop_all)
+
+    def _keep(self, digest: str, target: Path, size: int) -> None:
+        old_size = self.sizes.pop(digest, None)
+        if old_size is not None:
+            self.held -= old_size
+        self.files[digest] = target
+        self.files.move_to_end(digest)
+        self.sizes[digest] = size
+        self.held += size
+        while len(self.files) > KEEP and self.held > KEEP_BYTES:
+            old_digest, old = self.files.popitem(last=False)
+            self.held -= self.sizes.pop(old_digest, 0)
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
 
     def _make(self, digest: str, target: Path) -> int:
         part = target.with_name(target.name + ".part")
@@ -101,6 +144,8 @@ class Assembled:
         for path in list(self.files.values()):
             with contextlib.suppress(OSError):
                 path.unlink()
+        with contextlib.suppress(OSError):
+            (self.tmp / f"asm.{os.getpid()}.small").rmdir()
         self.files.clear()
         self.sizes.clear()
         self.held = 0
@@ -111,5 +156,15 @@ def sweep(tmp: Path) -> None:
     from workbench.store.collect import dead_temps
 
     for path in dead_temps(tmp, kinds=("asm",)):
+        remove_temp(path)
+
+
+def remove_temp(path: Path) -> None:
+    """Remove a temp file, or a folder of them (a process's assembled small files)."""
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
         with contextlib.suppress(OSError):
             path.unlink()

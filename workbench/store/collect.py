@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.store import packs, pins
+from workbench.store.assembled import remove_temp
 from workbench.store.objects import CollectReport, _write_all
 
 if TYPE_CHECKING:
@@ -65,6 +66,13 @@ def dead_temps(tmp: Path, kinds: tuple[str, ...] = TEMP_KINDS) -> Iterator[Path]
             continue
         if not pins.alive(int(parts[1])):
             yield tmp / name
+
+
+def _tree_size(path: Path) -> int:
+    """Bytes of a file, or of the files of a folder (a process's assembled small files)."""
+    if path.is_dir() and not path.is_symlink():
+        return sum(_size(path / name) for name in os.listdir(path))
+    return _size(path)
 
 
 def _size(path: Path) -> int:
@@ -117,10 +125,9 @@ def collect(
     freed += pack_report.freed
     for path in dead_temps(objects.tmp):
         temp_removed += 1
-        freed += _size(path)
+        freed += _tree_size(path)
         if not dry_run:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            remove_temp(path)
     if not dry_run:
         chunks.index.forget()
     kept = kept_objects + kept_manifests + pack_report.kept
@@ -247,6 +254,6 @@ def usage(objects: ObjectStore, chunks: ChunkStore) -> dict[str, int]:
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(objects.tmp):
             kind = "assembled" if name.startswith("asm.") else "tmp"
-            out[kind] += _size(objects.tmp / name)
+            out[kind] += _tree_size(objects.tmp / name)
     out["total"] = sum(out.values())
     return out

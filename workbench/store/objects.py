@@ -316,17 +316,25 @@ class ObjectStore:
     def path(self, digest: str) -> Path:
         """A file with the object's bytes (a chunked one is assembled, see the docstring)."""
         whole = self.root / digest[:2] / digest[2:]
-        if len(digest) < 3 or os.path.isfile(whole) or not self._in_chunks(digest):
+        if len(digest) < 3 or os.path.isfile(whole) or not os.path.isdir(self.store_root):
             return whole
         self.pin()
+        small = self._chunk_store().read_small(digest)
+        if small is not None:  # a packed small file: written out as it is, no copy from packs
+            return self._assembler().put(digest, small)
+        if not self._in_chunks(digest):
+            return whole
         itself = self._chunk_store().pack_itself(digest)
         if itself is not None:
             return itself
+        return self._assembler().get(digest)
+
+    def _assembler(self) -> Assembled:
         if self._assembled is None:
             from workbench.store.assembled import Assembled
 
             self._assembled = Assembled(self.tmp, self._chunk_store())
-        return self._assembled.get(digest)
+        return self._assembled
 
     def exists(self, digest: str) -> bool:
         """Whether ``digest`` is stored, asked by a reader of an object a record names.

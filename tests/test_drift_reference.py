@@ -23,6 +23,7 @@ from workbench.model.loading import load_version
 from workbench.monitor import drift as drift_mod
 from workbench.monitor import histograms as drift_hist
 from workbench.monitor import stats as drift_stats
+from workbench.monitor.drift_columns import FrameColumns
 from workbench.store import Store
 from workbench.store.session import FileRecord
 
@@ -194,7 +195,7 @@ def test_the_statistics_drop_each_current_column_when_done(parquet_trained: Path
     settings = config.load(parquet_trained)
     model = _model(parquet_trained)
     ref = source.with_columns(drift_mod._prediction_series(model, source))
-    cur = drift_mod._Columns(batch)
+    cur = FrameColumns(batch)
     out = drift_mod._compare(settings, model, ref, cur)
     assert cur.columns.keys() == set(batch.columns) - {*model.spec.features, model.spec.target}
     want = drift_mod.compare_frames(

@@ -26,10 +26,17 @@ soon as the reference's last time is known, while a new reference is scored. Res
 stored per (current snapshot, version): asking again returns the stored result; ``force``
 recomputes.
 
-Memory: the current rows' Parquet files are read directly (not through the process's frame
-cache; CSV files are, parsing them is dear), so that once the rows are scored the statistics
-drop each current column when done with it (scoring them beside the statistics made no run
-faster: every core is busy either way, and the peak grew by ~25 MB). Each numerical column
+Memory: a side whose files hold at least ``drift_columns.STREAM_BYTES`` (512 MiB) is read a
+column at a time when a statistic asks for it, and scored in batches of rows
+(``drift_columns``): a 2 GB CSV batch against its 2 GB reference peaked at 3.4 GB read whole.
+The reference then comes from its stored Parquet object (for a Parquet snapshot: the
+snapshot's files beside the stored scores), the current rows from their Parquet objects or
+from one Arrow IPC file their CSV is parsed into (with ``time_column``, a mask keeps the rows
+newer than the reference's). Smaller sides are read whole: the current rows' Parquet
+files directly (not through the process's frame cache; CSV files are, parsing them is dear),
+so that once the rows are scored the statistics drop each current column when done with it
+(scoring them beside the statistics made no run faster: every core is busy either way, and
+the peak grew by ~25 MB). Each numerical column
 is converted to float64 and sorted once (integers sorted as integers first), for all of its
 statistics and its histogram; categorical columns are counted per level in polars (value
 counts: no array of every value, no sort). The columns run on a thread pool (numpy and
@@ -64,6 +71,12 @@ from workbench.model.features import FeatureSpec
 from workbench.model.loading import LoadedModel, load_version
 from workbench.monitor import histograms as drift_hist
 from workbench.monitor import stats as drift_stats
+from workbench.monitor.drift_columns import (
+    STREAM_BYTES,
+    Columns,
+    FrameColumns,
+    StoredColumns,
+)
 from workbench.store import Store, now_iso
 from workbench.store.drift import DriftReference, DriftResult
 from workbench.store.registry import VersionRecord
@@ -128,10 +141,10 @@ def run_drift(
         return load_version(store.objects, ref_version)
 
     spec = _spec(store, ref_version)
-    reading: list[_Later[pl.DataFrame]] = []
+    reading: list[_Later[Columns]] = []
 
     def read_current(max_time: str | None) -> None:
-        def read() -> pl.DataFrame:
+        def read() -> Columns:
             return _current(settings, store, spec, current, reference_snap, max_time)
 
         if not reading:
@@ -139,7 +152,7 @@ def run_drift(
 
     if not settings.data.time_column:  # the current rows do not depend on the reference's
         read_current(None)  # last time: read them while the reference is read too
-    ref_frame, max_time, store_it = _reference(
+    ref, max_time, store_it = _reference(
         settings, store, ref_version, reference_snap, model_of, cached, read_current
     )
     if not reading:
@@ -148,8 +161,13 @@ def run_drift(
     with ThreadPoolExecutor(max_workers=1) as writer:
         written = writer.submit(store_it) if store_it is not None else None
         model = model_of()
-        cur = _Columns(reading.pop().take())  # the frame itself is dropped here: columns only
-        compared = _compare(settings, model, ref_frame, cur)
+        cur = reading.pop().take()  # (a frame is held as its columns only)
+        try:
+            compared = _compare(settings, model, ref, cur)
+        finally:
+            for side in (cur, ref):
+                if isinstance(side, StoredColumns):
+                    side.close()
         new_ref = written.result() if written is not None else None
     result = DriftResult.from_json(
         compared
@@ -157,7 +175,7 @@ def run_drift(
             "reference": reference_snap.id,
             "reference_version": ref_version.name,
             "current": current.id,
-            "reference_rows": ref_frame.height,
+            "reference_rows": ref.height,
             "current_rows": cur.height,
             "computed_at": now_iso(),
             "seconds": round(time.perf_counter() - started, 3),
@@ -236,9 +254,10 @@ def _reference(
     model_of: Callable[[], LoadedModel],
     cached: DriftReference | None,
     rows_known: Callable[[str | None], None] | None = None,
-) -> tuple[pl.DataFrame, str | None, Callable[[], DriftReference] | None]:
-    """The reference frame, its last time (``max_time``) and, when it was built now, the call
-    that writes it to the object store and returns its record (the caller stores the record).
+) -> tuple[Columns, str | None, Callable[[], DriftReference] | None]:
+    """The reference's columns, its last time (``max_time``) and, when it was built now, the
+    call that writes it to the object store and returns its record (the caller stores it).
+    A stored reference of a large snapshot is read a column at a time (``StoredColumns``).
     ``model_of`` is only called to build one: a cached reference needs no model.
     ``rows_known(max_time)`` is called as soon as the rows and their last time are known,
     before a new reference is scored (drift starts reading the current rows then).
@@ -246,11 +265,17 @@ def _reference(
     known = rows_known or (lambda _max_time: None)
     if cached is not None and store.objects.has(cached.object_hash):
         hit = _REFERENCES.get(cached.object_hash)
+        stored = None
+        if hit is None and sum(f.bytes for f in snap.data_files) >= STREAM_BYTES:
+            stored = _stored_reference(settings, store, version, snap, cached)
+            if stored is not None:
+                known(cached.max_time)
+                return stored, cached.max_time, None
         if hit is None:
             hit = _cached_reference(settings, store, version, snap, cached)
         if hit is not None:
             known(cached.max_time)
-            return hit, cached.max_time, None
+            return FrameColumns(hit), cached.max_time, None
     frame = _reference_rows(settings, store, snap, _spec(store, version))
     time_col = settings.data.time_column
     max_time = None
@@ -275,7 +300,56 @@ def _reference(
         _REFERENCES.put(digest, ref)
         return DriftReference(version.number, snap.id, digest, ref.height, max_time)
 
-    return ref, max_time, store_it
+    return FrameColumns(ref), max_time, store_it
+
+
+def _stored_reference(
+    settings: Settings,
+    store: Store,
+    version: VersionRecord,
+    snap: SnapshotRecord,
+    cached: DriftReference,
+) -> StoredColumns | None:
+    """The stored reference read a column at a time; None (the object set aside, to be
+    built again) when it is damaged or its scores do not fit the snapshot's rows."""
+    import polars as pl
+
+    path = store.objects.path(cached.object_hash)
+    try:
+        names = list(pl.read_parquet_schema(path))
+        height = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError):
+        store.objects.set_aside(cached.object_hash)
+        return None
+    if names != [PREDICTION]:  # the rows themselves, with their scores
+
+        def read(cols: list[str]) -> pl.DataFrame:
+            return pl.read_parquet(path, columns=cols)
+
+        def rows(start: int, n: int) -> pl.DataFrame:
+            return pl.scan_parquet(path).slice(start, n).collect()
+
+        return StoredColumns(read, rows, names, height)
+    lazy = _parquet_rows(store, snap.data_files, _wanted(_spec(store, version), settings))
+    if int(lazy.select(pl.len()).collect().item()) != height:
+        store.objects.set_aside(cached.object_hash)
+        return None
+    columns = lazy.collect_schema().names()
+
+    def read_scored(cols: list[str]) -> pl.DataFrame:
+        data = [c for c in cols if c != PREDICTION]
+        if not data:
+            return pl.read_parquet(path, columns=[PREDICTION])
+        out = lazy.select(data).collect()
+        if PREDICTION in cols:
+            out = out.with_columns(pl.read_parquet(path, columns=[PREDICTION]).to_series())
+        return out
+
+    def rows_scored(start: int, n: int) -> pl.DataFrame:
+        scores = pl.scan_parquet(path).slice(start, n).collect().to_series()
+        return lazy.slice(start, n).collect().with_columns(scores)
+
+    return StoredColumns(read_scored, rows_scored, [*columns, PREDICTION], height)
 
 
 def _cached_reference(
@@ -336,7 +410,7 @@ def _read_rows(
     3,000 small files in 0.4 s, 5x faster than frames read whole). CSV files come through the
     process's frame cache: CSV alone through ``profile.read_frames`` itself (which concatenates
     many files' frames eagerly), CSV beside Parquet through ``profile.lazy_frames``."""
-    from workbench.data.profile import combine, file_format, lazy_frames, read_frames, scan
+    from workbench.data.profile import file_format, lazy_frames, read_frames
 
     hashes = {f.path: f.hash for f in files}
     csv = [(f.path, store.objects.path(f.hash)) for f in files if file_format(f.path) != "parquet"]
@@ -347,16 +421,77 @@ def _read_rows(
     if csv:
         lazy = lazy_frames(csv, hashes, null_values)
         parsed = dict(zip([label for label, _ in csv], lazy, strict=True))
+    rows = _combined(store, files, wanted, parsed).collect()
+    return rows.select([c for c in wanted if c in rows.columns])
+
+
+def _combined(
+    store: Store,
+    files: Sequence[FileRecord],
+    wanted: list[str],
+    parsed: Mapping[str, pl.LazyFrame],
+    null_values: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """One lazy frame of ``files``' rows with the ``wanted`` columns they have: ``parsed``
+    frames as given, the other files scanned (Parquet as it is, CSV with ``null_values``)."""
+    from workbench.data.profile import combine, scan
+
     frames = []
     for f in files:
         lf = parsed.get(f.path)
         if lf is None:
-            lf = scan(store.objects.path(f.hash), f.path)
+            lf = scan(store.objects.path(f.hash), f.path, null_values=null_values)
         names = lf.collect_schema().names()
         # a file with none of them still adds its rows (as nulls), as a full read would
         frames.append(lf.select([c for c in wanted if c in names] or names[:1]))
-    rows = combine(frames).collect()
-    return rows.select([c for c in wanted if c in rows.columns])
+    combined = combine(frames)
+    have = combined.collect_schema().names()
+    return combined.select([c for c in wanted if c in have])
+
+
+def _parquet_rows(store: Store, files: Sequence[FileRecord], wanted: list[str]) -> pl.LazyFrame:
+    """The rows of Parquet ``files`` as one lazy frame of the ``wanted`` columns they have."""
+    return _combined(store, files, wanted, {})
+
+
+def _stored_current(
+    store: Store,
+    files: Sequence[FileRecord],
+    wanted: list[str],
+    null_values: Sequence[str],
+    newer: tuple[str, str] | None,
+) -> StoredColumns:
+    """The current rows read a column at a time: Parquet files as they are; otherwise parsed
+    once (streaming) into an Arrow IPC file in the store's tmp, removed by ``close``.
+    ``newer`` (time column, the reference's last time): only the rows later than it count."""
+    import polars as pl
+
+    lazy = _combined(store, files, wanted, {}, null_values)
+    cleanup = None
+    if not _all_parquet(files):
+        tmp = store.objects.tmp / f"drift-cur.{os.getpid()}.{threading.get_ident()}.arrow"
+        store.objects.ensure()
+        try:
+            lazy.sink_ipc(tmp, compression="uncompressed")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        lazy = pl.scan_ipc(tmp)
+        cleanup = lambda: tmp.unlink(missing_ok=True)  # noqa: E731
+    names = lazy.collect_schema().names()
+    height = int(lazy.select(pl.len()).collect().item())
+    mask = None
+    if newer is not None and newer[0] in names:
+        times = lazy.select(newer[0]).collect()
+        mask = pl.Series(time_values(times, newer[0]) > bound_value(newer[1]))
+
+    def read(cols: list[str]) -> pl.DataFrame:
+        return lazy.select(cols).collect()
+
+    def rows(start: int, n: int) -> pl.DataFrame:
+        return lazy.slice(start, n).collect()
+
+    return StoredColumns(read, rows, names, height, mask=mask, cleanup=cleanup)
 
 
 def _warm_model_imports() -> threading.Thread | None:
@@ -381,13 +516,18 @@ def _warm_model_imports() -> threading.Thread | None:
 def _prediction_series(model: LoadedModel, frame: pl.DataFrame) -> pl.Series:
     """The model's scores of ``frame``, predicted ``PREDICT_ROWS`` rows at a time: the encoded
     float64 matrix of a whole 1M x 30 frame alone is 240 MB, a batch's is a fifth of that."""
+    return _scores(model, FrameColumns(frame))
+
+
+def _scores(model: LoadedModel, rows: Columns) -> pl.Series:
+    """The model's scores of ``rows``, ``PREDICT_ROWS`` at a time (from row slices of stored
+    columns: the rows are never all in memory at once)."""
     import numpy as np
     import polars as pl
 
     multiclass = model.spec.task == "multiclass"
     parts = []
-    for start in range(0, max(frame.height, 1), PREDICT_ROWS):
-        part = frame.slice(start, PREDICT_ROWS)
+    for part in rows.batches(PREDICT_ROWS):
         pred = model.predict(part)
         parts.append(pred.reshape(part.height, -1).argmax(axis=1) if multiclass else pred)
     pred = np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -404,7 +544,9 @@ def _current(
     current: SnapshotRecord,
     reference: SnapshotRecord,
     max_time: str | None,
-) -> pl.DataFrame:
+) -> Columns:
+    """The current rows: read whole, or a column at a time when their files are large and no
+    time filter applies (see the module docstring)."""
     import polars as pl
 
     time_col = settings.data.time_column
@@ -414,12 +556,16 @@ def _current(
         old = {(f.path, f.hash) for f in reference.data_files}
         files = tuple(f for f in current.data_files if (f.path, f.hash) not in old)
     if not files:
-        return pl.DataFrame()
-    rows = _read_rows(store, files, _wanted(spec, settings), settings.data.null_values)
+        return FrameColumns(pl.DataFrame())
+    wanted, nulls = _wanted(spec, settings), settings.data.null_values
+    after = (time_col, max_time) if time_col and max_time is not None else None
+    if sum(f.bytes for f in files) >= STREAM_BYTES:
+        return _stored_current(store, files, wanted, nulls, after)
+    rows = _read_rows(store, files, wanted, nulls)
     if time_col and max_time is not None and time_col in rows.columns:
         newer = time_values(rows, time_col) > bound_value(max_time)
         rows = rows.filter(pl.Series(newer))
-    return rows
+    return FrameColumns(rows)
 
 
 class _Later(Generic[_T]):
@@ -445,53 +591,35 @@ class _Later(Generic[_T]):
         return self._value.pop()
 
 
-class _Columns:
-    """A frame's rows as its columns, each handed out once (``take``) and then forgotten: the
-    statistics free the current rows column by column instead of all at the end."""
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.height = frame.height
-        self.columns = dict(zip(frame.columns, frame.get_columns(), strict=True))
-
-    def frame(self) -> pl.DataFrame:
-        """The columns still here as a frame (no copy), e.g. to score the rows."""
-        import polars as pl
-
-        return pl.DataFrame(list(self.columns.values()))
-
-    def take(self, name: str, kind: str, *, keep: bool = False) -> pl.Series:
-        """Column ``name`` (an empty column of ``kind`` when there is none), forgotten here
-        unless ``keep``."""
-        col = self.columns.get(name) if keep else self.columns.pop(name, None)
-        return _empty(name, kind) if col is None else col
-
-
 def _compare(
-    settings: Settings, model: LoadedModel, ref: pl.DataFrame, cur: _Columns
+    settings: Settings, model: LoadedModel, ref: Columns | pl.DataFrame, cur: Columns
 ) -> dict[str, Any]:
     """Every statistic of the run, the columns on a thread pool; ``cur`` is emptied on the way."""
+    import polars as pl
+
+    ref = FrameColumns(ref) if isinstance(ref, pl.DataFrame) else ref
     spec = model.spec
     features: list[dict[str, Any]] = []
     prediction = target = None
     if cur.height:
-        cur_pred = _prediction_series(model, cur.frame())  # scored before a column is dropped
+        cur_pred = _scores(model, cur)  # scored before a column is dropped
         kinds = {name: _kind(spec.kinds[name]) for name in spec.features}
         overrides = {name: (o.method, o.threshold) for name, o in settings.drift.features.items()}
         t_kind = drift_stats.NUMERICAL if spec.task == "regression" else drift_stats.CATEGORICAL
         p_kind = drift_stats.CATEGORICAL if spec.task == "multiclass" else drift_stats.NUMERICAL
-        labels = cur.columns.get(spec.target)
-        labelled = labels is not None and labels.null_count() < cur.height
-        del labels
+        labelled = spec.target in cur.names() and (
+            cur.take(spec.target, t_kind, keep=True).null_count() < cur.height
+        )
         keep = {spec.target} if spec.target in kinds else set()  # a column two statistics read
         jobs = _feature_jobs(ref, cur, kinds, overrides, keep)
-        ref_pred = _column(ref, PREDICTION, p_kind)
+        ref_pred = ref.take(PREDICTION, p_kind, keep=True)
         jobs.append(lambda: _drift("prediction", p_kind, ref_pred, cur_pred))
         if labelled:
             jobs.append(
                 lambda: _drift(
                     spec.target,
                     t_kind,
-                    _column(ref, spec.target, t_kind),
+                    ref.take(spec.target, t_kind, keep=True),
                     cur.take(spec.target, t_kind, keep=bool(keep)),
                 )
             )
@@ -524,12 +652,12 @@ def compare_frames(
     the sorted union of levels: code order = sorted level order, so every statistic is what
     counting sorted codes gives, ~10x faster than coding every value first).
     """
-    return _run(_feature_jobs(ref, _Columns(cur), kinds, overrides or {}, set()))
+    return _run(_feature_jobs(FrameColumns(ref), FrameColumns(cur), kinds, overrides or {}, set()))
 
 
 def _feature_jobs(
-    ref: pl.DataFrame,
-    cur: _Columns,
+    ref: Columns,
+    cur: Columns,
     kinds: Mapping[str, str],
     overrides: Mapping[str, tuple[str | None, float | None]],
     keep: set[str],
@@ -539,7 +667,7 @@ def _feature_jobs(
         method, threshold = overrides.get(name, (None, None))
 
         def one() -> dict[str, Any]:
-            r, c = _column(ref, name, kind), cur.take(name, kind, keep=name in keep)
+            r, c = ref.take(name, kind, keep=True), cur.take(name, kind, keep=name in keep)
             return _drift(name, kind, r, c, method, threshold, histogram=True)
 
         return one
@@ -583,16 +711,6 @@ def _drift(
 
 def _kind(feature_kind: str) -> str:
     return drift_stats.CATEGORICAL if feature_kind == "categorical" else drift_stats.NUMERICAL
-
-
-def _column(frame: pl.DataFrame, name: str, kind: str) -> pl.Series:
-    return frame.get_column(name) if name in frame.columns else _empty(name, kind)
-
-
-def _empty(name: str, kind: str) -> pl.Series:
-    import polars as pl
-
-    return pl.Series(name, [], dtype=pl.String if kind == drift_stats.CATEGORICAL else pl.Float64)
 
 
 def _level_counts(ref: pl.Series, cur: pl.Series) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -1,0 +1,132 @@
+"""Where drift's statistics get their columns: a frame in memory, or files read a column at a time.
+
+Drift compares each column of the reference with the same column of the current rows, and
+scores the current rows once for prediction drift. Holding both sides whole costs memory in
+proportion to the data: a 2 GB CSV batch against a 2 GB reference peaked at 4 GB. So:
+
+- ``FrameColumns``: a frame already in memory (small data, a reference built in this run, a
+  watcher's cached reference). Current columns are handed out once and forgotten, so the
+  statistics free the rows column by column.
+- ``StoredColumns``: a column is read from files when a statistic asks for it and dropped
+  when it is done; the rows are scored ``PREDICT_ROWS`` at a time from row slices. Used when
+  the side's files hold at least ``STREAM_BYTES``: the reference from its stored Parquet
+  object (or, for a Parquet snapshot, from the snapshot's own files beside the stored
+  scores), the current rows from their Parquet objects, or — for CSV — from one Arrow IPC
+  file the CSV is parsed into once (``tmp/drift-cur.<pid>.*``, removed when drift ends, and
+  by gc if the process died). Peak memory is then a few columns and a batch of rows, whatever
+  the size of the files.
+
+Both give the same series for a column (the same reads, the same types), so the statistics,
+and the JSON, are the same either way (``tests/test_drift_streamed.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import polars as pl
+
+STREAM_BYTES = 512 << 20  # a side whose files hold this many bytes is read a column at a time
+
+
+class Columns(Protocol):
+    height: int
+
+    def names(self) -> list[str]: ...
+
+    def take(self, name: str, kind: str, *, keep: bool = False) -> pl.Series:
+        """Column ``name`` (an empty column of ``kind`` when there is none)."""
+        ...
+
+    def batches(self, rows: int) -> Iterator[pl.DataFrame]:
+        """All rows, ``rows`` at a time (every column still held or stored)."""
+        ...
+
+
+def empty(name: str, kind: str) -> pl.Series:
+    import polars as pl
+
+    from workbench.monitor import stats as drift_stats
+
+    return pl.Series(name, [], dtype=pl.String if kind == drift_stats.CATEGORICAL else pl.Float64)
+
+
+class FrameColumns:
+    """A frame's rows as its columns, each handed out once (``take``) and then forgotten
+    unless ``keep``: the statistics free the current rows column by column."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.height = frame.height
+        self.columns = dict(zip(frame.columns, frame.get_columns(), strict=True))
+
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def frame(self) -> pl.DataFrame:
+        """The columns still here as a frame (no copy)."""
+        import polars as pl
+
+        return pl.DataFrame(list(self.columns.values()))
+
+    def take(self, name: str, kind: str, *, keep: bool = False) -> pl.Series:
+        col = self.columns.get(name) if keep else self.columns.pop(name, None)
+        return empty(name, kind) if col is None else col
+
+    def batches(self, rows: int) -> Iterator[pl.DataFrame]:
+        frame = self.frame()
+        for start in range(0, max(frame.height, 1), rows):
+            yield frame.slice(start, rows)
+
+
+class StoredColumns:
+    """Columns read from files when asked (see the module docstring).
+
+    ``read(columns)`` returns those columns of every row (a frame); ``rows(start, n)`` the
+    rows ``start .. start+n`` with every column; ``names`` are the columns there are, ``total``
+    the rows. ``mask`` (a boolean per row) keeps only some rows: the current rows newer than
+    the reference's last time.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[list[str]], pl.DataFrame],
+        rows: Callable[[int, int], pl.DataFrame],
+        names: Sequence[str],
+        total: int,
+        *,
+        mask: pl.Series | None = None,
+        cleanup: Callable[[], None] | None = None,
+    ) -> None:
+        self._read = read
+        self._rows = rows
+        self._names = list(names)
+        self._total = total
+        self._mask = mask
+        self.height = total if mask is None else int(mask.sum())
+        self._cleanup = cleanup
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def take(self, name: str, kind: str, *, keep: bool = False) -> pl.Series:
+        if name not in self._names:
+            return empty(name, kind)
+        col = self._read([name]).get_column(name)
+        return col if self._mask is None else col.filter(self._mask)
+
+    def batches(self, rows: int) -> Iterator[pl.DataFrame]:
+        if self._mask is None:
+            for start in range(0, max(self._total, 1), rows):
+                yield self._rows(start, rows)
+            return
+        for start in range(0, self._total, rows):
+            kept = self._mask.slice(start, rows)
+            if kept.any():
+                yield self._rows(start, rows).filter(kept)
+
+    def close(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None

@@ -140,3 +140,37 @@ def test_a_failed_sink_leaves_no_temp_file(
     with pytest.raises(OSError):
         drift_mod.run_drift(config.load(csv_trained), store_of(csv_trained), force=True)
     _no_temp_left(csv_trained)
+
+
+def test_a_value_past_the_sample_that_contradicts_its_type_gives_the_same_drift(
+    csv_trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 12,000 rows: polars types columns from the first 10,000; the streamed read meets the
+    # contradicting text while it writes the rows, and reads them again with that column
+    # widened, as the whole read does
+    batch = pl.read_csv(csv_trained / "data" / "batch_new.csv")
+    big = pl.concat([batch] * (12_000 // batch.height + 1)).head(12_000)
+    charges = big["monthly_charges"].cast(pl.String).to_list()
+    charges[11_000] = "unknown"
+    usage = big["data_usage_gb"].cast(pl.String).to_list()
+    usage[11_500] = "NaN"  # a null value: the column stays numeric
+    big = big.with_columns(pl.Series("monthly_charges", charges), pl.Series("data_usage_gb", usage))
+    big.write_csv(csv_trained / "data" / "batch_new.csv")
+    whole = _result(csv_trained, monkeypatch, streamed=False)
+    sinks: list[str] = []
+    real_sink = pl.LazyFrame.sink_ipc
+
+    def sink(self: pl.LazyFrame, path: Path, **kw: Any) -> None:
+        try:
+            real_sink(self, path, **kw)
+        except pl.exceptions.ComputeError:
+            sinks.append("contradicted")
+            raise
+        sinks.append("written")
+
+    monkeypatch.setattr(pl.LazyFrame, "sink_ipc", sink)
+    streamed = _result(csv_trained, monkeypatch, streamed=True)
+    assert sinks == ["contradicted", "written"]  # the one-parse sink met "unknown"
+    assert streamed == whole
+    assert whole["current_rows"] == 12_000
+    _no_temp_left(csv_trained)

@@ -110,12 +110,16 @@ def scan(
     parse_dates: bool = True,
     dtypes: Mapping[str, Any] | None = None,
     null_values: Sequence[str] = NULL_VALUES,
+    checked: bool = True,
 ) -> pl.LazyFrame:
     """A lazy frame over one CSV or Parquet file with the whole file's types; errors name it.
 
     ``dtypes`` (column -> polars dtype) fixes the type of some CSV columns (predict reads a
     model's numeric features as floats); the others are inferred, see ``_scan_csv``. CSV text
-    in ``null_values`` (``[data] null_values``) is missing.
+    in ``null_values`` (``[data] null_values``) is missing. ``checked=False`` skips the pass
+    that checks the sample's types against every row: for a caller that reads every row
+    once anyway, where a contradicting value raises ``polars.exceptions.ComputeError`` (it
+    then scans again with ``checked=True``, which widens that column).
     """
     import polars as pl
 
@@ -130,7 +134,7 @@ def scan(
         if suffix in PARQUET_SUFFIXES:
             lf = pl.scan_parquet(path)
         else:
-            lf = _scan_csv(path, separator(suffix), dict(dtypes or {}), tuple(null_values))
+            lf = _scan_csv(path, separator(suffix), dict(dtypes or {}), tuple(null_values), checked)
             lf = _parse_dates(lf) if parse_dates else lf
         lf.collect_schema()
     except Exception as e:
@@ -142,7 +146,9 @@ SAMPLE_ROWS = 10_000  # polars infers CSV types from this many rows; later rows 
 MAX_WIDENED = 8  # columns widened one re-read at a time; past that, all are read as text
 
 
-def _scan_csv(path: Path, sep: str, fixed: dict[str, Any], nulls: tuple[str, ...]) -> pl.LazyFrame:
+def _scan_csv(
+    path: Path, sep: str, fixed: dict[str, Any], nulls: tuple[str, ...], check: bool = True
+) -> pl.LazyFrame:
     """A CSV scan whose types hold for every row, not only the first ``SAMPLE_ROWS``.
 
     Inferring from the whole file costs ~6x the read (measured: 25 s against 4 s for 0.5 GB),
@@ -168,9 +174,12 @@ def _scan_csv(path: Path, sep: str, fixed: dict[str, Any], nulls: tuple[str, ...
             return _typed(lf, [c for c in lf.collect_schema() if c not in fixed], nulls)
         if not widened:
             _check_last_line(path, sep, len(schema))
-        if lf.select(pl.len()).collect().item() < SAMPLE_ROWS:  # the sample was every row
+        # (the head only: a count of all rows maps the whole file, ~1 GB of RSS for 1 GB)
+        if lf.head(SAMPLE_ROWS).select(pl.len()).collect().item() < SAMPLE_ROWS:  # every row
             return _typed(lf, list(widened), nulls)
         checked = [c for c, t in schema.items() if t != pl.String and c not in widened]
+        if not check:  # the caller's own read meets a contradicting value
+            return _typed(lf, list(widened), nulls, probe_nan=False)
         try:
             return _typed(lf, list(widened), nulls, checked)
         except pl.exceptions.ComputeError as e:
@@ -284,7 +293,12 @@ def _check_last_line(path: Path, sep: str, width: int) -> None:
 
 
 def _typed(
-    lf: pl.LazyFrame, widened: list[str], nulls: tuple[str, ...], checked: Sequence[str] = ()
+    lf: pl.LazyFrame,
+    widened: list[str],
+    nulls: tuple[str, ...],
+    checked: Sequence[str] = (),
+    *,
+    probe_nan: bool = True,
 ) -> pl.LazyFrame:
     """``lf`` (a CSV as read) with missing-value text as nulls and text columns typed.
 
@@ -294,6 +308,8 @@ def _typed(
     ("3.5", "NA", "7"), get the type all their values share, and NaN parsed in a float column
     is null when NaN is a null value. One query decides all of it and parses every
     ``checked`` column (streaming; it raises on a value a column's type contradicts).
+    ``probe_nan=False``: every float column gets ``fill_nan(None)`` instead of only those the
+    query finds NaN in (the same values), so that without text to type there is no query.
     """
     import polars as pl
 
@@ -312,6 +328,9 @@ def _typed(
     if tokens and others:  # a column that was text only for its missing values
         text += numeric_text(lf.select(others).head(SAMPLE_ROWS).collect())
     floats = [c for c, t in schema.items() if t.is_float()] if _NAN & set(nulls) else []
+    if not probe_nan:
+        lf = lf.with_columns(pl.col(c).fill_nan(None) for c in floats) if floats else lf
+        floats = []
     if not text and not checked and not floats:
         return lf
     exprs = [pl.col(c).null_count().alias(f"{c}\x00checked") for c in checked]

@@ -82,6 +82,8 @@ from workbench.store.drift import DriftReference, DriftResult
 from workbench.store.registry import VersionRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import polars as pl
 
@@ -431,16 +433,20 @@ def _combined(
     wanted: list[str],
     parsed: Mapping[str, pl.LazyFrame],
     null_values: Sequence[str] = (),
+    *,
+    checked: bool = True,
 ) -> pl.LazyFrame:
     """One lazy frame of ``files``' rows with the ``wanted`` columns they have: ``parsed``
-    frames as given, the other files scanned (Parquet as it is, CSV with ``null_values``)."""
+    frames as given, the other files scanned (Parquet as it is, CSV with ``null_values``;
+    ``checked``: see ``profile.scan``)."""
     from workbench.data.profile import combine, scan
 
     frames = []
     for f in files:
         lf = parsed.get(f.path)
         if lf is None:
-            lf = scan(store.objects.path(f.hash), f.path, null_values=null_values)
+            path = store.objects.path(f.hash)
+            lf = scan(path, f.path, null_values=null_values, checked=checked)
         names = lf.collect_schema().names()
         # a file with none of them still adds its rows (as nulls), as a full read would
         frames.append(lf.select([c for c in wanted if c in names] or names[:1]))
@@ -452,6 +458,25 @@ def _combined(
 def _parquet_rows(store: Store, files: Sequence[FileRecord], wanted: list[str]) -> pl.LazyFrame:
     """The rows of Parquet ``files`` as one lazy frame of the ``wanted`` columns they have."""
     return _combined(store, files, wanted, {})
+
+
+def _sink(
+    store: Store,
+    files: Sequence[FileRecord],
+    wanted: list[str],
+    null_values: Sequence[str],
+    tmp: Path,
+) -> None:
+    """The rows written to ``tmp`` (Arrow IPC) in one streaming parse: the sink itself meets
+    a value the sample's types contradict, and then the checked scan widens its column."""
+    import polars as pl
+
+    try:
+        fast = _combined(store, files, wanted, {}, null_values, checked=False)
+        fast.sink_ipc(tmp, compression="uncompressed")
+    except pl.exceptions.ComputeError:
+        checked = _combined(store, files, wanted, {}, null_values)
+        checked.sink_ipc(tmp, compression="uncompressed")
 
 
 def _stored_current(
@@ -466,13 +491,14 @@ def _stored_current(
     ``newer`` (time column, the reference's last time): only the rows later than it count."""
     import polars as pl
 
-    lazy = _combined(store, files, wanted, {}, null_values)
     cleanup = None
-    if not _all_parquet(files):
+    if _all_parquet(files):
+        lazy = _combined(store, files, wanted, {})
+    else:
         tmp = store.objects.tmp / f"drift-cur.{os.getpid()}.{threading.get_ident()}.arrow"
         store.objects.ensure()
         try:
-            lazy.sink_ipc(tmp, compression="uncompressed")
+            _sink(store, files, wanted, null_values, tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

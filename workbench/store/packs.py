@@ -61,11 +61,10 @@ class ChunkIndex:
             names = {n[:-4] for n in os.listdir(self.folder) if n.endswith(".idx")}
         except FileNotFoundError:
             names = set()
-        gone = self._loaded - names
-        if gone:
-            self.locs = {d: loc for d, loc in self.locs.items() if loc.pack not in gone}
-            self.whole &= set(self.locs)
-            self._loaded -= gone
+        if self._loaded - names:
+            # A digest kept at a pack gc removed may be held by another pack too (a small
+            # file also stored as a chunk, say): only a whole reload gives its live place.
+            self.forget()
         for pack in sorted(names - self._loaded):
             entries, whole = read_index_kind(self.folder, pack)
             for digest, loc in entries.items():

@@ -44,7 +44,7 @@ def _dtype_named(text: str) -> Any:
 
 # ------------------------------------------------------------------ the type of a text column
 
-_BOOLEANS = ("true", "false")  # polars reads these as Boolean, in any case
+BOOLEAN_TEXT = ("true", "false")  # polars reads these as Boolean, in any case
 
 
 def text_dtype_exprs(names: list[str]) -> list[Any]:
@@ -59,7 +59,7 @@ def text_dtype_exprs(names: list[str]) -> list[Any]:
             present.any().alias(f"{name}\x00any"),
             (present & s.cast(pl.Int64, strict=False).is_null()).any().alias(f"{name}\x00int"),
             (present & s.cast(pl.Float64, strict=False).is_null()).any().alias(f"{name}\x00float"),
-            (present & ~s.str.to_lowercase().is_in(_BOOLEANS)).any().alias(f"{name}\x00bool"),
+            (present & ~s.str.to_lowercase().is_in(BOOLEAN_TEXT)).any().alias(f"{name}\x00bool"),
         ]
     return exprs
 

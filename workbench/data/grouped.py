@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import DataError
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -45,6 +47,7 @@ class Group:
     frame: pl.DataFrame
     rows: tuple[int, ...]
     nulls: tuple[dict[str, int], ...]
+    unparsed: tuple[dict[str, int], ...] = ()  # per file: values the group's date cast lost
 
 
 def candidates(
@@ -70,11 +73,15 @@ def read_groups(
     nulls: Sequence[str],
     max_columns: int,
     contents: Mapping[str, bytes] | None = None,
+    *,
+    leave_faulty: bool = False,
 ) -> tuple[list[Group], list[tuple[str, Path]]]:
     """The groups read, and the files left to the per-file path (see the module docstring).
 
     ``contents`` (label -> bytes) are files' bytes already in memory: the snapshot passes the
-    bytes it has just hashed and stored, which are read here instead of the files."""
+    bytes it has just hashed and stored, which are read here instead of the files. A group
+    with a file too wide or a short row raises its ``DataError``; with ``leave_faulty`` its
+    files are left to the per-file path instead (which reports that file, and only it)."""
     from workbench.data.profile import check_width, file_format
 
     by_header: dict[tuple[str, bytes], list[tuple[str, bytes]]] = {}
@@ -99,12 +106,18 @@ def read_groups(
         if len(members) < 2:
             left += [(label, paths[label]) for label, _ in members]
             continue
-        check_width(members[0][0], paths[members[0][0]], max_columns)
-        group = _read_group(fmt, header, members, nulls)
+        try:
+            check_width(members[0][0], paths[members[0][0]], max_columns)
+            group = _read_group(fmt, header, members, nulls)
+            if group is not None:
+                _check_short_rows(group, paths)
+        except DataError:
+            if not leave_faulty:
+                raise
+            group = None
         if group is None:
             left += [(label, paths[label]) for label, _ in members]
         else:
-            _check_short_rows(group, paths)
             groups.append(group)
     return groups, left
 
@@ -120,26 +133,82 @@ def _read_group(
     counts = [_rows(body) for _, body in members]
     buffer = header + b"".join(body for _, body in members)
     try:
-        eager = _read_csv(io.BytesIO(buffer), separator(f".{fmt}"), tuple(nulls), short_rows=False)
-        eager = _parse_dates(eager.lazy()).collect()
+        raw = _read_csv(io.BytesIO(buffer), separator(f".{fmt}"), tuple(nulls), short_rows=False)
+        eager = _parse_dates(raw.lazy()).collect()
     except Exception:  # the per-file path names the file and what is wrong with it
         return None
     if eager.height != sum(counts):
         return None
     index = pl.Series("\x00file", np.repeat(np.arange(len(members), dtype=np.int32), counts))
     names = eager.columns
+    dated = [c for c in names if raw.schema[c] != eager.schema[c]]
+    lost = [(raw[c].is_not_null() & eager[c].is_null()).alias(f"{c}\x00lost") for c in dated]
     per_file = (
-        eager.with_columns(index)
+        eager.with_columns(index, *lost)
         .group_by("\x00file")
-        .agg(pl.len().alias("\x00rows"), *(pl.col(c).null_count() for c in names))
+        .agg(
+            pl.len().alias("\x00rows"),
+            *(pl.col(c).null_count() for c in names),
+            *(pl.col(f"{c}\x00lost").sum() for c in dated),
+        )
     )
     rows = [0] * len(members)
     null_counts: list[dict[str, int]] = [dict.fromkeys(names, 0) for _ in members]
+    unparsed: list[dict[str, int]] = [dict.fromkeys(dated, 0) for _ in members]
     for row in per_file.iter_rows(named=True):
         i = int(row.pop("\x00file"))
         rows[i] = int(row.pop("\x00rows"))
         null_counts[i] = {c: int(row[c]) for c in names}
-    return Group(tuple(label for label, _ in members), eager, tuple(rows), tuple(null_counts))
+        unparsed[i] = {c: int(row[f"{c}\x00lost"]) for c in dated}
+    labels = tuple(label for label, _ in members)
+    return Group(labels, eager, tuple(rows), tuple(null_counts), tuple(unparsed))
+
+
+def own_types(group: Group) -> list[bool]:
+    """Per file of ``group``: whether reading it alone gives it the group's column types.
+
+    The combined read types a column from every file's values; a file read alone from its
+    own. They agree when the file's values themselves decide the group's type, and this says
+    yes only then (a "no" costs a per-file read, never a wrong type):
+
+    - a file of a header only is text alone: no;
+    - Float64: the file has a value with a fraction (a file of integers is Int64 alone);
+    - text: the file has a value in its first rows that is no number, boolean or ISO date;
+    - a date or datetime: none of the file's values failed the group's cast;
+    - Int64, Boolean, Null: yes; so is a column without a value in the file (alone it has
+      no type, ``Null``, which takes the other files' type when they are combined).
+    """
+    import numpy as np
+    import polars as pl
+
+    from workbench.data.columns import BOOLEAN_TEXT
+    from workbench.data.profile import DATE_SAMPLE_ROWS, DATE_TEXT
+
+    frame, index = group.frame, "\x00file"
+    checks: list[pl.Expr] = []
+    first = pl.int_range(pl.len()) < DATE_SAMPLE_ROWS  # the rows a read alone looks at
+    for name, dtype in frame.schema.items():
+        s = pl.col(name)
+        if dtype.is_float():
+            checks.append(((s != s.floor()) & s.is_not_nan()).any() | s.is_null().all())
+        elif dtype == pl.String:
+            present = s.is_not_null()
+            number = s.cast(pl.Float64, strict=False).is_not_null()
+            boolean = s.str.to_lowercase().is_in(BOOLEAN_TEXT)
+            text = (present & ~number & ~boolean).any()
+            not_date = (first & present & ~s.str.contains(DATE_TEXT)).any()
+            checks.append((text & (not_date | ~(first & present).any())) | ~present.any())
+    unparsed = group.unparsed or tuple({} for _ in group.rows)
+    verdict = [
+        rows > 0 and not any(lost.values()) for rows, lost in zip(group.rows, unparsed, strict=True)
+    ]
+    if not checks or not frame.height:
+        return verdict
+    tagged = frame.with_columns(pl.Series(index, np.repeat(np.arange(len(group.rows)), group.rows)))
+    found = tagged.group_by(index).agg(pl.all_horizontal(checks).alias("ok"))
+    for i, ok in found.iter_rows():
+        verdict[int(i)] = verdict[int(i)] and bool(ok)
+    return verdict
 
 
 def _rows(body: bytes) -> int:

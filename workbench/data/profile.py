@@ -359,6 +359,8 @@ def _conflict(e: Exception, columns: list[str]) -> str | None:
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # either, for polars
+DATE_SAMPLE_ROWS = 200  # a text column is a date column when its first rows all are dates
 
 
 def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -372,7 +374,7 @@ def _parse_dates(lf: pl.LazyFrame) -> pl.LazyFrame:
     strings = [n for n, t in lf.collect_schema().items() if t == pl.String]
     if not strings:
         return lf
-    sample = lf.select(strings).head(200).collect()
+    sample = lf.select(strings).head(DATE_SAMPLE_ROWS).collect()
     casts = []
     for name in strings:
         values = sample[name].drop_nulls().to_list()

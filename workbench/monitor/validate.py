@@ -34,11 +34,15 @@ classes, duplicates) from one query over all files.
 Many small CSVs (``data.grouped``: at least 8 files up to 1 MiB) are read as the snapshot
 profile reads them: the files sharing a header line as one CSV, and their per-file numbers
 from one ``group_by`` over a file-index column (10,000 files of 50 rows: 24 s one by one on
-two cores, ~1 s so). Each file then has the group's column types (a column of integers in one
-file and decimals in another is Float64 in both, as training reads them combined), and its
-rows go to the frame cache for training. A group that cannot be read so (a quote character, a
-failed read, a row count that does not match the lines) is read file by file, which names the
-file and line at fault, exactly as before. Files of the object store (``hashes``
+two cores, ~1 s so). Only a file whose own values decide the group's column types
+(``grouped.own_types``) is checked from the group: it then reports exactly what it reports
+read alone, and its rows go to the frame cache for training as a read alone would give them.
+The others (a file of integers where another file has decimals, of numbers where another
+has a ``?``, of a header only) are read file by file, as is a whole group that cannot be read
+so (a quote character, a failed read, a row count that does not match the lines, a file too
+wide, a short row), which names the file and line at fault, exactly as before. A file left
+by its group is grouped again with the others left (``GROUP_ROUNDS``): without the files
+that made the difference their types are their own. Files of the object store (``hashes``
 given) come from the process's frame cache (``profile.frame``). A failure blocks training and
 is recorded as a ``validation_failed`` event by the caller; ``raise_on_failure`` raises a
 ``ConfigError`` when a config check failed, else a ``DataError``.
@@ -412,7 +416,42 @@ def _columns(report: Report, settings: Settings, f: _File, anywhere: set[str]) -
 def _read_grouped(
     settings: Settings, files: Sequence[tuple[str, Path]], hashes: Mapping[str, str] | None
 ) -> dict[str, _File]:
-    """The files read in groups (see the module docstring), by label; the others are absent."""
+    """The files read in groups (see the module docstring), by label; the others are absent.
+
+    The files a group could not give their own types are read as a group again without the
+    files that made the difference (the integer files once the decimal ones are gone), up to
+    ``GROUP_ROUNDS`` times; what is left then is read file by file."""
+    from workbench.data import grouped
+
+    d = settings.data
+    pending = grouped.candidates(files)
+    paths, hashes = dict(files), hashes or {}
+    out: dict[str, _File] = {}
+    for _ in range(GROUP_ROUNDS):
+        if len(pending) < grouped.GROUP_MIN_FILES:
+            break
+        groups, _ = grouped.read_groups(pending, d.null_values, d.max_columns, leave_faulty=True)
+        pending = []
+        for group in groups:
+            pending += [
+                (label, paths[label])
+                for label in _checked_group(settings, group, paths, hashes, out)
+            ]
+    return out
+
+
+GROUP_ROUNDS = 3
+
+
+def _checked_group(
+    settings: Settings,
+    group: Any,
+    paths: Mapping[str, Path],
+    hashes: Mapping[str, str],
+    out: dict[str, _File],
+) -> list[str]:
+    """The files of ``group`` that keep their own types, checked into ``out``; the others'
+    labels are returned."""
     import numpy as np
     import polars as pl
 
@@ -420,42 +459,35 @@ def _read_grouped(
     from workbench.data.columns import numbers_but_for_files
     from workbench.data.profile import remember_frame
 
-    d = settings.data
-    small = grouped.candidates(files)
-    if not small:
-        return {}
-    try:
-        groups, _ = grouped.read_groups(small, d.null_values, d.max_columns)
-    except DataError:
-        return {}  # (a file too wide, or a short row): file by file, which names it
-    paths, hashes = dict(files), hashes or {}
-    out: dict[str, _File] = {}
-    index = "\x00file"
-    for group in groups:
-        schema = {name: str(dtype) for name, dtype in group.frame.schema.items()}
-        tagged = group.frame.with_columns(
-            pl.Series(index, np.repeat(np.arange(len(group.labels)), group.rows))
-        )
-        rows: list[dict[str, Any] | None] = [None] * len(group.labels)
-        exprs = _number_exprs(settings, schema, grouped=True)
-        for found in tagged.group_by(index).agg(exprs).iter_rows(named=True):
-            rows[int(found.pop(index))] = found
-        odd = numbers_but_for_files(tagged, index, len(group.labels))
-        offset = 0
-        for i, (label, count) in enumerate(zip(group.labels, group.rows, strict=True)):
-            part = group.frame.slice(offset, count)
-            offset += count
-            row = rows[i] or _header_only(settings, part, schema)
-            row["__numbers_but_for"] = odd[i]
-            path = paths[label]
-            if d.time_column and d.time_column in schema:
-                row["__times"] = _unparsed_times(
-                    settings, label, path, part.lazy(), schema[d.time_column]
-                )
-            if label in hashes:
-                remember_frame(label, hashes[label], part, d.null_values)
-            out[label] = _File(label, path, part.lazy(), schema, row)
-    return out
+    d, index = settings.data, "\x00file"
+    schema = {name: str(dtype) for name, dtype in group.frame.schema.items()}
+    tagged = group.frame.with_columns(
+        pl.Series(index, np.repeat(np.arange(len(group.labels)), group.rows))
+    )
+    rows: list[dict[str, Any]] = [{} for _ in group.labels]
+    exprs = _number_exprs(settings, schema, grouped=True)
+    for found in tagged.group_by(index).agg(exprs).iter_rows(named=True):
+        rows[int(found.pop(index))] = found
+    odd = numbers_but_for_files(tagged, index, len(group.labels))
+    own = grouped.own_types(group)
+    others, offset = [], 0
+    for i, (label, count) in enumerate(zip(group.labels, group.rows, strict=True)):
+        part = group.frame.slice(offset, count)
+        offset += count
+        if not own[i]:
+            others.append(label)  # read alone its types differ
+            continue
+        row = rows[i]
+        row["__numbers_but_for"] = odd[i]
+        path = paths[label]
+        if d.time_column and d.time_column in schema:
+            row["__times"] = _unparsed_times(
+                settings, label, path, part.lazy(), schema[d.time_column]
+            )
+        if label in hashes:
+            remember_frame(label, hashes[label], part, d.null_values)
+        out[label] = _File(label, path, part.lazy(), schema, row)
+    return others
 
 
 def _numbers(
@@ -489,11 +521,6 @@ def _per_file_numbers(
     if d.time_column and d.time_column in schema:
         row["__times"] = _unparsed_times(settings, label, path, lf, schema[d.time_column])
     return row
-
-
-def _header_only(settings: Settings, part: Any, schema: dict[str, str]) -> dict[str, Any]:
-    """The numbers of a file of a header only (absent from a ``group_by``: no rows)."""
-    return dict(part.lazy().select(_number_exprs(settings, schema)).collect().row(0, named=True))
 
 
 def _number_exprs(

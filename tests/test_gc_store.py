@@ -91,11 +91,14 @@ def test_collect_removes_temp_files_of_dead_processes_only(tmp_path: Path) -> No
     pid = int(dead.stdout)
     (store.tmp / f"pack.{pid}.1.2").write_bytes(b"half a pack")
     (store.tmp / f"asm.{pid}.abc").write_bytes(b"assembled")
+    (store.tmp / f"drift-cur.{pid}.7.arrow").write_bytes(b"a drift run's columns")
+    (store.tmp / f"asm.{pid}.small").mkdir()
+    (store.tmp / f"asm.{pid}.small" / "ab12").write_bytes(b"a packed file as a path")
     mine = store.tmp / f"in.{os.getpid()}.1.2"
     mine.write_bytes(b"being written")
     with store.gc_lock():
         report = store.collect(store.digests(), dry_run=False)
-    assert report.temp_removed == 2 and report.objects_removed == 0
+    assert report.temp_removed == 4 and report.objects_removed == 0
     assert sorted(p.name for p in store.tmp.iterdir()) == [mine.name]
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from workbench.store.objects import ObjectStore
 
 REWRITE_BELOW = 0.5
-TEMP_KINDS = ("in", "b", "pack", "w", "asm", "rd", "drift-ref", "predictions", "serve")
+TEMP_KINDS = ("in", "b", "pack", "w", "asm", "rd", "drift-ref", "drift-cur", "predictions", "serve")
 
 
 def addresses(folder: Path) -> Iterator[str]:

@@ -171,3 +171,30 @@ def test_a_streamed_file_of_awkward_floats_is_exact_but_for_stated_bounds(
         assert sum(got["histogram"]["counts"]) == len(finite)
     assert streamed["i"]["unique"] == exact["i"]["unique"] == 977
     assert streamed["x"]["unique"] == exact["x"]["unique"]  # below K: exact, nan and infinities too
+
+
+def test_a_state_stored_as_json_numbers_loads_as_the_one_stored_as_bytes(tmp_path: Path) -> None:
+    """States written before format 2 (points and weights as JSON numbers) are still read:
+    an append to a file stored then continues its profile instead of reading it again."""
+    path = tmp_path / "x.csv"
+    pl.DataFrame({"x": _awkward(30_000, 3), "n": np.arange(30_000)}).write_csv(path)
+    state = sketch.stream_profile(path, "x.csv", ("",))["sketch"]
+    assert state["v"] == sketch.STATE_FORMAT == 2
+    assert isinstance(state["columns"][0]["numeric"]["values"], str)  # base64 of the bytes
+    old = {**state, "v": 1, "columns": []}
+    for entry in state["columns"]:
+        num = dict(entry["numeric"])
+        num["values"] = np.frombuffer(base64.b64decode(num["values"]), "<f8").tolist()
+        num["weights"] = np.frombuffer(base64.b64decode(num["weights"]), "<i8").tolist()
+        old["columns"].append({**entry, "numeric": num})
+    rows, new_cols = sketch._load(state)
+    old_rows, old_cols = sketch._load(old)
+    assert rows == old_rows == 30_000 and list(new_cols) == list(old_cols) == ["x", "n"]
+    for name, col in new_cols.items():
+        a, b = col.numeric, old_cols[name].numeric
+        assert a is not None and b is not None and len(a.points[0]) > 100
+        np.testing.assert_array_equal(a.points[0], b.points[0])
+        np.testing.assert_array_equal(a.weights[0], b.weights[0])
+        assert a.points[0].dtype == np.float64 and a.weights[0].dtype == np.int64
+    with pytest.raises(sketch.StreamFallback):
+        sketch._load({**state, "v": 3})  # a format this version does not know: read again

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import polars as pl
 
-STREAM_BYTES = 512 << 20  # a side whose files hold this many bytes is read a column at a time
+STREAM_BYTES = 256 << 20  # a side whose files hold this many bytes is read a column at a time
 
 
 class Columns(Protocol):

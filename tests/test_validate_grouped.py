@@ -436,3 +436,30 @@ def test_many_small_files_validate_faster_in_groups(tmp_path: Path, monkeypatch)
         per_file_s = time.perf_counter() - started
     assert together.ok and together.to_json() == alone.to_json()
     assert grouped_s < 0.5 * per_file_s, (grouped_s, per_file_s)
+
+
+def test_a_column_without_a_value_in_a_file_keeps_the_file_in_its_group(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Read alone, a file's column without a value has no type (``Null``), which takes the
+    other files' type when combined: such a file stays in its group, and reports and trains
+    as when read alone."""
+    rules = (
+        "[data.validation]\nmin_rows = 1\n"
+        "[data.validation.columns.qty]\nmin = 0\nmax_null_fraction = 0.5\n"
+    )
+    files = {
+        f"f_{i}.csv": "qty,note,churned\n"
+        + "".join(f"{'' if i == 3 else r},{'' if i == 4 else 'x'},{r % 2}\n" for r in range(10))
+        for i in range(10)
+    }
+    settings, files = make_project(tmp_path / "proj", rules, files)
+    hashes, nulls = digests(files), settings.data.null_values
+    assert set(v._read_grouped(settings, files, hashes)) == {label for label, _ in files}
+    together = v.validate(settings, files, hashes=hashes)
+    cached = profile.read_frames(files, hashes, nulls).collect()
+    alone = per_file(monkeypatch, lambda: v.validate(settings, files, hashes=hashes))
+    assert together.to_json() == alone.to_json()
+    assert ("nulls", "fail", "data/f_3.csv") in {(n, s, f) for n, s, f, _, _ in not_passed(alone)}
+    clear_process_caches()
+    assert_frame_equal(cached, profile.read_frames(files, hashes, nulls).collect())

@@ -94,6 +94,7 @@ CHECKS = (
     "duplicate_ids",
 )
 MAX_CLASSES_LISTED = 12  # per-file target classes kept for the binary-task check
+GROUP_ROUNDS = 3  # files left by a group are grouped again this many times, then read alone
 
 
 @dataclass(frozen=True)
@@ -438,9 +439,6 @@ def _read_grouped(
                 for label in _checked_group(settings, group, paths, hashes, out)
             ]
     return out
-
-
-GROUP_ROUNDS = 3
 
 
 def _checked_group(

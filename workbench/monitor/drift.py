@@ -26,7 +26,7 @@ soon as the reference's last time is known, while a new reference is scored. Res
 stored per (current snapshot, version): asking again returns the stored result; ``force``
 recomputes.
 
-Memory: a side whose files hold at least ``drift_columns.STREAM_BYTES`` (512 MiB) is read a
+Memory: a side whose files hold at least ``drift_columns.STREAM_BYTES`` (256 MiB) is read a
 column at a time when a statistic asks for it, and scored in batches of rows
 (``drift_columns``): a 2 GB CSV batch against its 2 GB reference peaked at 3.4 GB read whole.
 The reference then comes from its stored Parquet object (for a Parquet snapshot: the

@@ -51,23 +51,29 @@ class Assembled:
     def get(self, digest: str) -> Path:
         """The assembled file of ``digest`` (made now unless this process has it)."""
         with self.lock:
-            done = self.files.get(digest)
-            if done is not None and done.is_file():
-                self.files.move_to_end(digest)
+            done = self._hit(digest)
+            if done is not None:
                 return done
-            self._start()
             target = self.tmp / f"asm.{os.getpid()}.{digest}"
             self._keep(digest, target, self._make(digest, target))
             return target
 
+    def _hit(self, digest: str) -> Path | None:
+        """The file this process made for ``digest``, if it is still there; else the sweep
+        of dead processes' files runs once (``_start``) before one is made. Under the lock."""
+        done = self.files.get(digest)
+        if done is not None and done.is_file():
+            self.files.move_to_end(digest)
+            return done
+        self._start()
+        return None
+
     def put(self, digest: str, data: bytes) -> Path:
         """The file of a packed small object whose bytes the caller has read (``data``)."""
         with self.lock:
-            done = self.files.get(digest)
-            if done is not None and done.is_file():
-                self.files.move_to_end(digest)
+            done = self._hit(digest)
+            if done is not None:
                 return done
-            self._start()
             folder = self.tmp / f"asm.{os.getpid()}.small"
             target = folder / digest
             try:  # (this process's own folder, written under the lock: no temp name needed)

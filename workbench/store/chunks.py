@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from workbench.errors import DataError, FileChangedError, StoreError
+from workbench.errors import FileChangedError, StoreError
 from workbench.store import packs
 
 if TYPE_CHECKING:
@@ -391,19 +391,14 @@ class ChunkStore:
     def store(self, source: Path, previous: str | None, previous_size: int | None) -> Stored:
         """Store ``source`` chunked (see the module docstring); ``previous_size`` is the size
         of ``previous`` when it is stored (else None)."""
-        from workbench.store.objects import _sig, _stat
+        from workbench.store.objects import _sig, _stat, open_source
 
         self.ensure()
         before = _stat(source)
         base = self.manifest(previous) if previous and previous_size is not None else None
         if previous_size is not None and previous_size > before.st_size:
             base, previous_size = None, None  # shorter than before: no append
-        try:
-            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-        except PermissionError as e:
-            raise DataError(
-                f"{source} is not readable: permission denied", f"chmod u+r {source}"
-            ) from e
+        fd = open_source(source)
         try:
             result = self._chunk(fd, previous, previous_size, base)
             if result is None:  # not an append after all: from the start, without reuse

@@ -499,12 +499,7 @@ class ObjectStore:
         before = _stat(source)
         tmp = f"{self.tmp}/in.{os.getpid()}.{id(self)}.{next(self._serial)}"
         hasher = xxhash.xxh3_128()
-        try:
-            src_fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-        except PermissionError as e:
-            raise DataError(
-                f"{source} is not readable: permission denied", f"chmod u+r {source}"
-            ) from e
+        src_fd = open_source(source)
         try:
             out = self._create(tmp)
             try:
@@ -729,15 +724,21 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_stable(source: Path) -> bytes:
-    """The bytes of a small file, read whole; ``FileChangedError`` if it moved meanwhile."""
-    before = _stat(source)
+def open_source(source: Path) -> int:
+    """A read-only descriptor of a file to store; a ``DataError`` when it is not readable."""
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     except PermissionError as e:
         raise DataError(
             f"{source} is not readable: permission denied", f"chmod u+r {source}"
         ) from e
+
+
+def read_stable(source: Path) -> bytes:
+    """The bytes of a small file, read whole; ``FileChangedError`` if it moved meanwhile."""
+    before = _stat(source)
+    try:
+        fd = open_source(source)
     except FileNotFoundError:
         _stat(source)  # raises "disappeared"
         raise

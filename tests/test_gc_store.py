@@ -70,7 +70,9 @@ def test_a_mostly_dead_pack_is_rewritten_with_its_live_chunks(tmp_path: Path) ->
     y = put(store, tmp_path / "y.csv", old[: len(old) // 10] + rows(40_000, 5))
     packs_before = store.usage()["packs"]
     with store.gc_lock():
+        dry = store.collect({y}, dry_run=True)
         report = store.collect({y}, dry_run=False)
+    assert report == dry  # the bytes a rewrite frees and keeps, told before it runs
     assert report.packs_rewritten == 1 and report.chunked_removed == 1
     assert store.read(y) == old[: len(old) // 10] + rows(40_000, 5)
     assert not store.has(x)

@@ -191,9 +191,10 @@ def _collect_packs(chunks: ChunkStore, live: set[str], *, dry_run: bool) -> _Pac
             report.whole_removed |= gone  # (in a pack kept whole they stay until it is rewritten)
             report.chunks_removed += dead
             report.rewritten += 1
-            if dry_run:
-                report.freed += total - live_bytes
-                report.kept += live_bytes
+            if dry_run:  # what the rewrite would write: the live payloads and their index
+                index = packs.index_bytes(_rewritten_entries(keep), whole=whole)
+                report.freed += total - live_bytes - len(index)
+                report.kept += live_bytes + len(index)
             else:
                 new_total = _rewrite(chunks, pack, keep, whole=whole)
                 report.freed += total - new_total
@@ -203,23 +204,29 @@ def _collect_packs(chunks: ChunkStore, live: set[str], *, dry_run: bool) -> _Pac
     return report
 
 
+def _rewritten_entries(keep: list[tuple[str, packs.Loc]]) -> list[tuple[str, int, int, int, int]]:
+    """The index entries of a pack holding ``keep``'s payloads one after another."""
+    entries, offset = [], 0
+    for digest, loc in keep:
+        entries.append((digest, offset, loc.stored, loc.raw, loc.codec))
+        offset += loc.stored
+    return entries
+
+
 def _rewrite(
     chunks: ChunkStore, pack: str, keep: list[tuple[str, packs.Loc]], *, whole: bool
 ) -> int:
     """Copy ``keep`` into a new durable pack + index, then remove ``pack``; the new bytes."""
     folder = chunks.packs
     tmp = chunks.temp_name("pack")
-    entries: list[tuple[str, int, int, int, int]] = []
+    entries = _rewritten_entries(keep)
     try:
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             src = os.open(packs.pack_path(folder, pack), os.O_RDONLY | os.O_CLOEXEC)
             try:
-                offset = 0
-                for digest, loc in keep:
+                for _, loc in keep:
                     _write_all(out, os.pread(src, loc.stored, loc.offset))
-                    entries.append((digest, offset, loc.stored, loc.raw, loc.codec))
-                    offset += loc.stored
             finally:
                 os.close(src)
             os.fdatasync(out)
@@ -238,7 +245,7 @@ def _rewrite(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     packs.remove_pack(folder, pack)
-    return offset + len(data)
+    return sum(loc.stored for _, loc in keep) + len(data)
 
 
 def usage(objects: ObjectStore, chunks: ChunkStore) -> dict[str, int]:

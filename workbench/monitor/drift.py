@@ -76,6 +76,7 @@ from workbench.monitor.drift_columns import (
     Columns,
     FrameColumns,
     StoredColumns,
+    value_counts,
 )
 from workbench.store import Store, now_iso
 from workbench.store.drift import DriftReference, DriftResult
@@ -331,7 +332,7 @@ def _stored_reference(
         def rows(start: int, n: int) -> pl.DataFrame:
             return pl.scan_parquet(path).slice(start, n).collect()
 
-        return StoredColumns(read, rows, names, height)
+        return StoredColumns(read, rows, names, height, scan=pl.scan_parquet(path))
     lazy = _parquet_rows(store, snap.data_files, _wanted(_spec(store, version), settings))
     if int(lazy.select(pl.len()).collect().item()) != height:
         store.objects.set_aside(cached.object_hash)
@@ -351,7 +352,7 @@ def _stored_reference(
         scores = pl.scan_parquet(path).slice(start, n).collect().to_series()
         return lazy.slice(start, n).collect().with_columns(scores)
 
-    return StoredColumns(read_scored, rows_scored, [*columns, PREDICTION], height)
+    return StoredColumns(read_scored, rows_scored, [*columns, PREDICTION], height, scan=lazy)
 
 
 def _cached_reference(
@@ -517,7 +518,7 @@ def _stored_current(
     def rows(start: int, n: int) -> pl.DataFrame:
         return lazy.slice(start, n).collect()
 
-    return StoredColumns(read, rows, names, height, mask=mask, cleanup=cleanup)
+    return StoredColumns(read, rows, names, height, mask=mask, cleanup=cleanup, scan=lazy)
 
 
 def _warm_model_imports() -> threading.Thread | None:
@@ -693,6 +694,10 @@ def _feature_jobs(
         method, threshold = overrides.get(name, (None, None))
 
         def one() -> dict[str, Any]:
+            if kind == drift_stats.CATEGORICAL:  # counted where the column is, not taken whole
+                r_counts = ref.counts(name, kind, keep=True)
+                c_counts = cur.counts(name, kind, keep=name in keep)
+                return _categorical(name, r_counts, c_counts, method, threshold, True)
             r, c = ref.take(name, kind, keep=True), cur.take(name, kind, keep=name in keep)
             return _drift(name, kind, r, c, method, threshold, histogram=True)
 
@@ -726,7 +731,19 @@ def _drift(
         if histogram:
             result["histogram"] = drift_hist.numerical(r, c, is_sorted=True)
         return result
-    levels, r_counts, c_counts = _level_counts(ref, cur)
+    return _categorical(name, value_counts(ref), value_counts(cur), method, threshold, histogram)
+
+
+def _categorical(
+    name: str,
+    ref: tuple[pl.Series, np.ndarray],
+    cur: tuple[pl.Series, np.ndarray],
+    method: str | None,
+    threshold: float | None,
+    histogram: bool,
+) -> dict[str, Any]:
+    """A categorical column's statistics from both sides' level counts."""
+    levels, r_counts, c_counts = _aligned(ref, cur)
     result = drift_stats.categorical_drift(
         name, r_counts, c_counts, method=method, threshold=threshold
     )
@@ -742,11 +759,17 @@ def _kind(feature_kind: str) -> str:
 def _level_counts(ref: pl.Series, cur: pl.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The sorted levels (values as text) of both sides, and how often each occurs in ``ref``
     and in ``cur`` (nulls dropped): what counting shared codes of every value gives."""
+    return _aligned(value_counts(ref), value_counts(cur))
+
+
+def _aligned(
+    ref: tuple[pl.Series, np.ndarray], cur: tuple[pl.Series, np.ndarray]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``_level_counts`` from both sides' ``value_counts``."""
     import numpy as np
     import polars as pl
 
-    r_values, r_counts = _value_counts(ref)
-    c_values, c_counts = _value_counts(cur)
+    (r_values, r_counts), (c_values, c_counts) = ref, cur
     levels = pl.concat([r_values, c_values]).unique().sort()
     index = pl.Series(np.arange(len(levels), dtype=np.int64))
 
@@ -756,21 +779,6 @@ def _level_counts(ref: pl.Series, cur: pl.Series) -> tuple[list[str], np.ndarray
         return out
 
     return levels.to_list(), aligned(r_values, r_counts), aligned(c_values, c_counts)
-
-
-def _value_counts(col: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """(distinct non-null values as text, their counts). Integers, booleans and text are
-    counted as they are (their text is one per value); any other type as its text, since two
-    values may read the same (``-0.0`` and ``0.0`` are one float but two levels)."""
-    import numpy as np
-    import polars as pl
-
-    dtype = col.dtype
-    if not (dtype == pl.String or dtype == pl.Boolean or dtype.is_integer()):
-        col = col.cast(pl.String)
-    counts = col.alias("value").drop_nulls().value_counts(name="n")
-    values = counts.get_column("value").cast(pl.String)
-    return values, counts.get_column("n").to_numpy().astype(np.int64)
 
 
 def _sorted_floats(col: pl.Series) -> np.ndarray:

@@ -17,7 +17,10 @@ proportion to the data: a 2 GB CSV batch against a 2 GB reference peaked at 4 GB
   the size of the files.
 
 Both give the same series for a column (the same reads, the same types), so the statistics,
-and the JSON, are the same either way (``tests/test_drift_streamed.py``).
+and the JSON, are the same either way (``tests/test_drift_streamed.py``). A categorical
+column is asked for as its level counts (``counts``): ``StoredColumns`` given the rows as a
+lazy ``scan`` counts them in one streaming query, so a text column of millions of rows is
+never held whole (at 2 GB a side, five text columns took drift from ~600 to ~900 MiB).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
 STREAM_BYTES = 256 << 20  # a side whose files hold this many bytes is read a column at a time
@@ -43,6 +47,37 @@ class Columns(Protocol):
     def batches(self, rows: int) -> Iterator[pl.DataFrame]:
         """All rows, ``rows`` at a time (every column still held or stored)."""
         ...
+
+    def counts(self, name: str, kind: str, *, keep: bool = False) -> tuple[pl.Series, np.ndarray]:
+        """``value_counts`` of column ``name`` (taken as ``take`` does)."""
+        ...
+
+
+def value_counts(col: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """(distinct non-null values as text, their counts). Integers, booleans and text are
+    counted as they are (their text is one per value); any other type as its text, since two
+    values may read the same (``-0.0`` and ``0.0`` are one float but two levels)."""
+    import polars as pl
+
+    if not _counted_as_is(col.dtype):
+        col = col.cast(pl.String)
+    return _levels(col.alias("value").drop_nulls().value_counts(name="n"))
+
+
+def _counted_as_is(dtype: pl.DataType) -> bool:
+    import polars as pl
+
+    return dtype == pl.String or dtype == pl.Boolean or dtype.is_integer()
+
+
+def _levels(counts: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
+    """(``value`` as text, ``n`` as int64) of a frame of counted levels."""
+    import numpy as np
+    import polars as pl
+
+    return counts.get_column("value").cast(pl.String), counts.get_column("n").to_numpy().astype(
+        np.int64
+    )
 
 
 def empty(name: str, kind: str) -> pl.Series:
@@ -74,6 +109,9 @@ class FrameColumns:
         col = self.columns.get(name) if keep else self.columns.pop(name, None)
         return empty(name, kind) if col is None else col
 
+    def counts(self, name: str, kind: str, *, keep: bool = False) -> tuple[pl.Series, np.ndarray]:
+        return value_counts(self.take(name, kind, keep=keep))
+
     def batches(self, rows: int) -> Iterator[pl.DataFrame]:
         frame = self.frame()
         for start in range(0, max(frame.height, 1), rows):
@@ -98,7 +136,9 @@ class StoredColumns:
         *,
         mask: pl.Series | None = None,
         cleanup: Callable[[], None] | None = None,
+        scan: pl.LazyFrame | None = None,
     ) -> None:
+        self._scan = scan
         self._read = read
         self._rows = rows
         self._names = list(names)
@@ -115,6 +155,26 @@ class StoredColumns:
             return empty(name, kind)
         col = self._read([name]).get_column(name)
         return col if self._mask is None else col.filter(self._mask)
+
+    def counts(self, name: str, kind: str, *, keep: bool = False) -> tuple[pl.Series, np.ndarray]:
+        """Counted in one streaming query over ``scan`` when it has the column (and no mask
+        filters the rows): the column is never held whole."""
+        import polars as pl
+
+        if self._scan is None or self._mask is not None or name not in self._names:
+            return value_counts(self.take(name, kind))
+        schema = self._scan.collect_schema()
+        if name not in schema:
+            return value_counts(self.take(name, kind))
+        level = pl.col(name) if _counted_as_is(schema[name]) else pl.col(name).cast(pl.String)
+        found = (
+            self._scan.select(level.alias("value"))
+            .drop_nulls()
+            .group_by("value")
+            .agg(pl.len().alias("n"))
+            .collect(engine="streaming")
+        )
+        return _levels(found)
 
     def batches(self, rows: int) -> Iterator[pl.DataFrame]:
         if self._mask is None:

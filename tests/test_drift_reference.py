@@ -23,7 +23,7 @@ from workbench.model.loading import load_version
 from workbench.monitor import drift as drift_mod
 from workbench.monitor import histograms as drift_hist
 from workbench.monitor import stats as drift_stats
-from workbench.monitor.drift_columns import FrameColumns
+from workbench.monitor.drift_columns import FrameColumns, value_counts
 from workbench.store import Store
 from workbench.store.session import FileRecord
 
@@ -222,7 +222,7 @@ def test_level_counts_are_the_counts_of_the_values_as_text(
     values: tuple[list[object], list[object]],
 ) -> None:
     ref, cur = pl.Series("v", values[0], strict=False), pl.Series("v", values[1], strict=False)
-    levels, r_counts, c_counts = drift_mod._level_counts(ref, cur)
+    levels, r_counts, c_counts = drift_mod._level_counts(value_counts(ref), value_counts(cur))
     r_text, c_text = _strings(ref), _strings(cur)
     keys, want_r, want_c = drift_stats.union_counts(r_text, c_text)
     assert levels == pl.Series(list(keys), dtype=pl.String).sort().to_list()
@@ -236,7 +236,8 @@ def test_categorical_drift_from_counts_equals_scipy() -> None:
     rng = np.random.default_rng(4)
     ref = rng.choice(["a", "b", "c", "d"], 5000, p=[0.4, 0.3, 0.2, 0.1])
     cur = rng.choice(["a", "b", "c", "e"], 3000, p=[0.25, 0.25, 0.25, 0.25])
-    levels, r_counts, c_counts = drift_mod._level_counts(pl.Series(ref), pl.Series(cur))
+    counted = value_counts(pl.Series(ref)), value_counts(pl.Series(cur))
+    levels, r_counts, c_counts = drift_mod._level_counts(*counted)
     assert levels == ["a", "b", "c", "d", "e"]
     js = drift_stats.categorical_drift("x", r_counts, c_counts)
     assert js["method"] == "jensenshannon" and js["n_ref"] == 5000 and js["n_cur"] == 3000

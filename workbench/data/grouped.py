@@ -47,7 +47,7 @@ class Group:
     frame: pl.DataFrame
     rows: tuple[int, ...]
     nulls: tuple[dict[str, int], ...]
-    unparsed: tuple[dict[str, int], ...] = ()  # per file: values the group's date cast lost
+    unparsed: tuple[dict[str, int], ...]  # per file: values the group's date cast lost
 
 
 def candidates(
@@ -198,9 +198,9 @@ def own_types(group: Group) -> list[bool]:
             text = (present & ~number & ~boolean).any()
             not_date = (first & present & ~s.str.contains(DATE_TEXT)).any()
             checks.append((text & (not_date | ~(first & present).any())) | ~present.any())
-    unparsed = group.unparsed or tuple({} for _ in group.rows)
     verdict = [
-        rows > 0 and not any(lost.values()) for rows, lost in zip(group.rows, unparsed, strict=True)
+        rows > 0 and not any(lost.values())
+        for rows, lost in zip(group.rows, group.unparsed, strict=True)
     ]
     if not checks or not frame.height:
         return verdict

@@ -329,10 +329,12 @@ def _stored_reference(
         def read(cols: list[str]) -> pl.DataFrame:
             return pl.read_parquet(path, columns=cols)
 
-        def rows(start: int, n: int) -> pl.DataFrame:
-            return pl.scan_parquet(path).slice(start, n).collect()
+        scan = pl.scan_parquet(path)
 
-        return StoredColumns(read, rows, names, height, scan=pl.scan_parquet(path))
+        def rows(start: int, n: int) -> pl.DataFrame:
+            return scan.slice(start, n).collect()
+
+        return StoredColumns(read, rows, names, height, scan=scan)
     lazy = _parquet_rows(store, snap.data_files, _wanted(_spec(store, version), settings))
     if int(lazy.select(pl.len()).collect().item()) != height:
         store.objects.set_aside(cached.object_hash)
@@ -743,7 +745,7 @@ def _categorical(
     histogram: bool,
 ) -> dict[str, Any]:
     """A categorical column's statistics from both sides' level counts."""
-    levels, r_counts, c_counts = _aligned(ref, cur)
+    levels, r_counts, c_counts = _level_counts(ref, cur)
     result = drift_stats.categorical_drift(
         name, r_counts, c_counts, method=method, threshold=threshold
     )
@@ -756,16 +758,12 @@ def _kind(feature_kind: str) -> str:
     return drift_stats.CATEGORICAL if feature_kind == "categorical" else drift_stats.NUMERICAL
 
 
-def _level_counts(ref: pl.Series, cur: pl.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The sorted levels (values as text) of both sides, and how often each occurs in ``ref``
-    and in ``cur`` (nulls dropped): what counting shared codes of every value gives."""
-    return _aligned(value_counts(ref), value_counts(cur))
-
-
-def _aligned(
+def _level_counts(
     ref: tuple[pl.Series, np.ndarray], cur: tuple[pl.Series, np.ndarray]
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``_level_counts`` from both sides' ``value_counts``."""
+    """The sorted levels (values as text) of both sides' ``value_counts``, and how often each
+    occurs in ``ref`` and in ``cur`` (nulls dropped): what counting shared codes of every
+    value gives."""
     import numpy as np
     import polars as pl
 

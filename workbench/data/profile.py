@@ -890,16 +890,25 @@ def sketch_of(key: str, read: Any) -> Sketch:
 
 
 def sketch_frame(df: pl.DataFrame) -> Sketch:
-    """Column sketches of one eager frame (one query per ``COLUMNS_PER_QUERY`` columns)."""
+    """Column sketches of one eager frame (one query per ``COLUMNS_PER_QUERY`` columns).
+
+    Integer and float columns are sorted by numpy on a thread pool instead (``_sorted``):
+    their sorted values give the distinct ones too, where polars sorted and then hashed every
+    value again (1M rows x 26 numeric columns: 0.9 s -> 0.25 s)."""
     import polars as pl
 
     exprs: dict[str, list[pl.Expr]] = {}
     schema = df.schema  # built anew on each access: once (2,000 columns: 26 s otherwise)
     kinds = {name: column_kind(dtype) for name, dtype in schema.items()}
+    by_numpy = [n for n, k in kinds.items() if k == "numeric" and _by_numpy(schema[n])]
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        sorted_parts = dict(zip(by_numpy, pool.map(_sorted, df.select(by_numpy)), strict=True))
     for name, kind in kinds.items():
         c = pl.col(name)
         own = exprs[name] = []
         own.append(c.null_count().alias(f"{name}\x00nulls"))
+        if name in sorted_parts:
+            continue
         if kind == "numeric":
             x = c.cast(pl.Float64)
             own.append(x.filter(x.is_finite()).sort().implode().alias(f"{name}\x00values"))
@@ -915,9 +924,11 @@ def sketch_frame(df: pl.DataFrame) -> Sketch:
     out = Sketch(df.height)
     for name, kind in kinds.items():
         col = ColumnSketch(schema[name], kind, int(row[f"{name}\x00nulls"][0]))
-        if kind == "numeric":
+        if name in sorted_parts:
+            col.values, col.distinct = sorted_parts[name]
+        elif kind == "numeric":
             col.values = row[f"{name}\x00values"][0].to_numpy()
-        if kind in ("numeric", "datetime"):
+        if kind == "datetime" or (kind == "numeric" and name not in sorted_parts):
             col.distinct = row[f"{name}\x00distinct"][0]
         if kind in ("datetime", "boolean"):
             col.min, col.max = row[f"{name}\x00min"][0], row[f"{name}\x00max"][0]
@@ -926,6 +937,43 @@ def sketch_frame(df: pl.DataFrame) -> Sketch:
             col.counts = dict(zip(counts[name].to_list(), counts["count"].to_list(), strict=True))
         out.columns[name] = col
     return out
+
+
+def _by_numpy(dtype: Any) -> bool:
+    """A dtype numpy sorts natively: 8- to 64-bit integers, 32- and 64-bit floats."""
+    import polars as pl
+
+    return dtype in (pl.Float32, pl.Float64) or (
+        dtype.is_integer() and dtype not in (pl.Int128, getattr(pl, "UInt128", pl.Int128))
+    )
+
+
+def _sorted(col: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """(the finite values sorted, as float64; the distinct non-null values, in ``col``'s dtype)
+    of an integer or float column, as ``sketch_frame``'s polars query gives them: NaN counts
+    as one distinct value, ``-0.0`` and ``0.0`` as one, infinities as themselves. Integers are
+    sorted as integers (exact above 2**53) and converted after: the conversion keeps order."""
+    import numpy as np
+    import polars as pl
+
+    arr = col.drop_nulls().to_numpy()
+    extra: list[float] = []
+    if col.dtype.is_float():
+        finite = np.isfinite(arr)
+        if not finite.all():
+            odd = arr[~finite]
+            extra = [v for v in (-np.inf, np.inf) if (odd == v).any()]
+            extra += [np.nan] if np.isnan(odd).any() else []
+            arr = arr[finite]
+    ordered = np.sort(arr)
+    first = np.empty(ordered.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    distinct = ordered[first]
+    if extra:
+        distinct = np.concatenate([distinct, np.asarray(extra, dtype=distinct.dtype)])
+    values = ordered.astype(np.float64, copy=False)
+    return values, pl.Series(col.name, distinct, dtype=col.dtype)
 
 
 def _select_in_parts(frame: Any, exprs: dict[str, list[pl.Expr]], streaming: bool = False) -> Any:

@@ -956,6 +956,8 @@ def _sorted(col: pl.Series) -> tuple[np.ndarray, pl.Series]:
     import numpy as np
     import polars as pl
 
+    from workbench.data.sketch import _distinct as sketch_distinct  # (the one owner)
+
     arr = col.drop_nulls().to_numpy()
     extra: list[float] = []
     if col.dtype.is_float():
@@ -966,10 +968,7 @@ def _sorted(col: pl.Series) -> tuple[np.ndarray, pl.Series]:
             extra += [np.nan] if np.isnan(odd).any() else []
             arr = arr[finite]
     ordered = np.sort(arr)
-    first = np.empty(ordered.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    distinct = ordered[first]
+    distinct = sketch_distinct(ordered)
     if extra:
         distinct = np.concatenate([distinct, np.asarray(extra, dtype=distinct.dtype)])
     values = ordered.astype(np.float64, copy=False)

@@ -894,7 +894,7 @@ def sketch_frame(df: pl.DataFrame) -> Sketch:
 
     Integer and float columns are sorted by numpy on a thread pool instead (``_sorted``):
     their sorted values give the distinct ones too, where polars sorted and then hashed every
-    value again (1M rows x 26 numeric columns: 0.9 s -> 0.25 s)."""
+    value again (1M rows x 26 numeric columns: 0.9 s -> 0.35 s)."""
     import polars as pl
 
     exprs: dict[str, list[pl.Expr]] = {}
@@ -943,8 +943,10 @@ def _by_numpy(dtype: Any) -> bool:
     """A dtype numpy sorts natively: 8- to 64-bit integers, 32- and 64-bit floats."""
     import polars as pl
 
-    return dtype in (pl.Float32, pl.Float64) or (
-        dtype.is_integer() and dtype not in (pl.Int128, getattr(pl, "UInt128", pl.Int128))
+    return dtype in (
+        *(pl.Int8, pl.Int16, pl.Int32, pl.Int64),
+        *(pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64),
+        *(pl.Float32, pl.Float64),
     )
 
 

@@ -50,7 +50,7 @@ from workbench.data.inputs import (
 )
 from workbench.errors import FileChangedError, StoreError, WorkbenchError
 from workbench.store import Store, now_iso, os_user
-from workbench.store.session import FileRecord, Session, SnapshotRecord
+from workbench.store.session import FileRecord, Session, SnapshotContext, SnapshotRecord
 
 ID_LENGTH = 16
 BATCH_FILE_BYTES = 1 << 20  # new files up to this size are stored in batches (put_files) ...
@@ -89,7 +89,8 @@ def take(
     ``also(session, id)`` runs inside the transaction that records a new snapshot (and only
     then): a cycle writes its own events there instead of opening another session.
     ``read(session, record)`` runs in whichever session found or recorded the snapshot (not
-    at all when no session was needed): a caller reads what it needs next beside it.
+    at all when no session was needed), before a new snapshot's rows are written: a caller
+    reads what it needs next beside it.
     """
     try:
         return _take(settings, store, also, read)
@@ -99,6 +100,28 @@ def take(
         raise
     finally:
         store.objects.release()  # a snapshot that wrote nothing still holds its gc pin
+
+
+def take_with_context(
+    settings: Settings,
+    store: Store,
+    *,
+    also: Also | None = None,
+    then: Callable[[SnapshotContext], None] | None = None,
+) -> tuple[SnapshotResult, SnapshotContext | None]:
+    """``take``, with the store's records beside the snapshot (``Session.context``) read in
+    the session that found or recorded it: None when no session was needed (nothing moved
+    since the last snapshot). ``then(context)`` runs as soon as they are read, before that
+    session writes the snapshot's rows (drift starts reading the new rows on a thread)."""
+    found: list[SnapshotContext] = []
+
+    def read(s: Session, record: SnapshotRecord) -> None:
+        found.append(s.context(record))
+        if then is not None:
+            then(found[-1])
+
+    snap = take(settings, store, also=also, read=read)
+    return snap, (found[-1] if found else None)
 
 
 def record_failure(store: Store, kind: str, error: WorkbenchError) -> None:
@@ -157,6 +180,9 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
     contents.clear()
     with store.write("snapshot") as s:
         created = not s.has_snapshot(sid)  # another process may have recorded it meanwhile
+        stored = record if created else s.snapshot(sid)
+        if read is not None:  # first: work a caller starts on it runs while the rows are written
+            read(s, stored)
         if created:
             s.insert_snapshot(record)
             s.put_file_profiles(new_profiles, ts=record.created_at)  # only keys not stored
@@ -169,9 +195,6 @@ def _take(settings: Settings, store: Store, also: Also | None, read: Read | None
             )
             if also is not None:
                 also(s, sid)
-        stored = record if created else s.snapshot(sid)
-        if read is not None:
-            read(s, stored)
     summary = stored.to_json()
     remember_last(store, settings, listing, sid, summary)
     return SnapshotResult(sid, created, summary)

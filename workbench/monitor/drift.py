@@ -20,11 +20,13 @@ in ``drift_references`` points at it. What the object holds depends on the snaps
 
 A reference built in this run is written to the store on a thread while the statistics run
 (its record is stored only once that write finished); while the snapshot is taken and the
-frames are read, LightGBM is imported on a thread. The current rows are read on a thread:
-from the start without a time column (their files do not depend on the reference), else as
-soon as the reference's last time is known, while a new reference is scored. Results are
-stored per (current snapshot, version): asking again returns the stored result; ``force``
-recomputes.
+frames are read, DuckDB and LightGBM are imported on a thread. The records drift needs (the
+champion, its snapshot, a cached reference, a stored result) are read in the snapshot's own
+session (``snapshot.take_with_context``). The current rows are read on a thread: without a
+time column, from the moment that session has read those records, while it still writes the
+snapshot's rows (one core sat idle there: ~0.1 s sooner on 1M rows); with one, as soon as the
+reference's last time is known, while a new reference is scored. Results are stored per
+(current snapshot, version): asking again returns the stored result; ``force`` recomputes.
 
 Memory: a side whose files hold at least ``drift_columns.STREAM_BYTES`` (256 MiB) is read a
 column at a time when a statistic asks for it, and scored in batches of rows
@@ -78,7 +80,7 @@ from workbench.monitor.drift_columns import (
     StoredColumns,
     value_counts,
 )
-from workbench.store import Store, now_iso
+from workbench.store import Store, import_driver, now_iso
 from workbench.store.drift import DriftReference, DriftResult
 from workbench.store.registry import VersionRecord
 
@@ -119,8 +121,34 @@ def run_drift(
     only then): a cycle writes its own events there instead of opening another session.
     """
     warm = _warm_model_imports()
-    snap = taken or snapshot.take(settings, store)
+    reading: list[_Later[Columns]] = []
     seen = context
+    if taken is None:  # the records drift reads, read in the snapshot's own session
+
+        def read_early(found: SnapshotContext) -> None:
+            """The current rows read from here on, on a thread, while the snapshot's rows
+            are written: when they do not depend on the reference's last time and no result
+            is stored. (The reference is read after that session: read beside it too, both
+            reads slowed the session and nothing ended sooner.)"""
+            champion, before = found.champion, found.champion_snapshot
+            if version is not None or champion is None or before is None:
+                return
+            if settings.data.time_column or (found.drift_result is not None and not force):
+                return
+            # (everything on the thread: a failure is drift's, raised where it takes the
+            # rows, never one that rolls the snapshot back)
+            reading.append(
+                _Later(
+                    lambda: _current(
+                        settings, store, _spec(store, champion), found.record, before, None
+                    ),
+                    "drift-current",
+                )
+            )
+
+        snap, seen = snapshot.take_with_context(settings, store, then=read_early)
+    else:
+        snap = taken
     if version is None and seen is not None and seen.champion_snapshot is not None:
         # the champion and its records as the snapshot's own session read them
         ref_version = _checked(seen.champion)
@@ -144,7 +172,6 @@ def run_drift(
         return load_version(store.objects, ref_version)
 
     spec = _spec(store, ref_version)
-    reading: list[_Later[Columns]] = []
 
     def read_current(max_time: str | None) -> None:
         def read() -> Columns:
@@ -524,10 +551,11 @@ def _stored_current(
 
 
 def _warm_model_imports() -> threading.Thread | None:
-    """Import LightGBM on a thread while the snapshot runs and the frames are read (~1 s of
-    imports: it pulls in scikit-learn); both spend their time in polars, which releases the
-    GIL. The model is loaded only after the thread finished (no two threads importing the
-    same modules). None when it is imported already (a watcher's later cycles)."""
+    """Import DuckDB, then LightGBM, on a thread while the snapshot runs and the frames are
+    read (~1 s of imports: LightGBM pulls in scikit-learn); both spend their time in polars,
+    which releases the GIL. The model is loaded only after the thread finished (no two
+    threads importing the same modules). None when it is imported already (a watcher's
+    later cycles)."""
     import sys
 
     if "lightgbm" in sys.modules:
@@ -535,6 +563,7 @@ def _warm_model_imports() -> threading.Thread | None:
 
     def run() -> None:
         with contextlib.suppress(Exception):  # the real import reports any failure
+            import_driver()  # the snapshot's first session opens the store
             import lightgbm  # noqa: F401
 
     thread = threading.Thread(target=run, name="drift-imports", daemon=True)

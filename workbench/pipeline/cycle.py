@@ -73,7 +73,7 @@ from workbench.model import serving
 from workbench.model.train import TrainEvents
 from workbench.pipeline import events
 from workbench.pipeline.events import CycleEvent
-from workbench.pipeline.train import TrainOutcome, prepare_drift, run_train, take_snapshot
+from workbench.pipeline.train import TrainOutcome, prepare_drift, run_train
 from workbench.store import Store, now_iso
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class _Cycle:
         def with_snapshot(s: Session, sid: str) -> None:  # a new snapshot: work to do
             written.append(self.journal.write_in(s, [event(sid, True)])[0])
 
-        snap, context = take_snapshot(self.settings, self.store, also=with_snapshot)
+        snap, context = snapshot.take_with_context(self.settings, self.store, also=with_snapshot)
         if written:  # committed with the snapshot
             self.journal.committed()
         yield written[0] if written else self.journal.hold(event(snap.id, snap.created))

@@ -94,16 +94,6 @@ class Challenger:
         }
 
 
-def take_snapshot(
-    settings: Settings, store: Store, *, also: snapshot.Also | None = None
-) -> tuple[snapshot.SnapshotResult, SnapshotContext | None]:
-    """Snapshot the inputs now, with the store's records beside it read in the same session
-    (None when no session was needed: nothing moved since the last snapshot)."""
-    found: list[SnapshotContext] = []
-    snap = snapshot.take(settings, store, also=also, read=lambda s, r: found.append(s.context(r)))
-    return snap, (found[-1] if found else None)
-
-
 def prepare_drift(settings: Settings, store: Store, outcome: TrainOutcome) -> bool:
     """After a promotion: the new champion's drift reference, built now — its rows are in this
     process's frame cache and its model is loaded — so the next ``workbench drift`` (or a
@@ -142,7 +132,7 @@ def run_train(
     _say(events, "snapshot")
     started = time.perf_counter()
     if taken is None:
-        taken, context = take_snapshot(settings, store)
+        taken, context = snapshot.take_with_context(settings, store)
     timings = {"snapshot": round(time.perf_counter() - started, 4)}
     if context is None:  # no session was needed for the snapshot: one read for all of it
         with store.read() as s:

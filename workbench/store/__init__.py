@@ -70,6 +70,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def import_driver() -> None:
+    """Import the database driver now (~30 ms): a command that will open the store soon
+    imports it on a thread while other work runs."""
+    import duckdb  # noqa: F401
+
+
 def os_user() -> str:
     import getpass
 

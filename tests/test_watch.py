@@ -274,10 +274,32 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_watcher(small: Path) -> 
         )
         assert done["outcome"] in ("promoted", "kept"), done
         w.proc.send_signal(signal.SIGTERM)
-        assert w.proc.wait(timeout=30) == 0
+        assert w.proc.wait(timeout=30) == 0, w.proc.stderr.read() if w.proc.stderr else ""
         rest = [json.loads(line) for line in w.proc.stdout or []]
         last = ([*_drain(w), *rest] or [{}])[-1]
         assert last["event"] == "stopped" and {"ts", "level", "message"} <= set(last)
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()
+
+
+def test_a_second_sigterm_while_stopping_still_ends_with_0_and_the_last_line(
+    small: Path,
+) -> None:
+    """A service manager (or an impatient user) may signal twice: the first stops the
+    watcher; one arriving while it says so must not kill it by KeyboardInterrupt."""
+    w = Watcher(small)
+    try:
+        w.wait_for(lambda e: e["event"] == "watching")
+        for _ in range(40):  # over ~0.4 s: some land while it is stopping
+            if w.proc.poll() is not None:
+                break
+            w.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.01)
+        assert w.proc.wait(timeout=30) == 0, w.proc.stderr.read() if w.proc.stderr else ""
+        rest = [json.loads(line) for line in w.proc.stdout or []]
+        last = ([*_drain(w), *rest] or [{}])[-1]
+        assert last["event"] == "stopped"
     finally:
         if w.proc.poll() is None:
             w.proc.kill()

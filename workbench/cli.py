@@ -483,11 +483,12 @@ def watch(obj: Ctx, once: bool, as_json: bool) -> None:
     store = obj.store(settings)
 
     def stop(_sig: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping: a second signal waits
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
     failed: int | None = None
     try:
+        signal.signal(signal.SIGTERM, stop)  # (inside: its KeyboardInterrupt is caught below)
         with watch_mod.watcher_lock(store):
             for ev in watch_mod.watch(settings.root, store, once=once):
                 if as_json:

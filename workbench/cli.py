@@ -483,12 +483,17 @@ def watch(obj: Ctx, once: bool, as_json: bool) -> None:
     store = obj.store(settings)
 
     def stop(_sig: int, _frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping: a second signal waits
+        # stopping: a further SIGTERM or Ctrl-C waits for it. Ignored, not left to Python's
+        # handler, which the interpreter's shutdown resets to the default: a SIGINT then
+        # killed the watcher (exit -2) after it had said it stopped
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     failed: int | None = None
     try:
-        signal.signal(signal.SIGTERM, stop)  # (inside: its KeyboardInterrupt is caught below)
+        for sig in (signal.SIGTERM, signal.SIGINT):  # (inside: the KeyboardInterrupt of
+            signal.signal(sig, stop)  # either is caught below)
         with watch_mod.watcher_lock(store):
             for ev in watch_mod.watch(settings.root, store, once=once):
                 if as_json:

@@ -492,8 +492,9 @@ def watch(obj: Ctx, once: bool, as_json: bool) -> None:
 
     failed: int | None = None
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT):  # (inside: the KeyboardInterrupt of
-            signal.signal(sig, stop)  # either is caught below)
+        # installed inside the try: the KeyboardInterrupt of either is caught below
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, stop)
         with watch_mod.watcher_lock(store):
             for ev in watch_mod.watch(settings.root, store, once=once):
                 if as_json:

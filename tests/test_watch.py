@@ -287,8 +287,7 @@ def test_more_signals_while_stopping_still_end_with_0_and_the_last_line(
     small: Path,
 ) -> None:
     """A service manager (or an impatient user) may signal more than once: the first stops
-    the watcher; SIGTERM or Ctrl-C arriving while it stops (or as the interpreter shuts down,
-    where Python's SIGINT handler is reset to the default) must not kill it."""
+    the watcher; a SIGTERM or Ctrl-C arriving while it stops must not kill it."""
     w = Watcher(small)
     try:
         w.wait_for(lambda e: e["event"] == "watching")
